@@ -1,0 +1,23 @@
+#!/usr/bin/env node
+// Runs the tap suite and ends with the one line CI reads: "N passed, N failed[, N skipped]".
+// Extra arguments select test files (default: every compiled test under dist/test).
+import { spawn } from 'node:child_process';
+
+const files = process.argv.slice(2);
+const args = ['tap', ...(files.length ? files : ['dist/test/**/*.test.js'])];
+const child = spawn('npx', args, { stdio: ['ignore', 'pipe', 'inherit'] });
+let summary = null;
+let tail = '';
+child.stdout.on('data', (chunk) => {
+  process.stdout.write(chunk);
+  tail = (tail + chunk.toString()).slice(-4096);
+  const m = /# \{ total: (\d+)(?:, pass: (\d+))?(?:, fail: (\d+))?(?:, skip: (\d+))?(?:, todo: (\d+))?/.exec(tail);
+  if (m) summary = m;
+});
+child.on('close', (code) => {
+  const passed = summary ? Number(summary[2] ?? 0) : 0;
+  const failed = summary ? Number(summary[3] ?? 0) : 1;
+  const skipped = summary ? Number(summary[4] ?? 0) + Number(summary[5] ?? 0) : 0;
+  process.stdout.write(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
+  process.exit(code === 0 && failed === 0 && summary ? 0 : 1);
+});
