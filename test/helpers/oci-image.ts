@@ -1,0 +1,109 @@
+/**
+ * Generate OCI image layouts on disk for tests: real tar layers of incompressible random
+ * bytes (docker can load them), a config, a manifest, optionally a multi-arch index.
+ * Large layers are written in chunks so generating a 1 GiB layer needs no 1 GiB buffer.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, writeFile, rename, open } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export interface Descriptor { mediaType: string; digest: string; size: number; platform?: { architecture: string; os: string } }
+export interface GeneratedImage { dir: string; tag: string; manifest: Descriptor; layers: Descriptor[]; config: Descriptor; index?: Descriptor; blobs: string[] }
+
+async function writeBlob(dir: string, data: Buffer): Promise<Descriptor & { size: number }> {
+  const digest = 'sha256:' + createHash('sha256').update(data).digest('hex');
+  await writeFile(join(dir, 'blobs', 'sha256', digest.slice(7)), data);
+  return { mediaType: '', digest, size: data.length };
+}
+
+function tarHeader(name: string, size: number): Buffer {
+  const h = Buffer.alloc(512, 0);
+  h.write(name, 0, 100, 'utf8');
+  h.write('0000644\0', 100);
+  h.write('0000000\0', 108);
+  h.write('0000000\0', 116);
+  h.write(size.toString(8).padStart(11, '0') + '\0', 124);
+  h.write(Math.floor(Date.now() / 1000).toString(8).padStart(11, '0') + '\0', 136);
+  h.write('        ', 148);
+  h.write('0', 156);
+  h.write('ustar\0', 257);
+  h.write('00', 263);
+  let sum = 0;
+  for (const b of h) sum += b;
+  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148);
+  return h;
+}
+
+/** A tar holding one file of `size` random bytes, streamed to disk while hashing. */
+async function writeTarLayer(dir: string, size: number, name: string): Promise<Descriptor> {
+  const tmp = join(dir, 'blobs', 'sha256', `tmp-${randomBytes(6).toString('hex')}`);
+  const fh = await open(tmp, 'w');
+  const hash = createHash('sha256');
+  let total = 0;
+  const put = async (b: Buffer) => { hash.update(b); total += b.length; await fh.write(b); };
+  await put(tarHeader(name, size));
+  const CHUNK = 4 << 20;
+  for (let left = size; left > 0; left -= CHUNK) await put(randomBytes(Math.min(CHUNK, left)));
+  const pad = (512 - (size % 512)) % 512;
+  await put(Buffer.alloc(pad + 1024, 0));
+  await fh.close();
+  const digest = 'sha256:' + hash.digest('hex');
+  await rename(tmp, join(dir, 'blobs', 'sha256', digest.slice(7)));
+  return { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest, size: total };
+}
+
+async function writeImage(dir: string, layerSizes: number[], arch = 'amd64') {
+  const layers: Descriptor[] = [];
+  for (const [i, size] of layerSizes.entries()) layers.push(await writeTarLayer(dir, size, `layer-${i}-${arch}.bin`));
+  const config = await writeBlob(dir, Buffer.from(JSON.stringify({
+    architecture: arch, os: 'linux', created: new Date().toISOString(),
+    config: { Cmd: ['/layer-0.bin'] },
+    rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) },
+  })));
+  config.mediaType = 'application/vnd.oci.image.config.v1+json';
+  const manifest = await writeBlob(dir, Buffer.from(JSON.stringify({
+    schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config, layers,
+  })));
+  manifest.mediaType = 'application/vnd.oci.image.manifest.v1+json';
+  return { layers, config, manifest };
+}
+
+/**
+ * Make `dir` an OCI layout holding one image tagged `tag` with layers of the given sizes.
+ * With `archs` of length > 1, the tag names an image index with one manifest per arch.
+ */
+export async function makeOciImage(dir: string, opts: { tag?: string; layerSizes: number[]; archs?: string[] }): Promise<GeneratedImage> {
+  const tag = opts.tag ?? 'latest';
+  await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
+  await writeFile(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  const archs = opts.archs ?? ['amd64'];
+  const images = [];
+  for (const arch of archs) images.push({ arch, ...(await writeImage(dir, opts.layerSizes, arch)) });
+  let top: Descriptor;
+  let index: Descriptor | undefined;
+  if (archs.length === 1) {
+    top = images[0].manifest;
+  } else {
+    index = await writeBlob(dir, Buffer.from(JSON.stringify({
+      schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: images.map((im) => ({ ...im.manifest, platform: { architecture: im.arch, os: 'linux' } })),
+    })));
+    index.mediaType = 'application/vnd.oci.image.index.v1+json';
+    top = index;
+  }
+  await writeFile(join(dir, 'index.json'), JSON.stringify({
+    schemaVersion: 2,
+    manifests: [{ ...top, annotations: { 'org.opencontainers.image.ref.name': tag } }],
+  }));
+  const blobs = images.flatMap((im) => [im.manifest.digest, im.config.digest, ...im.layers.map((l) => l.digest)]);
+  if (index) blobs.push(index.digest);
+  return { dir, tag, manifest: images[0].manifest, layers: images.flatMap((im) => im.layers), config: images[0].config, index, blobs };
+}
+
+/** sha256 of a file, streamed. */
+export async function fileDigest(path: string): Promise<string> {
+  const { createReadStream } = await import('node:fs');
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  return 'sha256:' + hash.digest('hex');
+}
