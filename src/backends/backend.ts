@@ -1,0 +1,13 @@
+/** A backend has one job: answer a registry request the gateway has already admitted. */
+import type { RequestContext } from '../gateway/context.js';
+
+export interface BackendHealth { name: string; kind: 'upstream' | 'storage'; healthy: boolean; detail?: string; failures: number }
+
+export interface Backend {
+  readonly kind: 'upstream' | 'embedded';
+  handle(ctx: RequestContext): Promise<void>;
+  health(): Promise<BackendHealth[]>;
+  /** Origins (scheme://host:port) whose URLs in Location/Link headers are rewritten to the public origin. */
+  readonly internalOrigins: ReadonlySet<string>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,87 @@
+/**
+ * Upstream members, like nginx's `upstream { server ...; }`: selection (round robin or
+ * least connections), passive health (connect failures, 5xx) and active health checks
+ * (GET /v2/ at an interval). A member marked down is skipped until a probe succeeds.
+ */
+import http from 'node:http';
+import https from 'node:https';
+
+export interface Member {
+  url: URL;
+  name: string;
+  agent: http.Agent;
+  healthy: boolean;
+  failures: number;
+  active: number;
+  lastError?: string;
+}
+
+const PASSIVE_FAILURES_TO_MARK_DOWN = 1;
+
+export class UpstreamPool {
+  readonly members: Member[];
+  private next = 0;
+  private timer?: NodeJS.Timeout;
+
+  constructor(urls: URL[], private readonly balance: 'round-robin' | 'least-conn', private readonly healthIntervalMs: number) {
+    this.members = urls.map((url) => {
+      const opts = { keepAlive: true, keepAliveMsecs: 1000, maxSockets: Infinity, maxFreeSockets: 256, scheduling: 'lifo' as const,
+        // Idle pooled sockets are closed before registry:2's own idle timeout, so a reused socket is never one the upstream is closing (pitfalls #12).
+        timeout: 30_000 };
+      const agent = url.protocol === 'https:' ? new https.Agent({ ...opts, rejectUnauthorized: false }) : new http.Agent(opts);
+      return { url, name: url.host, agent, healthy: true, failures: 0, active: 0 };
+    });
+  }
+
+  start(): void {
+    if (this.healthIntervalMs > 0) {
+      this.timer = setInterval(() => { for (const m of this.members) void this.probe(m); }, this.healthIntervalMs);
+      this.timer.unref();
+    }
+  }
+
+  /** Pick a member for a new request, skipping `exclude` and members marked down (unless all are). */
+  pick(exclude?: Member): Member | undefined {
+    const candidates = this.members.filter((m) => m !== exclude && m.healthy);
+    const pool = candidates.length ? candidates : this.members.filter((m) => m !== exclude);
+    if (pool.length === 0) return undefined;
+    if (this.balance === 'least-conn') return pool.reduce((a, b) => (b.active < a.active ? b : a));
+    this.next = (this.next + 1) % pool.length;
+    return pool[this.next];
+  }
+
+  byName(name: string): Member | undefined {
+    return this.members.find((m) => m.name === name);
+  }
+
+  markFailure(m: Member, why: string): void {
+    m.failures++;
+    m.lastError = why;
+    if (m.failures >= PASSIVE_FAILURES_TO_MARK_DOWN) m.healthy = false;
+  }
+
+  markSuccess(m: Member): void {
+    m.healthy = true;
+  }
+
+  /** Active check: any answer below 500 to GET /v2/ means the registry is up (401 included). */
+  probe(m: Member): Promise<boolean> {
+    const mod = m.url.protocol === 'https:' ? https : http;
+    return new Promise((resolve) => {
+      const req = mod.request(new URL('/v2/', m.url), { method: 'GET', agent: m.agent, timeout: 5000, headers: { 'user-agent': 'portcullis-health-check' } }, (res) => {
+        res.resume();
+        const ok = (res.statusCode ?? 500) < 500;
+        if (ok) m.healthy = true; else this.markFailure(m, `health check answered ${res.statusCode}`);
+        resolve(ok);
+      });
+      req.on('timeout', () => req.destroy(new Error('health check timed out')));
+      req.on('error', (e) => { this.markFailure(m, e.message); resolve(false); });
+      req.end();
+    });
+  }
+
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    for (const m of this.members) m.agent.destroy();
+  }
+}

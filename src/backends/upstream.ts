@@ -1,0 +1,127 @@
+/**
+ * The upstream backend: streams each request to a registry:2 member over a keep-alive pool
+ * and the response back, with backpressure in both directions and nothing buffered
+ * (pitfalls #1, #2, #10). Node's http client is used directly: the registry-specific header
+ * passes (Location on 202/204, single-valued X-Forwarded-*) are the gateway's own anyway,
+ * and it keeps the hot path to one socket write per chunk.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type { Logger } from 'pino';
+import type { Backend, BackendHealth } from './backend.js';
+import type { RequestContext } from '../gateway/context.js';
+import { UpstreamPool, type Member } from './upstream-pool.js';
+import { upstreamRequestHeaders, clientResponseHeaders } from '../gateway/headers.js';
+import { sendError } from '../oci/errors.js';
+
+export interface UpstreamOptions {
+  urls: URL[];
+  balance: 'round-robin' | 'least-conn';
+  healthIntervalMs: number;
+  idleTimeoutMs: number;
+  logger: Logger;
+}
+
+const SESSION_LIMIT = 100_000;
+const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+const UPLOAD_LOCATION = /\/blobs\/uploads\/([^/?#]+)/;
+
+function hasBody(req: http.IncomingMessage): boolean {
+  const len = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (len !== undefined && len !== '0');
+}
+
+export function createUpstreamBackend(opts: UpstreamOptions): Backend {
+  const pool = new UpstreamPool(opts.urls, opts.balance, opts.healthIntervalMs);
+  pool.start();
+  const internalOrigins = new Set(opts.urls.map((u) => u.origin));
+  // Upload session → member that started it: registry:2 members only share upload state
+  // with shared storage and http.secret, so PATCH/PUT must go where POST went (pitfalls #28).
+  const sessions = new Map<string, string>();
+  const multi = opts.urls.length > 1;
+
+  function bindSession(location: string | undefined, member: Member): void {
+    const m = location && UPLOAD_LOCATION.exec(location);
+    if (!m) return;
+    if (sessions.size >= SESSION_LIMIT) sessions.delete(sessions.keys().next().value!);
+    sessions.set(m[1], member.name);
+  }
+
+  function forward(ctx: RequestContext, member: Member, attempt: number): Promise<void> {
+    const { req, res } = ctx;
+    const mod = member.url.protocol === 'https:' ? https : http;
+    const started = process.hrtime.bigint();
+    member.active++;
+    ctx.upstreamMember = member.name;
+    return new Promise<void>((resolve) => {
+      let done = false;
+      const finish = () => { if (!done) { done = true; member.active--; resolve(); } };
+      const proxyReq = mod.request({
+        protocol: member.url.protocol, hostname: member.url.hostname, port: member.url.port,
+        method: req.method, path: req.url, headers: upstreamRequestHeaders(req.headers, ctx.client, req.url!),
+        agent: member.agent, setHost: false,
+      });
+      // Idle-based, never a total deadline: a 20 GB layer may take hours (pitfalls #11).
+      proxyReq.setTimeout(opts.idleTimeoutMs, () => proxyReq.destroy(Object.assign(new Error('upstream idle timeout'), { code: 'ETIMEDOUT' })));
+      proxyReq.on('response', (proxyRes) => {
+        ctx.upstreamMs = Number(process.hrtime.bigint() - started) / 1e6;
+        const status = proxyRes.statusCode ?? 502;
+        if (status >= 502 && status <= 504) pool.markFailure(member, `answered ${status}`); else pool.markSuccess(member);
+        if (multi && status === 202 && ctx.route.operation === 'blob_upload') bindSession(proxyRes.headers.location, member);
+        res.writeHead(status, proxyRes.statusMessage, clientResponseHeaders(proxyRes.headers, internalOrigins, ctx.client));
+        proxyRes.pipe(res);
+        proxyRes.on('error', () => res.destroy());
+        proxyRes.on('end', finish);
+      });
+      proxyReq.on('error', (err: NodeJS.ErrnoException) => {
+        const code = err.code ?? 'ERROR';
+        ctx.upstreamError = `${code}: ${err.message}`;
+        if (res.destroyed || res.writableEnded) { finish(); return; }
+        const neverSent = !proxyReq.reusedSocket && CONNECT_ERRORS.has(code) && (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH');
+        if (neverSent || code === 'ECONNREFUSED') pool.markFailure(member, ctx.upstreamError);
+        // Idempotent requests that never reached the member are retried once elsewhere;
+        // nothing with a body is ever replayed (pitfalls #12).
+        const idempotent = (req.method === 'GET' || req.method === 'HEAD') && !res.headersSent;
+        if (idempotent && attempt === 0 && (neverSent || (proxyReq.reusedSocket && code === 'ECONNRESET'))) {
+          const other = proxyReq.reusedSocket && code === 'ECONNRESET' ? member : pool.pick(member) ?? member;
+          member.active--; done = true;
+          forward(ctx, other, 1).then(resolve);
+          return;
+        }
+        opts.logger.warn({ upstream: member.name, method: req.method, path: req.url, error: ctx.upstreamError, reqId: ctx.id }, 'upstream request failed');
+        if (res.headersSent) res.destroy();
+        else if (code === 'ETIMEDOUT') sendError(res, 'GATEWAY_TIMEOUT', `upstream ${member.name} sent nothing for ${opts.idleTimeoutMs / 1000}s`, { upstream: member.name });
+        else if (ctx.route.operation === 'blob_upload' && ctx.route.reference && multi) sendError(res, 'BLOB_UPLOAD_UNKNOWN', `the registry member holding this upload (${member.name}) is unavailable; restart the upload`, { upstream: member.name });
+        else sendError(res, 'BAD_GATEWAY', `upstream registry ${member.name} is unreachable (${code})`, { upstream: member.name });
+        finish();
+      });
+      // A client that goes away aborts the upstream request too: no half-open sockets (pitfalls #10).
+      res.on('close', () => { if (!res.writableFinished) proxyReq.destroy(); finish(); });
+      if (hasBody(req)) req.pipe(proxyReq); else proxyReq.end();
+    });
+  }
+
+  return {
+    kind: 'upstream',
+    internalOrigins,
+    handle(ctx) {
+      const route = ctx.route;
+      let member: Member | undefined;
+      if (multi && route.operation === 'blob_upload' && route.reference) {
+        const bound = sessions.get(route.reference);
+        member = bound ? pool.byName(bound) : undefined;
+        if (bound && member && !member.healthy) {
+          sendError(ctx.res, 'BLOB_UPLOAD_UNKNOWN', `the registry member holding this upload (${member.name}) is down; restart the upload`, { upstream: member.name });
+          return Promise.resolve();
+        }
+      }
+      member ??= pool.pick();
+      if (!member) { sendError(ctx.res, 'UNAVAILABLE', 'no upstream registry configured'); return Promise.resolve(); }
+      return forward(ctx, member, 0);
+    },
+    async health(): Promise<BackendHealth[]> {
+      return pool.members.map((m) => ({ name: m.name, kind: 'upstream', healthy: m.healthy, detail: m.lastError, failures: m.failures }));
+    },
+    async close() { pool.close(); },
+  };
+}

@@ -1,0 +1,64 @@
+/**
+ * HTTP(S) listeners with the timeouts a registry needs: no total request deadline (Node's
+ * 300 s requestTimeout kills big pushes, nodejs/node#46574), slow headers cut off,
+ * keep-alive above a load balancer's idle timeout, idle transfers cut after --idle-timeout.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type { Socket } from 'node:net';
+import type { ListenAddress } from '../config/addresses.js';
+import type { TlsMaterial } from './tls.js';
+import { secureContextOptions } from './tls.js';
+import { errorBody, API_VERSION, API_VERSION_HEADER } from '../oci/errors.js';
+
+export interface ListenerOptions {
+  tls?: TlsMaterial;
+  tlsMinVersion: string;
+  headerTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  idleTimeoutMs: number;
+}
+
+export type Listener = http.Server | https.Server;
+
+export function createListener(handler: http.RequestListener, opts: ListenerOptions): Listener {
+  const common: http.ServerOptions = {
+    requestTimeout: 0,
+    headersTimeout: opts.headerTimeoutMs,
+    keepAliveTimeout: opts.keepAliveTimeoutMs,
+    // Long, many-header registry requests (Accept lists) fit easily; floods do not.
+    maxHeaderSize: 64 * 1024,
+    highWaterMark: 256 * 1024,
+    noDelay: true,
+  } as http.ServerOptions;
+  const server = opts.tls
+    ? https.createServer({ ...common, ...secureContextOptions(opts.tls, opts.tlsMinVersion) }, handler)
+    : http.createServer(common, handler);
+  server.setTimeout(opts.idleTimeoutMs);
+  // Malformed requests get a plain 400 and the socket closes, never a crash (smuggling shapes, obs-fold).
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (!socket.writable) { socket.destroy(); return; }
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    const body = errorBody('BAD_REQUEST', `malformed request (${err.code ?? 'parse error'})`);
+    socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${API_VERSION_HEADER}: ${API_VERSION}\r\nConnection: close\r\n\r\n${body}`);
+  });
+  return server;
+}
+
+export function listen(server: Listener, addr: ListenAddress): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(addr.port, addr.host, () => { server.off('error', reject); resolve(); });
+  });
+}
+
+/** Plain-HTTP listener that sends everyone to HTTPS; API clients get JSON, never an HTML page. */
+export function createRedirectListener(httpsPort: number, headerTimeoutMs: number): http.Server {
+  return http.createServer({ headersTimeout: headerTimeoutMs, requestTimeout: 60_000 }, (req, res) => {
+    const host = (req.headers.host ?? 'localhost').replace(/:\d+$/, '');
+    const target = `https://${host}${httpsPort === 443 ? '' : `:${httpsPort}`}${req.url ?? '/'}`;
+    const body = errorBody('UNSUPPORTED', 'this registry only speaks HTTPS', { location: target });
+    res.writeHead(308, { location: target, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), [API_VERSION_HEADER]: API_VERSION, connection: 'close' });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  });
+}
