@@ -24,6 +24,7 @@ export function isLoopback(host: string): boolean {
 }
 
 export function parseUpstream(value: string): URL {
+  if (!/^https?:\/\//i.test(value)) throw new Error(`"${value}" must start with http:// or https://`);
   let url: URL;
   try { url = new URL(value); } catch { throw new Error(`"${value}" is not a URL (expected e.g. http://127.0.0.1:5000)`); }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`"${value}" must start with http:// or https://`);
