@@ -1,0 +1,130 @@
+/**
+ * Authentication and authorization for the registry API (issue 3): htpasswd Basic auth,
+ * the Docker token protocol for --anonymous-read, per-repository access rules, brute-force
+ * throttling. The gateway calls createAuth() once, check() per request, and
+ * handleTokenRequest() for `tokenPath`; SIGHUP calls reload().
+ */
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { RegistryRoute } from '../gateway/route.js';
+import type { RegistryError } from '../oci/errors.js';
+import { HtpasswdStore } from './htpasswd-store.js';
+import { AccessStore } from './access-store.js';
+import { BruteForceGuard } from './brute-force.js';
+import { TokenSigner } from './token-jwt.js';
+import type { AuthCore } from './auth-core.js';
+import { checkRequest } from './request-check.js';
+import { handleTokenRequest } from './token-endpoint.js';
+import type { FileWatchOptions } from './file-watch.js';
+
+export interface AuthOptions {
+  htpasswdFile?: string; // undefined => auth disabled (everything allowed)
+  allowPlain: boolean; // --htpasswd-allow-plain
+  realm: string; // --realm (default "portcullis")
+  anonymousRead: boolean; // --anonymous-read
+  scheme: 'basic' | 'token'; // resolved by the gateway: token when anonymousRead unless set explicitly
+  accessFile?: string; // --access YAML
+  tokenTtlMs: number; // default 5 min
+  service: string; // token service name (default: public host)
+  bruteForce: { maxFailures: number; windowMs: number; blockMs: number }; // defaults 10 / 60s / 300s
+  logger: Logger;
+  /** Tests only: file-watch timing, or false to rely on reload(). */
+  watch?: FileWatchOptions | false;
+}
+
+export interface AuthRequest {
+  method: string;
+  url: string /* raw */;
+  headers: IncomingHttpHeaders;
+  clientIp: string;
+  publicOrigin: string /* e.g. https://reg.example:8443 */;
+  route: RegistryRoute;
+}
+
+export type AuthResult =
+  | { ok: true; user?: string }
+  | { ok: false; error: RegistryError; reason: 'missing' | 'invalid' | 'denied' | 'throttled' };
+
+export interface AuthService {
+  readonly enabled: boolean;
+  readonly tokenPath: string;
+  check(r: AuthRequest): Promise<AuthResult>;
+  handleTokenRequest(req: IncomingMessage, res: ServerResponse, ctx: { clientIp: string; publicOrigin: string }): Promise<void>;
+  filterCatalog(user: string | undefined, repositories: string[]): string[];
+  reload(): Promise<void>;
+  close(): void;
+}
+
+const TOKEN_PATH = '/token';
+
+export async function createAuth(opts: AuthOptions): Promise<AuthService> {
+  if (!opts.htpasswdFile) {
+    if (opts.accessFile) throw new Error('--access: needs --htpasswd (there are no users to apply it to)');
+    return disabledAuth();
+  }
+  const htpasswd = await HtpasswdStore.open({
+    file: opts.htpasswdFile,
+    allowPlain: opts.allowPlain,
+    logger: opts.logger,
+    watch: opts.watch,
+  });
+  let access: AccessStore;
+  try {
+    access = await AccessStore.open({
+      file: opts.accessFile,
+      anonymousRead: opts.anonymousRead,
+      logger: opts.logger,
+      knownUser: (u) => htpasswd.has(u),
+      watch: opts.watch,
+    });
+  } catch (err) {
+    htpasswd.close();
+    throw err;
+  }
+  const core: AuthCore = {
+    realm: opts.realm,
+    scheme: opts.scheme,
+    service: opts.service,
+    tokenPath: TOKEN_PATH,
+    anonymousRead: opts.anonymousRead,
+    htpasswd,
+    access,
+    brute: new BruteForceGuard(opts.bruteForce),
+    signer: new TokenSigner(opts.service, opts.tokenTtlMs),
+    logger: opts.logger,
+  };
+  opts.logger.info(
+    { scheme: opts.scheme, anonymousRead: opts.anonymousRead, accessFile: opts.accessFile ?? null, users: htpasswd.size },
+    'authentication enabled',
+  );
+  return {
+    enabled: true,
+    tokenPath: TOKEN_PATH,
+    check: (r) => checkRequest(core, r),
+    handleTokenRequest: (req, res, ctx) => handleTokenRequest(core, req, res, ctx),
+    filterCatalog: (user, repositories) => repositories.filter((name) => access.allows(user, name, 'pull')),
+    async reload() {
+      await htpasswd.reload();
+      await access.reload();
+    },
+    close() {
+      htpasswd.close();
+      access.close();
+    },
+  };
+}
+
+function disabledAuth(): AuthService {
+  return {
+    enabled: false,
+    tokenPath: TOKEN_PATH,
+    check: async () => ({ ok: true }),
+    async handleTokenRequest(_req, res) {
+      const { sendError } = await import('../oci/errors.js');
+      sendError(res, 'NOT_FOUND', 'authentication is not enabled (no --htpasswd)');
+    },
+    filterCatalog: (_user, repositories) => repositories,
+    reload: async () => undefined,
+    close: () => undefined,
+  };
+}

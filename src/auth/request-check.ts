@@ -1,0 +1,142 @@
+/**
+ * AuthService.check: authenticate a registry request (Basic, Bearer from our token service,
+ * or nobody) and authorize its (repository, action) against the access policy.
+ *
+ * Rules (issue 3, pitfalls #8):
+ * - GET /v2/ without credentials is always challenged, even under --anonymous-read: docker
+ *   learns how to authenticate from that challenge, and an anonymous 200 there makes
+ *   `docker login` accept any password.
+ * - Decisions are per (repository, action), never per HTTP method (moby#22300, #40290).
+ * - Anonymous and not allowed → 401 (so clients send credentials); authenticated and not
+ *   allowed → 403 DENIED naming the repository and the action.
+ */
+import type { Action } from '../gateway/route.js';
+import type { AuthRequest, AuthResult } from './index.js';
+import { parseAuthorization } from './authorization-header.js';
+import { basicChallenge, bearerChallenge, denied, unauthorized } from './challenge.js';
+import { verifyBasic, type AuthCore } from './auth-core.js';
+import { scopeFor } from './token-scope.js';
+import { tokenGrants, type TokenClaims } from './token-jwt.js';
+
+/** Health checks of load balancers and old clients never need credentials (issue 3). */
+const HEALTH_PATHS = new Set(['/_ping', '/v1/_ping', '/v2/_ping']);
+
+function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
+export async function checkRequest(core: AuthCore, r: AuthRequest): Promise<AuthResult> {
+  const path = pathOf(r.url);
+  if (!r.route.api && (HEALTH_PATHS.has(path) || path === core.tokenPath)) return { ok: true };
+
+  const creds = parseAuthorization(r.headers.authorization);
+  let user: string | undefined;
+  let claims: TokenClaims | undefined;
+  switch (creds.kind) {
+    case 'none':
+      break;
+    case 'malformed':
+      return challenge(core, r, 'invalid', 'malformed Authorization header');
+    case 'basic': {
+      const out = await verifyBasic(core, creds, r.clientIp);
+      if (!out.ok) {
+        if (out.error) return { ok: false, error: out.error, reason: out.reason };
+        return challenge(core, r, 'invalid', 'invalid username or password');
+      }
+      user = out.user;
+      break;
+    }
+    case 'bearer': {
+      claims = await core.signer.verify(creds.token);
+      // A token outlives neither its expiry nor its user's removal from the htpasswd file.
+      if (!claims || (claims.subject !== '' && !core.htpasswd.has(claims.subject))) {
+        return challenge(core, r, 'invalid', 'invalid or expired token', 'invalid_token');
+      }
+      user = claims.subject === '' ? undefined : claims.subject;
+      break;
+    }
+  }
+  return authorize(core, r, user, claims);
+}
+
+function authorize(core: AuthCore, r: AuthRequest, user: string | undefined, claims: TokenClaims | undefined): AuthResult {
+  const known = user !== undefined || claims !== undefined;
+  const { route } = r;
+  if (route.operation === 'catalog') {
+    // The gateway filters the list with filterCatalog(); anonymous listing only under --anonymous-read.
+    return user !== undefined || core.anonymousRead ? { ok: true, user } : challenge(core, r, 'missing');
+  }
+  if (route.repository && route.action) {
+    const needs: Array<[string, Action]> = [[route.repository, route.action]];
+    const from = mountSource(r.url, route.operation);
+    if (from) needs.push([from, 'pull']);
+    for (const [repo, action] of needs) {
+      const result = authorizeOne(core, r, user, claims, repo, action);
+      if (!result.ok) return result;
+    }
+    return { ok: true, user };
+  }
+  // /v2/ and any other path: any authenticated client (an anonymous token counts: it can only
+  // come from our /token, which refuses wrong passwords, so `docker login` still fails).
+  return known ? { ok: true, user } : challenge(core, r, 'missing');
+}
+
+function authorizeOne(
+  core: AuthCore,
+  r: AuthRequest,
+  user: string | undefined,
+  claims: TokenClaims | undefined,
+  repository: string,
+  action: Action,
+): AuthResult {
+  const allowed = core.access.allows(user, repository, action);
+  if (allowed && (!claims || tokenGrants(claims, 'repository', repository, action))) return { ok: true, user };
+  if (allowed) {
+    // Allowed, but the token was issued for a narrower scope: ask the client for a new one.
+    return challenge(core, r, 'missing', 'token does not cover this action', 'insufficient_scope', scopeFor(repository, action));
+  }
+  if (user === undefined) return challenge(core, r, 'missing', 'authentication required', undefined, scopeFor(repository, action));
+  core.logger.info({ clientIp: r.clientIp, user, repository, action }, 'access denied');
+  return { ok: false, reason: 'denied', error: denied(user, repository, action) };
+}
+
+/**
+ * Cross-repository blob mount (`POST /v2/<name>/blobs/uploads/?mount=<digest>&from=<repo>`)
+ * reads from `from`: without this check, push rights on one repository would copy any
+ * blob out of a repository the user may not pull.
+ */
+function mountSource(url: string, operation: string): string | undefined {
+  if (operation !== 'blob_upload') return undefined;
+  const q = url.indexOf('?');
+  if (q === -1) return undefined;
+  const params = new URLSearchParams(url.slice(q + 1));
+  return params.has('mount') ? (params.get('from') ?? undefined) : undefined;
+}
+
+function challenge(
+  core: AuthCore,
+  r: AuthRequest,
+  reason: 'missing' | 'invalid',
+  message = 'authentication required',
+  error?: 'invalid_token' | 'insufficient_scope',
+  scope?: string,
+): AuthResult {
+  const header =
+    core.scheme === 'token'
+      ? bearerChallenge({
+          realm: `${r.publicOrigin}${core.tokenPath}`,
+          service: core.service,
+          scope: scope ?? defaultScope(r),
+          error,
+        })
+      : basicChallenge(core.realm);
+  return { ok: false, reason, error: unauthorized(header, message) };
+}
+
+function defaultScope(r: AuthRequest): string | undefined {
+  if (r.route.operation === 'catalog') return 'registry:catalog:*';
+  if (r.route.repository && r.route.action) return scopeFor(r.route.repository, r.route.action);
+  return undefined;
+}
+
