@@ -1,0 +1,45 @@
+/**
+ * `portcullis gc [--storage DIR] [--dry-run] [--grace-period 1h]`: sweep blobs and manifests
+ * of the embedded registry that no tag (or referrer of a tagged manifest) reaches. Safe to
+ * run while portcullis serves the same storage: nothing younger than the grace period goes.
+ */
+import type { CommandModule } from 'yargs';
+import { collectGarbage, type GcResult } from '../registry/gc.js';
+
+interface Args { storage: string; 'dry-run': boolean; dryRun?: boolean; 'grace-period': string; gracePeriod?: string }
+
+/** "90s", "30m", "1h", "2d", "500ms" or a bare number of seconds → milliseconds. */
+export function parseDuration(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/.exec(value.trim());
+  if (!m) throw new Error(`invalid duration ${JSON.stringify(value)} (use e.g. 90s, 30m, 1h, 2d)`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h' | 'd'];
+  return Math.round(Number(m[1]) * unit);
+}
+
+export function formatSummary(r: GcResult, dryRun: boolean): string {
+  const mib = (r.bytesFreed / (1 << 20)).toFixed(1);
+  const verb = dryRun ? 'would delete' : 'deleted';
+  return `gc${dryRun ? ' (dry run)' : ''}: ${verb} ${r.blobsDeleted} blobs (${mib} MiB) and ${r.manifestsDeleted} manifests; kept ${r.kept} blobs`;
+}
+
+export const gcCommand: CommandModule<object, Args> = {
+  command: 'gc',
+  describe: 'delete blobs and manifests of the embedded registry that no tag reaches',
+  builder: (y) =>
+    y
+      .option('storage', { type: 'string', default: './data', describe: 'storage directory of the embedded registry' })
+      .option('dry-run', { type: 'boolean', default: false, describe: 'report what would be deleted, delete nothing' })
+      .option('grace-period', { type: 'string', default: '1h', describe: 'never delete anything younger than this (in-flight pushes)' })
+      .example('$0 gc --dry-run', 'show what would be reclaimed') as never,
+  handler: async (argv) => {
+    try {
+      const dryRun = Boolean(argv['dry-run'] ?? argv.dryRun);
+      const gracePeriodMs = parseDuration(String(argv['grace-period'] ?? argv.gracePeriod ?? '1h'));
+      const result = await collectGarbage({ storage: argv.storage, dryRun, gracePeriodMs });
+      process.stdout.write(formatSummary(result, dryRun) + '\n');
+    } catch (e) {
+      process.stderr.write(`portcullis gc: ${(e as Error).message}\n`);
+      process.exitCode = 1;
+    }
+  },
+};

@@ -1,0 +1,112 @@
+/**
+ * Garbage collection: mark everything reachable from tags (through index children, config and
+ * layers) and from referrers of reachable manifests (their `subject`), then sweep the rest.
+ *
+ * Safe while servers run on the same storage: nothing younger than the grace period is
+ * touched (in-flight pushes: uploads commit blobs before their manifest arrives, and a
+ * manifest PUT refreshes the mtime of every blob it references), and every candidate's age is
+ * checked again right before it is removed.
+ */
+import type { Logger } from 'pino';
+import { RepositoryStore } from './repository.js';
+import { FilesystemStorage } from './storage/filesystem.js';
+import { parseManifest } from './manifest-parse.js';
+
+export interface GcOptions { storage: string; dryRun: boolean; gracePeriodMs: number; logger?: Logger }
+export interface GcResult { blobsDeleted: number; bytesFreed: number; manifestsDeleted: number; kept: number }
+
+export async function collectGarbage(opts: GcOptions): Promise<GcResult> {
+  const storage = new FilesystemStorage(opts.storage);
+  const repos = new RepositoryStore(storage);
+  const cutoff = Date.now() - opts.gracePeriodMs;
+  const log = opts.logger;
+  const result: GcResult = { blobsDeleted: 0, bytesFreed: 0, manifestsDeleted: 0, kept: 0 };
+  const markedBlobs = new Set<string>();
+
+  for (const repo of await repos.listRepositories()) {
+    const markedManifests = new Set<string>();
+    const queue: string[] = [];
+    for (const tag of await repos.listTags(repo)) {
+      const d = await repos.getTag(repo, tag);
+      if (d) queue.push(d);
+    }
+    const visit = async (digest: string): Promise<void> => {
+      if (markedManifests.has(digest)) return;
+      const rev = await repos.getRevision(repo, digest);
+      if (!rev) return;
+      markedManifests.add(digest);
+      markedBlobs.add(digest);
+      const body = await storage.readBlobBuffer(digest);
+      if (!body) return;
+      let m;
+      try {
+        m = parseManifest(body, rev.mediaType);
+      } catch {
+        return;
+      }
+      for (const b of m.blobs) markedBlobs.add(b.digest);
+      for (const c of m.children) queue.push(c.digest);
+      // Referrers of a reachable manifest are reachable (signatures, SBOMs, ...).
+      for (const ref of await repos.listReferrers(repo, digest)) queue.push(ref.digest);
+    };
+    while (queue.length) await visit(queue.shift()!);
+
+    // Sweep unreachable manifest revisions of this repository.
+    for (const digest of await repos.listRevisions(repo)) {
+      if (markedManifests.has(digest)) continue;
+      const mtime = await repos.revisionMtime(repo, digest);
+      if (mtime === null || mtime > cutoff) {
+        markedBlobs.add(digest); // young: keep it and what it references
+        const body = await storage.readBlobBuffer(digest);
+        if (body) {
+          try {
+            const m = parseManifest(body, (await repos.getRevision(repo, digest))?.mediaType);
+            for (const b of m.blobs) markedBlobs.add(b.digest);
+          } catch { /* unparsable: its blobs fall to the grace period */ }
+        }
+        continue;
+      }
+      result.manifestsDeleted++;
+      log?.info({ repo, digest }, 'gc: unreferenced manifest');
+      if (!opts.dryRun) {
+        const rev = await repos.getRevision(repo, digest);
+        await repos.deleteRevision(repo, digest);
+        if (rev?.subject) await repos.deleteReferrer(repo, rev.subject, digest);
+      }
+    }
+    // Drop this repository's links to blobs nothing reaches any more.
+    for (const digest of await repos.listBlobLinks(repo)) {
+      if (markedBlobs.has(digest)) continue;
+      const mtime = await repos.blobLinkMtime(repo, digest);
+      if (mtime === null || mtime > cutoff) {
+        markedBlobs.add(digest);
+        continue;
+      }
+      if (!opts.dryRun) await repos.unlinkBlob(repo, digest);
+    }
+  }
+
+  for await (const blob of storage.listBlobs()) {
+    if (markedBlobs.has(blob.digest) || blob.mtimeMs > cutoff) {
+      result.kept++;
+      continue;
+    }
+    // Re-check right before deleting: a push may have just refreshed it.
+    const now = await storage.statBlob(blob.digest);
+    if (!now || now.mtimeMs > cutoff) {
+      result.kept++;
+      continue;
+    }
+    result.blobsDeleted++;
+    result.bytesFreed += now.size;
+    log?.info({ digest: blob.digest, size: now.size }, 'gc: unreferenced blob');
+    if (!opts.dryRun) await storage.deleteBlob(blob.digest);
+  }
+
+  // Abandoned upload sessions (no write within the grace period).
+  for (const id of await storage.listUploads()) {
+    const u = await storage.getUpload(id);
+    if (u && u.mtimeMs <= cutoff && !opts.dryRun) await storage.deleteUpload(id);
+  }
+  return result;
+}

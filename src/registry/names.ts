@@ -1,0 +1,29 @@
+/** Repository names, tags and upload ids (distribution-spec "Pulling manifests": `<name>`, `<reference>`). */
+import { REPOSITORY_NAME } from '../gateway/route.js';
+import { RegistryError } from '../oci/errors.js';
+import { parseDigest, type ParsedDigest } from './digest.js';
+
+/** The spec's tag grammar: `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`. */
+export const TAG = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
+export const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Raw (undecoded) repository name: the spec regex, and under 256 characters in total. */
+export function isRepositoryName(name: string): boolean {
+  return name.length < 256 && REPOSITORY_NAME.test(name);
+}
+
+export function requireRepositoryName(name: string): string {
+  if (!isRepositoryName(name)) throw new RegistryError('NAME_INVALID', 'invalid repository name', { name });
+  return name;
+}
+
+export type Reference = { tag: string; digest?: undefined } | { digest: ParsedDigest; tag?: undefined };
+
+/** A manifest reference is a tag or a digest; nothing else is allowed. */
+export function parseReference(ref: string): Reference {
+  const d = parseDigest(ref);
+  if (d) return { digest: d };
+  if (ref.includes(':')) throw new RegistryError('DIGEST_INVALID', 'invalid digest: only sha256 and sha512 digests are supported', { reference: ref });
+  if (!TAG.test(ref)) throw new RegistryError('MANIFEST_INVALID', 'invalid tag', { reference: ref });
+  return { tag: ref };
+}

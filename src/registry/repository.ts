@@ -1,0 +1,141 @@
+/**
+ * Repository metadata on top of `Storage` (the layout is registry:2's, simplified):
+ *
+ *   repositories/<name>/_manifests/tags/<tag>                    → manifest digest
+ *   repositories/<name>/_manifests/revisions/<alg>/<hex>         → {mediaType,size,subject?}
+ *   repositories/<name>/_blobs/<alg>/<hex>                       → link: blob is in this repository
+ *   repositories/<name>/_referrers/<alg>/<hex>/<alg>-<hex>       → referrer descriptor (subject → referrer)
+ *
+ * Blob links make a repository's blobs its own: a blob pushed to one repository is not
+ * readable through another until it is mounted there (distribution-spec "Mounting a blob").
+ */
+import { parseDigest } from './digest.js';
+import type { Storage } from './storage/types.js';
+
+export interface Revision { mediaType: string; size: number; subject?: string }
+export interface ReferrerDescriptor { mediaType: string; digest: string; size: number; artifactType?: string; annotations?: Record<string, string> }
+
+function digestKey(digest: string): string {
+  const d = parseDigest(digest);
+  if (!d) throw new Error(`not a digest: ${digest}`);
+  return `${d.algorithm}/${d.hex}`;
+}
+
+export class RepositoryStore {
+  constructor(readonly storage: Storage) {}
+
+  private base(repo: string): string {
+    return `repositories/${repo}`;
+  }
+
+  async exists(repo: string): Promise<boolean> {
+    return (await this.storage.statMeta(this.base(repo))) !== null;
+  }
+
+  // --- tags ----------------------------------------------------------------------------------
+  async getTag(repo: string, tag: string): Promise<string | null> {
+    const v = await this.storage.readMeta(`${this.base(repo)}/_manifests/tags/${tag}`);
+    const digest = v?.toString('utf8').trim();
+    return digest && parseDigest(digest) ? digest : null;
+  }
+  async putTag(repo: string, tag: string, digest: string): Promise<void> {
+    await this.storage.writeMeta(`${this.base(repo)}/_manifests/tags/${tag}`, digest);
+  }
+  async deleteTag(repo: string, tag: string): Promise<boolean> {
+    return this.storage.deleteMeta(`${this.base(repo)}/_manifests/tags/${tag}`);
+  }
+  async listTags(repo: string): Promise<string[]> {
+    return this.storage.listMeta(`${this.base(repo)}/_manifests/tags`);
+  }
+
+  // --- manifest revisions --------------------------------------------------------------------
+  async getRevision(repo: string, digest: string): Promise<Revision | null> {
+    const v = await this.storage.readMeta(`${this.base(repo)}/_manifests/revisions/${digestKey(digest)}`);
+    if (!v) return null;
+    try {
+      return JSON.parse(v.toString('utf8')) as Revision;
+    } catch {
+      return null;
+    }
+  }
+  async revisionMtime(repo: string, digest: string): Promise<number | null> {
+    return (await this.storage.statMeta(`${this.base(repo)}/_manifests/revisions/${digestKey(digest)}`))?.mtimeMs ?? null;
+  }
+  async putRevision(repo: string, digest: string, rev: Revision): Promise<void> {
+    await this.storage.writeMeta(`${this.base(repo)}/_manifests/revisions/${digestKey(digest)}`, JSON.stringify(rev));
+  }
+  async deleteRevision(repo: string, digest: string): Promise<boolean> {
+    return this.storage.deleteMeta(`${this.base(repo)}/_manifests/revisions/${digestKey(digest)}`);
+  }
+  async listRevisions(repo: string): Promise<string[]> {
+    return this.listDigests(`${this.base(repo)}/_manifests/revisions`);
+  }
+
+  // --- blob links ----------------------------------------------------------------------------
+  async hasBlob(repo: string, digest: string): Promise<boolean> {
+    return (await this.storage.statMeta(`${this.base(repo)}/_blobs/${digestKey(digest)}`)) !== null;
+  }
+  async blobLinkMtime(repo: string, digest: string): Promise<number | null> {
+    return (await this.storage.statMeta(`${this.base(repo)}/_blobs/${digestKey(digest)}`))?.mtimeMs ?? null;
+  }
+  async linkBlob(repo: string, digest: string): Promise<void> {
+    await this.storage.writeMeta(`${this.base(repo)}/_blobs/${digestKey(digest)}`, digest);
+  }
+  async unlinkBlob(repo: string, digest: string): Promise<boolean> {
+    return this.storage.deleteMeta(`${this.base(repo)}/_blobs/${digestKey(digest)}`);
+  }
+  async listBlobLinks(repo: string): Promise<string[]> {
+    return this.listDigests(`${this.base(repo)}/_blobs`);
+  }
+
+  // --- referrers -----------------------------------------------------------------------------
+  private referrerKey(repo: string, subject: string, referrer: string): string {
+    return `${this.base(repo)}/_referrers/${digestKey(subject)}/${digestKey(referrer).replace('/', '-')}`;
+  }
+  async putReferrer(repo: string, subject: string, desc: ReferrerDescriptor): Promise<void> {
+    await this.storage.writeMeta(this.referrerKey(repo, subject, desc.digest), JSON.stringify(desc));
+  }
+  async deleteReferrer(repo: string, subject: string, referrer: string): Promise<void> {
+    await this.storage.deleteMeta(this.referrerKey(repo, subject, referrer));
+  }
+  async listReferrers(repo: string, subject: string): Promise<ReferrerDescriptor[]> {
+    const prefix = `${this.base(repo)}/_referrers/${digestKey(subject)}`;
+    const out: ReferrerDescriptor[] = [];
+    for (const name of await this.storage.listMeta(prefix)) {
+      if (!/^(sha256|sha512)-[a-f0-9]+$/.test(name)) continue;
+      const v = await this.storage.readMeta(`${prefix}/${name}`);
+      if (!v) continue;
+      try {
+        out.push(JSON.parse(v.toString('utf8')) as ReferrerDescriptor);
+      } catch { /* torn or foreign file: skip */ }
+    }
+    return out.sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
+  }
+
+  // --- repositories --------------------------------------------------------------------------
+  /** Every repository (a directory holding `_manifests` or `_blobs`), unsorted. */
+  async listRepositories(): Promise<string[]> {
+    const out: string[] = [];
+    const walk = async (prefix: string, name: string): Promise<void> => {
+      const children = await this.storage.listMeta(prefix);
+      if (name && (children.includes('_manifests') || children.includes('_blobs'))) out.push(name);
+      for (const c of children) {
+        if (c.startsWith('_') || c.startsWith('.')) continue;
+        await walk(`${prefix}/${c}`, name ? `${name}/${c}` : c);
+      }
+    };
+    await walk('repositories', '');
+    return out;
+  }
+
+  private async listDigests(prefix: string): Promise<string[]> {
+    const out: string[] = [];
+    for (const alg of await this.storage.listMeta(prefix)) {
+      for (const hex of await this.storage.listMeta(`${prefix}/${alg}`)) {
+        const d = `${alg}:${hex}`;
+        if (parseDigest(d)) out.push(d);
+      }
+    }
+    return out;
+  }
+}
