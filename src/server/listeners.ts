@@ -34,7 +34,9 @@ export function createListener(handler: http.RequestListener, opts: ListenerOpti
   const server = opts.tls
     ? https.createServer({ ...common, ...secureContextOptions(opts.tls, opts.tlsMinVersion) }, handler)
     : http.createServer(common, handler);
-  server.setTimeout(opts.idleTimeoutMs);
+  // A second later than the upstream leg's idle timeout, so a stalled upstream is reported
+  // to the client as a 504 JSON error before its own socket would be cut.
+  server.setTimeout(opts.idleTimeoutMs + 1000);
   // Malformed requests get a plain 400 and the socket closes, never a crash (smuggling shapes, obs-fold).
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     if (!socket.writable) { socket.destroy(); return; }
