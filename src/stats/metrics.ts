@@ -1,0 +1,223 @@
+/**
+ * Prometheus metrics (prom-client, a Registry of our own).
+ *
+ * record() runs once per request on the hot path, so it only bumps plain numbers in
+ * pre-bound cells (array index or one Map lookup by number/string, no label objects, no
+ * hashing); counters are copied into prom-client Counters by their collect() hook when
+ * /metrics is scraped, histograms are FastHistogram (see histogram.ts). prom-client still
+ * owns the exposition format, the default process/Node metrics and, later, cluster
+ * aggregation (AggregatorRegistry works from getMetricsAsJSON(), which every metric here
+ * answers like a native one).
+ */
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ConnectionSnapshot } from './connection-tracker.js';
+import { FastHistogram, type HistogramSeries } from './histogram.js';
+import { LabelBound } from './label-bound.js';
+import { METHODS, OPERATIONS, methodIndex, operationIndex } from './operations.js';
+import type { RequestRecord, ServiceHealth } from './types.js';
+
+const PREFIX = 'portcullis_';
+
+/** Registry requests span a 1 ms HEAD to a many-minute multi-GB blob upload. */
+export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
+
+interface Cell { labels: Record<string, string>; value: number }
+
+/** A counter family whose cells are keyed by whatever the caller can compute without allocating. */
+class Cells<K> {
+  readonly map = new Map<K, Cell>();
+  get(key: K, labels: () => Record<string, string>): Cell {
+    let c = this.map.get(key);
+    if (!c) {
+      c = { labels: labels(), value: 0 };
+      this.map.set(key, c);
+    }
+    return c;
+  }
+}
+
+export interface MetricsOptions {
+  topN: number;
+  version: string;
+  connections: () => ConnectionSnapshot;
+  health: () => Promise<ServiceHealth[]>;
+}
+
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  private readonly repositories: LabelBound;
+  private readonly clients: LabelBound;
+  private readonly small = new LabelBound(50); // reasons, error kinds, members: code-defined, bounded anyway
+
+  private readonly requests = new Cells<number>();
+  private readonly received = new Float64Array(OPERATIONS.length);
+  private readonly sent = new Float64Array(OPERATIONS.length);
+  private readonly clientRequests = new Cells<string>();
+  private readonly upstreamErrors = new Cells<string>();
+  private readonly authFailures = new Cells<string>();
+  private readonly blocked = new Cells<string>();
+  private readonly pushes = new Cells<string>();
+  private readonly pulls = new Cells<string>();
+  private readonly duration: FastHistogram;
+  private readonly durationByOp: HistogramSeries[];
+  private readonly upstream: FastHistogram;
+  private readonly upstreamByMember = new Map<string, HistogramSeries>();
+
+  constructor(private readonly opts: MetricsOptions) {
+    this.repositories = new LabelBound(opts.topN);
+    this.clients = new LabelBound(opts.topN);
+    const registers = [this.registry];
+    // process_* and nodejs_* keep their standard, unprefixed names so stock Node.js
+    // dashboards work; everything portcullis-specific carries the prefix.
+    collectDefaultMetrics({ register: this.registry });
+
+    new Gauge({ name: `${PREFIX}build_info`, help: 'portcullis version (value is always 1)', labelNames: ['version', 'node'], registers })
+      .set({ version: opts.version, node: process.version }, 1);
+
+    const connections = opts.connections;
+    new Gauge({
+      name: `${PREFIX}connections`,
+      help: 'Open client connections by state, as nginx counts them (reading: request header incomplete or TLS handshake; writing: request being processed or response being sent; waiting: idle keep-alive)',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const s = connections();
+        this.set({ state: 'reading' }, s.reading);
+        this.set({ state: 'writing' }, s.writing);
+        this.set({ state: 'waiting' }, s.waiting);
+      },
+    });
+    this.fromNumber(`${PREFIX}connections_accepted_total`, 'Accepted client connections', () => connections().accepted);
+    this.fromNumber(`${PREFIX}connections_handled_total`, 'Handled client connections (accepted minus those refused at the connection limit)', () => connections().handled);
+
+    this.fromCells(`${PREFIX}requests_total`, 'Registry requests answered, by method, status and registry operation (stats endpoints excluded)', ['method', 'status', 'operation'], this.requests);
+    const received = this.received;
+    const sent = this.sent;
+    this.fromArray(`${PREFIX}received_bytes_total`, 'Request body bytes received from clients, by registry operation', received);
+    this.fromArray(`${PREFIX}sent_bytes_total`, 'Response bytes sent to clients, by registry operation', sent);
+    this.fromCells(`${PREFIX}client_requests_total`, 'Registry requests by client type (docker, podman, skopeo, containerd, ...)', ['client'], this.clientRequests);
+    this.fromCells(`${PREFIX}upstream_errors_total`, 'Failed attempts to reach the registry backend, by upstream member and error kind', ['member', 'kind'], this.upstreamErrors);
+    this.fromCells(`${PREFIX}auth_failures_total`, 'Rejected authentication attempts, by reason', ['reason'], this.authFailures);
+    this.fromCells(`${PREFIX}blocked_user_agents_total`, 'Requests refused because the client cannot speak Registry API v2, by client', ['client'], this.blocked);
+    this.fromCells(`${PREFIX}pushes_total`, `Image pushes (manifest PUT accepted), by repository (first ${opts.topN} repositories, the rest as "other")`, ['repository'], this.pushes);
+    this.fromCells(`${PREFIX}pulls_total`, `Image pulls (manifest GET answered), by repository (first ${opts.topN} repositories, the rest as "other")`, ['repository'], this.pulls);
+
+    this.duration = new FastHistogram(`${PREFIX}request_duration_seconds`, 'Time from request start to response end, by registry operation', ['operation'], DURATION_BUCKETS);
+    this.durationByOp = OPERATIONS.map((operation) => this.duration.child({ operation }));
+    this.upstream = new FastHistogram(`${PREFIX}upstream_duration_seconds`, 'Time spent waiting for the registry backend (upstream member or embedded storage)', ['member'], DURATION_BUCKETS);
+    this.registry.registerMetric(this.duration as never);
+    this.registry.registerMetric(this.upstream as never);
+
+    const health = opts.health;
+    new Gauge({
+      name: `${PREFIX}service_up`,
+      help: 'Whether a registry backend service (upstream member or storage) is healthy (1) or not (0)',
+      labelNames: ['service', 'kind'],
+      registers,
+      async collect() {
+        this.reset();
+        try {
+          for (const s of await health()) this.set({ service: s.name, kind: s.kind }, s.healthy ? 1 : 0);
+        } catch {
+          // A failing health probe must not fail the scrape; the series simply vanish.
+        }
+      },
+    });
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  metrics(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  /** Hot path: a few integer/array updates, allocation only the first time a series appears. */
+  record(r: RequestRecord): void {
+    const op = operationIndex(r.operation);
+    const m = methodIndex(r.method);
+    const status = r.status | 0;
+    // One numeric key per (method, status, operation): status < 1000, operations < 16.
+    const key = (m * 1000 + status) * 16 + op;
+    let cell = this.requests.map.get(key);
+    if (!cell) cell = this.requests.get(key, () => ({ method: METHODS[m]!, status: String(status), operation: OPERATIONS[op]! }));
+    cell.value++;
+    this.durationByOp[op]!.observe(r.durationMs / 1000);
+    this.received[op]! += r.bytesIn;
+    this.sent[op]! += r.bytesOut;
+
+    const client = r.clientType;
+    let c = this.clientRequests.map.get(client);
+    if (!c) c = this.clientRequests.get(client, () => ({ client: this.clients.label(client) }));
+    c.value++;
+
+    if (r.upstreamMs !== undefined || r.upstreamError !== undefined) {
+      const member = r.upstreamMember ?? 'default';
+      if (r.upstreamMs !== undefined) {
+        let h = this.upstreamByMember.get(member);
+        if (!h) {
+          h = this.upstream.child({ member: this.small.label(member) });
+          this.upstreamByMember.set(member, h);
+        }
+        h.observe(r.upstreamMs / 1000);
+      }
+      if (r.upstreamError !== undefined) this.bump(this.upstreamErrors, `${member}\u0000${r.upstreamError}`, () => ({ member: this.small.label(member), kind: this.small.label(r.upstreamError) }));
+    }
+  }
+
+  authFailure(reason: string): void {
+    this.bump(this.authFailures, reason, () => ({ reason: this.small.label(reason) }));
+  }
+
+  blockedAgent(clientType: string): void {
+    this.bump(this.blocked, clientType, () => ({ client: this.clients.label(clientType) }));
+  }
+
+  push(repository: string): void {
+    this.bump(this.pushes, repository, () => ({ repository: this.repositories.label(repository) }));
+  }
+
+  pull(repository: string): void {
+    this.bump(this.pulls, repository, () => ({ repository: this.repositories.label(repository) }));
+  }
+
+  close(): void {
+    this.registry.clear();
+  }
+
+  private bump(cells: Cells<string>, key: string, labels: () => Record<string, string>): void {
+    cells.get(key, labels).value++;
+  }
+
+  /** A prom-client Counter filled from cells at scrape time; cells mapped to "other" merge there. */
+  private fromCells<K>(name: string, help: string, labelNames: string[], cells: Cells<K>): void {
+    new Counter({
+      name, help, labelNames, registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const c of cells.map.values()) this.inc(c.labels, c.value);
+      },
+    });
+  }
+
+  private fromArray(name: string, help: string, values: Float64Array): void {
+    new Counter({
+      name, help, labelNames: ['operation'], registers: [this.registry],
+      collect() {
+        this.reset();
+        OPERATIONS.forEach((operation, i) => { if (values[i]) this.inc({ operation }, values[i]!); });
+      },
+    });
+  }
+
+  private fromNumber(name: string, help: string, read: () => number): void {
+    new Counter({
+      name, help, registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * The public types of the stats library (re-exported by index.ts). They live apart so the
+ * implementation files can import them without importing index.ts.
+ */
+import type { Logger } from 'pino';
+import type { Operation } from '../gateway/route.js';
+
+export interface ServiceHealth {
+  name: string;
+  kind: 'upstream' | 'storage';
+  healthy: boolean;
+  detail?: string;
+  failures: number;
+}
+
+export interface StatsOptions {
+  /** CIDRs allowed to read stats endpoints (default ['127.0.0.0/8','::1/128']); others get 403 JSON. */
+  allow: string[];
+  /** '/nginx_status' */
+  stubStatusPath: string;
+  /** '/metrics' */
+  metricsPath: string;
+  /** '/-/stats'; its event stream is `${dashboardPath}/events`. */
+  dashboardPath: string;
+  /** Repository/client label cardinality bound (default 20, the rest => "other"). */
+  topN: number;
+  version: string;
+  health: () => Promise<ServiceHealth[]>;
+  logger: Logger;
+}
+
+export interface RequestRecord {
+  method: string;
+  status: number;
+  operation: Operation;
+  repository?: string;
+  reference?: string;
+  user?: string;
+  clientType: string;
+  clientVersion?: string;
+  bytesIn: number;
+  bytesOut: number;
+  durationMs: number;
+  upstreamMs?: number;
+  upstreamError?: string;
+  upstreamMember?: string;
+}
