@@ -4,7 +4,8 @@
  * Large layers are written in chunks so generating a 1 GiB layer needs no 1 GiB buffer.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, writeFile, rename, open } from 'node:fs/promises';
+import { mkdir, writeFile, rename } from 'node:fs/promises';
+import { once } from 'node:events';
 import { join } from 'node:path';
 
 export interface Descriptor { mediaType: string; digest: string; size: number; platform?: { architecture: string; os: string } }
@@ -34,31 +35,51 @@ function tarHeader(name: string, size: number): Buffer {
   return h;
 }
 
-/** A tar holding one file of `size` random bytes, streamed to disk while hashing. */
-async function writeTarLayer(dir: string, size: number, name: string): Promise<Descriptor> {
+/**
+ * A gzip'd tar holding one file of `size` random bytes, streamed to disk while hashing.
+ * gzip level 0 (stored blocks): clients keep gzip layers as they are, while an uncompressed
+ * layer would be recompressed by skopeo on push and change its digest. Returns the
+ * descriptor and the diff_id (digest of the uncompressed tar) the image config needs.
+ */
+async function writeTarLayer(dir: string, size: number, name: string): Promise<Descriptor & { diffId: string }> {
+  const { createGzip, constants } = await import('node:zlib');
+  const { createWriteStream } = await import('node:fs');
   const tmp = join(dir, 'blobs', 'sha256', `tmp-${randomBytes(6).toString('hex')}`);
-  const fh = await open(tmp, 'w');
-  const hash = createHash('sha256');
+  const out = createWriteStream(tmp);
+  const gzip = createGzip({ level: constants.Z_NO_COMPRESSION });
+  const compressed = createHash('sha256');
   let total = 0;
-  const put = async (b: Buffer) => { hash.update(b); total += b.length; await fh.write(b); };
+  gzip.on('data', (c: Buffer) => { compressed.update(c); total += c.length; if (!out.write(c)) gzip.pause(); });
+  out.on('drain', () => gzip.resume());
+  const ended = once(gzip, 'end');
+  const uncompressed = createHash('sha256');
+  const put = async (b: Buffer) => { uncompressed.update(b); if (!gzip.write(b)) await once(gzip, 'drain'); };
   await put(tarHeader(name, size));
   const CHUNK = 4 << 20;
   for (let left = size; left > 0; left -= CHUNK) await put(randomBytes(Math.min(CHUNK, left)));
   const pad = (512 - (size % 512)) % 512;
   await put(Buffer.alloc(pad + 1024, 0));
-  await fh.close();
-  const digest = 'sha256:' + hash.digest('hex');
+  gzip.end();
+  await ended;
+  out.end();
+  await once(out, 'finish');
+  const digest = 'sha256:' + compressed.digest('hex');
   await rename(tmp, join(dir, 'blobs', 'sha256', digest.slice(7)));
-  return { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest, size: total };
+  return { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest, size: total, diffId: 'sha256:' + uncompressed.digest('hex') };
 }
 
 async function writeImage(dir: string, layerSizes: number[], arch = 'amd64') {
   const layers: Descriptor[] = [];
-  for (const [i, size] of layerSizes.entries()) layers.push(await writeTarLayer(dir, size, `layer-${i}-${arch}.bin`));
+  const diffIds: string[] = [];
+  for (const [i, size] of layerSizes.entries()) {
+    const { diffId, ...layer } = await writeTarLayer(dir, size, `layer-${i}-${arch}.bin`);
+    layers.push(layer);
+    diffIds.push(diffId);
+  }
   const config = await writeBlob(dir, Buffer.from(JSON.stringify({
     architecture: arch, os: 'linux', created: new Date().toISOString(),
     config: { Cmd: ['/layer-0.bin'] },
-    rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) },
+    rootfs: { type: 'layers', diff_ids: diffIds },
   })));
   config.mediaType = 'application/vnd.oci.image.config.v1+json';
   const manifest = await writeBlob(dir, Buffer.from(JSON.stringify({
