@@ -15,6 +15,8 @@ export interface FileWatcher {
 export interface FileWatchOptions {
   pollMs?: number;
   debounceMs?: number;
+  /** false: polling only (tests of the fallback). */
+  fsWatch?: boolean;
 }
 
 /** Identity of a file version: a change in any of these means "re-read". */
@@ -37,14 +39,16 @@ export function watchForChanges(file: string, onChange: () => void, opts: FileWa
   };
 
   let watcher: FSWatcher | undefined;
-  try {
-    const name = basename(file);
-    watcher = watch(dirname(file), { persistent: false }, (_event, changed) => {
-      if (changed === null || changed === name) fire();
-    });
-    watcher.on('error', () => undefined); // polling still covers us
-  } catch {
-    watcher = undefined;
+  if (opts.fsWatch !== false) {
+    try {
+      const name = basename(file);
+      watcher = watch(dirname(file), { persistent: false }, (_event, changed) => {
+        if (changed === null || changed === name) fire();
+      });
+      watcher.on('error', () => undefined); // polling still covers us
+    } catch {
+      watcher = undefined;
+    }
   }
 
   const listener = (cur: Stats, prev: Stats): void => {
