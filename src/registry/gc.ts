@@ -78,7 +78,9 @@ export async function collectGarbage(opts: GcOptions): Promise<GcResult> {
     for (const digest of await repos.listBlobLinks(repo)) {
       if (markedBlobs.has(digest)) continue;
       const mtime = await repos.blobLinkMtime(repo, digest);
-      if (mtime === null || mtime > cutoff) {
+      const blob = await storage.statBlob(digest);
+      // A young link or a blob refreshed lately (mount, manifest PUT) is an in-flight push.
+      if (mtime === null || mtime > cutoff || (blob && blob.mtimeMs > cutoff)) {
         markedBlobs.add(digest);
         continue;
       }
