@@ -8,7 +8,7 @@ import { hideBin } from 'yargs/helpers';
 import { stringify as toYaml } from 'yaml';
 import { OPTIONS, type OptionSpec, flagName, envName } from '../config/options.js';
 import { formatDuration } from '../config/duration.js';
-import { loadConfig, ConfigError, type Config } from '../config/load.js';
+import { loadConfig, ConfigError, closest, type Config } from '../config/load.js';
 import { resolveConfig } from '../config/resolve.js';
 import { createAppLogger } from '../gateway/access-log.js';
 import { serve } from '../server/run.js';
@@ -22,6 +22,16 @@ const EXIT_USAGE = 2;
 function fail(message: string): never {
   process.stderr.write(`portcullis: ${message.split('\n')[0]}\n`);
   process.exit(EXIT_USAGE);
+}
+
+/** yargs says "Unknown arguments: such-flag, suchFlag"; say which flag and what was probably meant. */
+function explainUsage(msg: string): string {
+  const m = /^Unknown arguments?: (.*)$/.exec(msg);
+  if (!m) return msg;
+  const flag = m[1].split(', ')[0];
+  const flags = Object.keys(OPTIONS).map(flagName);
+  const hint = closest(flag, flags);
+  return `--${flag}: unknown option${hint ? ` (did you mean --${hint}?)` : ''}; see portcullis --help`;
 }
 
 function describeDefault(spec: OptionSpec): string {
@@ -118,7 +128,7 @@ export async function main(args = hideBin(process.argv)): Promise<void> {
     .wrap(Math.min(120, process.stdout.columns || 100))
     .fail((msg, err) => {
       if (err && !(err instanceof ConfigError)) throw err;
-      fail(err?.message ?? msg);
+      fail(err?.message ?? explainUsage(msg));
     });
   await cli.parseAsync();
 }

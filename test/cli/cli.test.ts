@@ -1,0 +1,77 @@
+/** The command line as an operator meets it: --help, one-line errors with exit code 2, check-config, config-schema. */
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PORTCULLIS_BIN, tempDir } from '../helpers/processes.js';
+import { OPTIONS, flagName, envName } from '../../src/config/options.js';
+
+function run(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const r = spawnSync(process.execPath, [PORTCULLIS_BIN, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH, ...env }, timeout: 20_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+t.test('--help documents every option with its env name', async (t) => {
+  const { code, stdout } = run(['--help']);
+  t.equal(code, 0);
+  for (const name of Object.keys(OPTIONS)) {
+    t.ok(stdout.includes(`--${flagName(name)}`), `--${flagName(name)}`);
+    t.ok(stdout.includes(envName(name)), envName(name));
+  }
+  t.match(stdout, /\[default: 15m\]/, 'defaults shown with units');
+});
+
+t.test('bad input ends start-up with one line naming the flag, exit 2', async (t) => {
+  const cases: [string[], NodeJS.ProcessEnv, RegExp][] = [
+    [['--idle-timout', '5s'], {}, /^portcullis: --idle-timout: unknown option \(did you mean --idle-timeout\?\)/],
+    [['--upstream', 'registry:5000'], {}, /^portcullis: --upstream \(PORTCULLIS_UPSTREAM\): "registry:5000" must start with http/],
+    [['--tls-cert', '/missing.pem', '--tls-key', '/missing.key'], {}, /^portcullis: --tls-cert .*cannot read \/missing\.pem: ENOENT/],
+    [['--idle-timeout', 'soon'], {}, /^portcullis: --idle-timeout .*not a duration/],
+    [['--listen', '0.0.0.0:5000'], {}, /--listen .*no --htpasswd/],
+    [['--htpasswd', '/missing.htpasswd'], {}, /--htpasswd .*cannot read \/missing\.htpasswd/],
+    [[], { PORTCULLIS_LISTEN: 'nonsense' }, /--listen \(PORTCULLIS_LISTEN\): "nonsense" is not HOST:PORT/],
+  ];
+  for (const [args, env, re] of cases) {
+    const r = run(args, env);
+    t.equal(r.code, 2, args.join(' ') || JSON.stringify(env));
+    t.match(r.stderr, re);
+    t.equal(r.stderr.trim().split('\n').length, 1, 'one line');
+  }
+});
+
+t.test('a port already in use is reported with the flag', async (t) => {
+  const net = await import('node:net');
+  const blocker = net.createServer().listen(0, '127.0.0.1');
+  await new Promise((r) => blocker.once('listening', r));
+  t.teardown(() => blocker.close());
+  const port = (blocker.address() as { port: number }).port;
+  const dir = await tempDir();
+  const r = run(['--listen', `127.0.0.1:${port}`, '--storage', dir]);
+  t.equal(r.code, 2);
+  t.match(r.stderr, new RegExp(`--listen 127\\.0\\.0\\.1:${port}: EADDRINUSE`));
+});
+
+t.test('check-config prints the effective configuration and where values came from', async (t) => {
+  const dir = await tempDir();
+  const file = join(dir, 'portcullis.yaml');
+  writeFileSync(file, 'common:\n  realm: corp\nprod:\n  idleTimeout: 30m\n');
+  const r = run(['check-config', '--config', file, '--flavor', 'prod', '--log-level', 'warn'], { PORTCULLIS_HSTS: 'true' });
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /configuration is valid/);
+  t.match(r.stdout, /realm: corp\s+# from file/);
+  t.match(r.stdout, /idleTimeout: 30m\s+# from file/);
+  t.match(r.stdout, /logLevel: warn\s+# from flag/);
+  t.match(r.stdout, /hsts: true\s+# from env/);
+  const bad = run(['check-config', '--config', file, '--flavor', 'staging']);
+  t.equal(bad.code, 2);
+  t.match(bad.stderr, /section "staging" not found/);
+});
+
+t.test('config-schema prints a JSON schema covering every file option', async (t) => {
+  const r = run(['config-schema']);
+  t.equal(r.code, 0);
+  const schema = JSON.parse(r.stdout);
+  t.equal(schema.properties.upstream.type, 'array');
+  t.equal(schema.properties.idleTimeout.default, '15m');
+  t.same(schema.properties.logFormat.enum, ['json', 'combined']);
+});
