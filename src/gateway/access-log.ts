@@ -26,6 +26,9 @@ export function createAccessLog(target: string, format: 'json' | 'combined'): Ac
   if (target === 'off') return { write() {}, reopen() {}, flush() {} };
   // Asynchronous destination: log lines are batched, not a write(2) per request.
   const dest = pino.destination({ dest: target === '-' ? 1 : target, sync: false, mkdir: true, minLength: 4096 });
+  // Batched lines still reach the file within a second on a quiet server (tail -f, logrotate).
+  const flusher = setInterval(() => { try { dest.flush(); } catch { /* not open yet */ } }, 1000);
+  flusher.unref();
   const logger: Logger = pino({ base: undefined, messageKey: 'msg', timestamp: pino.stdTimeFunctions.isoTime }, dest);
   return {
     write(ctx, status) {
@@ -42,7 +45,11 @@ export function createAccessLog(target: string, format: 'json' | 'combined'): Ac
         upstream: ctx.upstreamMember, upstreamMs: ctx.upstreamMs, error: ctx.upstreamError,
       });
     },
-    reopen() { dest.reopen(); },
+    reopen() {
+      // Lines buffered before the rotation belong to the old file.
+      try { dest.flushSync(); } catch { /* not open yet */ }
+      dest.reopen();
+    },
     flush() { try { dest.flushSync(); } catch { /* not ready yet */ } },
   };
 }
