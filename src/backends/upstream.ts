@@ -79,10 +79,12 @@ export function createUpstreamBackend(opts: UpstreamOptions): Backend {
         if (res.destroyed || res.writableEnded) { finish(); return; }
         const neverSent = !proxyReq.reusedSocket && CONNECT_ERRORS.has(code) && (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH');
         if (neverSent || code === 'ECONNREFUSED') pool.markFailure(member, ctx.upstreamError);
-        // Idempotent requests that never reached the member are retried once elsewhere;
-        // nothing with a body is ever replayed (pitfalls #12).
-        const idempotent = (req.method === 'GET' || req.method === 'HEAD') && !res.headersSent;
-        if (idempotent && attempt === 0 && (neverSent || (proxyReq.reusedSocket && code === 'ECONNRESET'))) {
+        // Requests that never reached the member and carry no body are retried once elsewhere
+        // (a bound upload session cannot move); nothing with a body is replayed (pitfalls #12).
+        const sessionBound = multi && ctx.route.operation === 'blob_upload' && ctx.route.reference !== undefined;
+        const idempotent = !hasBody(req) && !sessionBound && !res.headersSent;
+        const safeToRetry = neverSent || (proxyReq.reusedSocket && code === 'ECONNRESET' && (req.method === 'GET' || req.method === 'HEAD'));
+        if (idempotent && attempt === 0 && safeToRetry) {
           const other = proxyReq.reusedSocket && code === 'ECONNRESET' ? member : pool.pick(member) ?? member;
           member.active--; done = true;
           forward(ctx, other, 1).then(resolve);
