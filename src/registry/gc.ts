@@ -110,5 +110,7 @@ export async function collectGarbage(opts: GcOptions): Promise<GcResult> {
     const u = await storage.getUpload(id);
     if (u && u.mtimeMs <= cutoff && !opts.dryRun) await storage.deleteUpload(id);
   }
+  // Temp files a kill -9 left behind mid-write (never visible under a final name).
+  await storage.cleanTemp(cutoff, opts.dryRun);
   return result;
 }

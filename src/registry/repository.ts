@@ -34,12 +34,26 @@ export class RepositoryStore {
 
   // --- tags ----------------------------------------------------------------------------------
   async getTag(repo: string, tag: string): Promise<string | null> {
-    const v = await this.storage.readMeta(`${this.base(repo)}/_manifests/tags/${tag}`);
-    const digest = v?.toString('utf8').trim();
-    return digest && parseDigest(digest) ? digest : null;
+    return (await this.resolveTag(repo, tag))?.digest ?? null;
   }
-  async putTag(repo: string, tag: string, digest: string): Promise<void> {
-    await this.storage.writeMeta(`${this.base(repo)}/_manifests/tags/${tag}`, digest);
+  /**
+   * A tag document carries its manifest's revision too, so HEAD/GET by tag is one small read.
+   * Safe: deleting a revision deletes every tag pointing at it first-class (same request), and
+   * gc only sweeps untagged revisions.
+   */
+  async resolveTag(repo: string, tag: string): Promise<{ digest: string; revision?: Revision } | null> {
+    const v = await this.storage.readMeta(`${this.base(repo)}/_manifests/tags/${tag}`);
+    if (!v) return null;
+    const text = v.toString('utf8').trim();
+    try {
+      const doc = text.startsWith('{') ? (JSON.parse(text) as { digest: string; revision?: Revision }) : { digest: text };
+      return parseDigest(doc.digest) ? doc : null;
+    } catch {
+      return null;
+    }
+  }
+  async putTag(repo: string, tag: string, digest: string, revision?: Revision): Promise<void> {
+    await this.storage.writeMeta(`${this.base(repo)}/_manifests/tags/${tag}`, JSON.stringify({ digest, ...(revision ? { revision } : {}) }));
   }
   async deleteTag(repo: string, tag: string): Promise<boolean> {
     return this.storage.deleteMeta(`${this.base(repo)}/_manifests/tags/${tag}`);

@@ -9,6 +9,7 @@ import { readBody, send } from '../http.js';
 import { parseManifest } from '../manifest-parse.js';
 import { parseReference } from '../names.js';
 import type { RequestInfo } from '../routes.js';
+import type { Revision } from '../repository.js';
 
 /** "Clients and registries SHOULD expect to support manifest uploads of at least 4 MiB." */
 export const MANIFEST_LIMIT = 4 << 20;
@@ -22,8 +23,16 @@ async function unknown(ctx: CoreContext, name: string, reference: string): Promi
 export async function getManifest(ctx: CoreContext, r: RequestInfo): Promise<void> {
   const ref = parseReference(r.ref);
   // Tags are read fresh every time: another process sharing the storage may move them.
-  const digest = ref.tag !== undefined ? await ctx.repos.getTag(r.name, ref.tag) : ref.digest.digest;
-  const rev = digest ? await ctx.repos.getRevision(r.name, digest) : null;
+  let digest: string | undefined;
+  let rev: Revision | null = null;
+  if (ref.tag !== undefined) {
+    const t = await ctx.repos.resolveTag(r.name, ref.tag);
+    digest = t?.digest;
+    rev = t?.revision ?? (digest ? await ctx.repos.getRevision(r.name, digest) : null);
+  } else {
+    digest = ref.digest.digest;
+    rev = await ctx.repos.getRevision(r.name, digest);
+  }
   if (!digest || !rev) throw await unknown(ctx, r.name, r.ref);
   const headers = {
     // Content-Type is the media type the manifest was pushed with, without parameters.
@@ -72,7 +81,8 @@ export async function putManifest(ctx: CoreContext, r: RequestInfo): Promise<voi
   await ctx.storage.putBlob(digest, body);
   ctx.manifests.set(digest, body);
   await ctx.repos.linkBlob(r.name, digest);
-  await ctx.repos.putRevision(r.name, digest, { mediaType: m.mediaType, size: body.length, ...(m.subject ? { subject: m.subject.digest } : {}) });
+  const revision: Revision = { mediaType: m.mediaType, size: body.length, ...(m.subject ? { subject: m.subject.digest } : {}) };
+  await ctx.repos.putRevision(r.name, digest, revision);
   if (m.subject) {
     // Referrers API: artifactType, else the config media type for image manifests (never for indexes).
     const artifactType = m.artifactType ?? (m.kind === 'manifest' ? m.configMediaType : undefined);
@@ -82,7 +92,7 @@ export async function putManifest(ctx: CoreContext, r: RequestInfo): Promise<voi
       ...(m.annotations ? { annotations: m.annotations } : {}),
     });
   }
-  if (ref.tag !== undefined) await ctx.repos.putTag(r.name, ref.tag, digest);
+  if (ref.tag !== undefined) await ctx.repos.putTag(r.name, ref.tag, digest, revision);
 
   const headers: Record<string, string> = { location: `/v2/${r.name}/manifests/${digest}`, 'docker-content-digest': digest };
   // "Pushing a manifest with a subject field": OCI-Subject tells the client we indexed it.

@@ -275,6 +275,19 @@ export class FilesystemStorage implements Storage {
     await rm(this.path('meta', prefix), { recursive: true, force: true });
   }
 
+  /** Remove temp files left by a crash mid-write (older than `cutoffMs`, an epoch time). */
+  async cleanTemp(cutoffMs: number, dryRun = false): Promise<number> {
+    let n = 0;
+    for (const name of await readdirSafe(this.path('tmp'))) {
+      const file = this.path('tmp', name);
+      const s = await stat(file).catch(() => null);
+      if (!s || s.mtimeMs > cutoffMs) continue;
+      n++;
+      if (!dryRun) await unlink(file).catch(() => {});
+    }
+    return n;
+  }
+
   async check(writable: boolean): Promise<{ ok: boolean; detail: string }> {
     try {
       await mkdir(this.root, { recursive: true });
