@@ -49,8 +49,9 @@ if (!hasCommand('skopeo')) {
     await skopeo(['copy', '--src-tls-verify=false', '--preserve-digests', `docker://${host}/e2e/app:v1`, `oci:${back}:v1`]);
     timings.pull64MiB = Date.now() - t0;
     t.same(await allBlobsMatch(back, img.blobs), [], 'every blob (manifest, config, layers) identical');
+    // Buffering either body would add >= 64 MiB; streaming measured ~33-43 MiB (GC slack) even at 512 MiB.
     const grown = (await hwm()) - startHwm;
-    t.ok(grown < 48 << 20, `server peak RSS grew ${(grown / 1048576).toFixed(1)} MiB while ${LAYER >> 20} MiB went through each way (streamed, not buffered)`);
+    t.ok(grown < 60 << 20, `server peak RSS grew ${(grown / 1048576).toFixed(1)} MiB while ${LAYER >> 20} MiB went through each way (streamed, not buffered)`);
     t.comment(`push ${LAYER >> 20} MiB image: ${timings.push64MiB} ms, pull: ${timings.pull64MiB} ms`);
   });
 

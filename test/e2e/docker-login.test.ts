@@ -1,0 +1,135 @@
+/**
+ * docker login, push and pull with credentials, through portcullis with an htpasswd file made
+ * by Debian's apache2-utils `htpasswd -B`. First the Basic scheme (everything needs a login),
+ * then --anonymous-read, where portcullis's token service lets the real docker client pull
+ * without credentials while pushes and wrong passwords are still refused.
+ * Each docker "user" has its own DOCKER_CONFIG, so saved credentials never leak.
+ */
+import t from 'tap';
+import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { makeOciImage } from '../helpers/oci-image.js';
+import { startPortcullis, freePort, tempDir, removeDir, fetchInsecure, execFileP, hasCommand } from '../helpers/processes.js';
+import { startDockerd, loadImage, pushRmiPull, inspectImage, diffIds, type Dockerd } from '../helpers/dockerd.js';
+
+const started = hasCommand('htpasswd') ? await startDockerd() : { ok: false as const, reason: 'htpasswd (apache2-utils) is not installed' };
+
+async function savedAuths(config: string): Promise<Record<string, unknown>> {
+  const text = await readFile(join(config, 'config.json'), 'utf8').catch(() => '{}');
+  return JSON.parse(text).auths ?? {};
+}
+
+async function login(dk: Dockerd, config: string, host: string, user: string, password: string) {
+  return dk.run(['login', '--username', user, '--password-stdin', host], { config, input: password });
+}
+
+if (!started.ok) {
+  t.plan(0, `dockerd cannot run here: ${started.reason}`);
+} else {
+  const dk = started.dockerd;
+  t.teardown(() => dk.stop());
+  const work = await tempDir();
+  t.teardown(() => removeDir(work));
+  const htpasswd = join(work, 'users.htpasswd');
+  await execFileP('htpasswd', ['-Bbc', htpasswd, 'alice', 'secret']);
+  const image = await makeOciImage(join(work, 'src'), { layerSizes: [4 << 20, 1024] });
+
+  t.test('basic auth: docker login wrong and right, push and pull after login, refused without', async (t) => {
+    const port = await freePort();
+    const host = `127.0.0.1:${port}`;
+    const origin = `https://${host}`;
+    const gw = await startPortcullis(['--listen', host, '--tls-self-signed', '--storage', join(work, 'basic'), '--htpasswd', htpasswd], { probe: `${origin}/_ping` });
+    t.teardown(() => gw.stop());
+    const alice = await dk.newConfig('alice');
+
+    const wrong = await login(dk, alice, host, 'alice', 'not-the-password');
+    t.not(wrong.code, 0, 'docker login with a wrong password fails');
+    t.match(wrong.output, /unauthorized/i, 'and says unauthorized');
+    t.notOk(host in (await savedAuths(alice)), 'nothing saved for the registry');
+
+    const unknown = await login(dk, alice, host, 'mallory', 'secret');
+    t.not(unknown.code, 0, 'docker login as an unknown user fails');
+    t.match(unknown.output, /unauthorized/i, 'and says unauthorized');
+
+    const right = await login(dk, alice, host, 'alice', 'secret');
+    t.equal(right.code, 0, `docker login with the right password succeeds${right.code ? `: ${right.output}` : ''}`);
+    t.match(right.output, /Login Succeeded/);
+    t.ok(host in (await savedAuths(alice)), 'credentials saved in this DOCKER_CONFIG only');
+
+    const ref = `${host}/e2e/private:v1`;
+    await loadImage(dk, image, ref, work);
+    await pushRmiPull(t, dk, { ref, tag: 'v1', image, work, config: alice, origin, repo: 'e2e/private' });
+
+    // Someone who never logged in: push and pull are both refused, nothing changes.
+    const nobody = await dk.newConfig('nobody');
+    const other = `${host}/e2e/private:v2`;
+    await dk.ok(['tag', ref, other]);
+    const push = await dk.run(['push', other], { config: nobody });
+    t.not(push.code, 0, 'push without login is refused');
+    t.match(push.output, /no basic auth credentials|unauthorized|authentication required/i, 'with an authentication error');
+    await dk.ok(['rmi', ref]);
+    const pull = await dk.run(['pull', ref], { config: nobody });
+    t.not(pull.code, 0, 'pull without login is refused');
+    t.match(pull.output, /no basic auth credentials|unauthorized|authentication required/i, 'with an authentication error');
+    const tags = await fetchInsecure(`${origin}/v2/e2e/private/tags/list`, { headers: { authorization: 'Basic ' + Buffer.from('alice:secret').toString('base64') } });
+    t.same(JSON.parse(tags.body).tags, ['v1'], 'the refused push left no v2 tag');
+
+    // After logout the saved credentials are gone and pushes are refused again.
+    const logout = await dk.ok(['logout', host], { config: alice });
+    t.match(logout.output, /Removing login credentials/);
+    t.notOk(host in (await savedAuths(alice)), 'logout removed the credentials');
+    const afterLogout = await dk.run(['push', other], { config: alice });
+    t.not(afterLogout.code, 0, 'push after logout is refused');
+  });
+
+  t.test('--anonymous-read (token scheme): anonymous pull works, anonymous push refused, wrong password still fails', async (t) => {
+    const port = await freePort();
+    const host = `127.0.0.1:${port}`;
+    const origin = `https://${host}`;
+    const gw = await startPortcullis(['--listen', host, '--tls-self-signed', '--storage', join(work, 'anon'), '--htpasswd', htpasswd, '--anonymous-read'], { probe: `${origin}/_ping` });
+    t.teardown(() => gw.stop());
+
+    const challenge = await fetchInsecure(`${origin}/v2/`);
+    t.equal(challenge.status, 401, '/v2/ still challenges anonymous clients');
+    t.match(challenge.headers['www-authenticate'], /^Bearer realm="https:\/\/127\.0\.0\.1:\d+\/token"/, 'with a Bearer challenge pointing at the token service');
+
+    const alice = await dk.newConfig('alice');
+    const wrong = await login(dk, alice, host, 'alice', 'not-the-password');
+    t.not(wrong.code, 0, 'docker login with a wrong password fails under the token scheme');
+    t.match(wrong.output, /unauthorized/i, 'and says unauthorized');
+    t.notOk(host in (await savedAuths(alice)), 'nothing saved for the registry');
+
+    const right = await login(dk, alice, host, 'alice', 'secret');
+    t.equal(right.code, 0, `docker login with the right password succeeds${right.code ? `: ${right.output}` : ''}`);
+    t.match(right.output, /Login Succeeded/);
+
+    const ref = `${host}/e2e/public:v1`;
+    await loadImage(dk, image, ref, work);
+    const digest = await pushRmiPull(t, dk, { ref, tag: 'v1', image, work, config: alice, origin, repo: 'e2e/public' });
+
+    // Log out and pull anonymously.
+    const logout = await dk.ok(['logout', host], { config: alice });
+    t.match(logout.output, /Removing login credentials/);
+    t.notOk(host in (await savedAuths(alice)), 'logout removed the credentials');
+    await dk.ok(['rmi', ref]);
+    const pull = await dk.run(['pull', ref], { config: alice });
+    t.equal(pull.code, 0, `anonymous docker pull works${pull.code ? `: ${pull.output}` : ''}`);
+    t.match(pull.output, `Digest: ${digest}`, 'anonymous pull gets the pushed digest');
+    t.same((await inspectImage(dk, ref))?.RootFS.Layers, await diffIds(image), 'anonymous pull: same layers');
+
+    // Anonymous push: refused, to a new repository and to the existing one.
+    for (const target of [`${host}/e2e/anon:v1`, `${host}/e2e/public:v2`]) {
+      await dk.ok(['tag', ref, target]);
+      const push = await dk.run(['push', target], { config: alice });
+      if (process.env.E2E_DEBUG) t.comment(push.output);
+      t.not(push.code, 0, `anonymous push to ${target.slice(host.length + 1)} is refused`);
+      t.match(push.output, /denied|unauthorized|authentication required|no basic auth credentials/i, 'with an authorization error');
+    }
+    const catalog = await fetchInsecure(`${origin}/v2/_catalog`, { headers: { authorization: 'Basic ' + Buffer.from('alice:secret').toString('base64') } });
+    t.same(JSON.parse(catalog.body).repositories, ['e2e/public'], 'the refused pushes created no repository');
+
+    const again = await login(dk, alice, host, 'alice', 'wrong-again');
+    t.not(again.code, 0, 'docker login with a wrong password still fails after anonymous use');
+    t.match(again.output, /unauthorized/i);
+  });
+}
