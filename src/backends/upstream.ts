@@ -103,8 +103,37 @@ export function createUpstreamBackend(opts: UpstreamOptions): Backend {
     });
   }
 
+  /** GET a JSON document from a healthy member (for the search index), following Link pages. */
+  async function getPaged<T>(path: string, key: string): Promise<T[]> {
+    const out: T[] = [];
+    let next: string | undefined = path;
+    for (let page = 0; next && page < 100; page++) {
+      const member = pool.pick();
+      if (!member) return out;
+      const mod = member.url.protocol === 'https:' ? https : http;
+      const { body, link } = await new Promise<{ body: string; link?: string }>((resolve, reject) => {
+        const r = mod.request(new URL(next!, member.url), { agent: member.agent, headers: { accept: 'application/json', 'user-agent': 'portcullis-search-index' } }, (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => { text += c; });
+          res.on('end', () => (res.statusCode === 200 ? resolve({ body: text, link: ([] as string[]).concat(res.headers.link ?? []).join(', ') }) : reject(new Error(`${next} answered ${res.statusCode}`))));
+        });
+        r.setTimeout(30_000, () => r.destroy(new Error('timed out')));
+        r.on('error', reject);
+        r.end();
+      });
+      const doc = JSON.parse(body) as Record<string, unknown>;
+      if (Array.isArray(doc[key])) out.push(...(doc[key] as T[]));
+      const m = link && /<([^>]+)>;\s*rel="?next"?/.exec(link);
+      next = m ? new URL(m[1], member.url).pathname + new URL(m[1], member.url).search : undefined;
+    }
+    return out;
+  }
+
   return {
     kind: 'upstream',
+    listRepositories: () => getPaged<string>('/v2/_catalog?n=1000', 'repositories'),
+    listTags: (repository) => getPaged<string>(`/v2/${repository}/tags/list?n=1000`, 'tags'),
     internalOrigins,
     handle(ctx) {
       const route = ctx.route;

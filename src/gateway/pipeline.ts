@@ -4,7 +4,7 @@
  *   2. built-in endpoints (/nginx_status, /metrics, /-/stats, /_ping, /_status)
  *   3. CORS preflight
  *   4. user-agent policy
- *   5. token service, then authentication and authorization
+ *   5. token service, docker search (/v1/), then authentication and authorization
  *   6. backend (upstream registry or the embedded core)
  * Access log and stats are written once, when the response is done.
  */
@@ -25,6 +25,7 @@ import type { Stats } from '../stats/index.js';
 import type { UserAgentPolicy } from '../policy/user-agent.js';
 import { identifyClient } from '../policy/client-type.js';
 import { filterCatalogResponse } from './catalog-filter.js';
+import { createSearchIndex } from './search.js';
 
 export interface GatewayDeps {
   backend: Backend;
@@ -46,9 +47,13 @@ export type Gateway = (req: IncomingMessage, res: ServerResponse) => void;
 export function createGateway(deps: GatewayDeps): Gateway {
   const { backend, auth, stats, userAgents, cors, accessLog, logger } = deps;
 
+  const search = createSearchIndex(backend);
+
   function done(ctx: RequestContext): void {
     const status = ctx.res.statusCode;
     if (ctx.quiet) return;
+    const op = ctx.route.operation;
+    if ((op === 'manifest_put' || op === 'manifest_delete') && status < 300) search.invalidate();
     accessLog.write(ctx, status);
     stats?.record({
       method: ctx.req.method!, status, operation: ctx.route.operation, repository: ctx.route.repository, reference: ctx.route.reference,
@@ -79,6 +84,15 @@ export function createGateway(deps: GatewayDeps): Gateway {
     const path = req.url!.split('?')[0];
     if (auth?.enabled && path === auth.tokenPath) {
       await auth.handleTokenRequest(req, res, { clientIp: ctx.client.ip, publicOrigin: publicOrigin(ctx.client) });
+      return;
+    }
+    if (path === '/v1/_ping') { search.ping(req, res); return; }
+    if (path === '/v1/search') {
+      // Searching needs what listing the catalog needs; results are filtered per user.
+      const result = auth?.enabled ? await auth.check({ method: req.method!, url: '/v2/_catalog', headers: req.headers, clientIp: ctx.client.ip, publicOrigin: publicOrigin(ctx.client), route: { operation: 'catalog', api: true } }) : { ok: true as const, user: undefined };
+      if (!result.ok) { req.resume(); sendRegistryError(res, result.error); return; }
+      ctx.user = result.user;
+      await search.search(req, res, (repos) => (auth?.enabled ? auth.filterCatalog(result.user, repos) : repos));
       return;
     }
     if (!route.api) { sendError(res, 'NOT_FOUND', `${path} is not part of the registry API`, { path }); return; }
