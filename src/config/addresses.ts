@@ -23,12 +23,12 @@ export function isLoopback(host: string): boolean {
   return host === 'localhost' || host.startsWith('127.') || host === '::1';
 }
 
-export function parseUpstream(value: string): URL {
+export function parseUpstream(value: string, allowQuery = false): URL {
   if (!/^https?:\/\//i.test(value)) throw new Error(`"${value}" must start with http:// or https://`);
   let url: URL;
   try { url = new URL(value); } catch { throw new Error(`"${value}" is not a URL (expected e.g. http://127.0.0.1:5000)`); }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`"${value}" must start with http:// or https://`);
-  if (url.search || url.hash) throw new Error(`"${value}" must not have a query or fragment`);
+  if ((url.search && !allowQuery) || url.hash) throw new Error(`"${value}" must not have a query or fragment`);
   return url;
 }
 

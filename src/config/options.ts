@@ -26,6 +26,7 @@ const AUTH = 'Authentication and policy';
 const STATS = 'Stats';
 const LOG = 'Logging';
 const CORS = 'CORS';
+const NOTIFY = 'Notifications';
 
 export const OPTIONS = {
   config: { type: 'string', group: SERVER, describe: 'YAML or JSON config file (keys are the camelCase option names)' },
@@ -76,6 +77,11 @@ export const OPTIONS = {
   corsOrigin: { type: 'list', group: CORS, default: [], describe: 'origin allowed to call the API from a browser (repeatable; * only without credentials)' },
   corsCredentials: { type: 'boolean', group: CORS, default: true, describe: 'allow credentials in CORS requests' },
   corsMaxAge: { type: 'duration', group: CORS, default: 1_728_000_000, describe: 'how long browsers may cache a preflight' },
+
+  webhook: { type: 'list', group: NOTIFY, default: [], describe: 'URL that receives push/pull/delete events in the registry:2 notifications format (repeatable)' },
+  webhookTimeout: { type: 'duration', group: NOTIFY, default: 5_000, describe: 'how long one webhook delivery may take' },
+  webhookQueue: { type: 'number', group: NOTIFY, default: 1000, describe: 'events kept per endpoint while it is unreachable; the oldest are dropped (and counted) beyond this' },
+  errorWebhook: { type: 'string', group: NOTIFY, describe: 'URL that receives internal errors (JSON with the stack), replacing email/bugsnag reporting' },
 
   logLevel: { type: 'string', group: LOG, default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], describe: 'log level' },
   logFormat: { type: 'string', group: LOG, default: 'json', choices: ['json', 'combined'], describe: 'access log format: pino JSON or Apache/nginx combined' },

@@ -43,6 +43,7 @@ export function resolveConfig(config: Config): Resolved {
     if (u.pathname !== '/' || u.search) throw new Error('must be an origin such as https://registry.example.com');
     return u;
   }) : undefined;
+  for (const w of [...config.webhook, ...(config.errorWebhook ? [config.errorWebhook] : [])]) attempt(config.webhook.includes(w) ? 'webhook' : 'errorWebhook', () => parseUpstream(w, true));
   const trustedProxies = attempt('trustedProxies', () => parseCidrs(config.trustedProxies));
   const statsAllow = attempt('statsAllow', () => parseCidrs(config.statsAllow));
   if (config.tlsCert && !config.tlsKey) throw new ConfigError('tlsKey', 'is required with --tls-cert');
