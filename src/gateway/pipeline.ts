@@ -26,6 +26,7 @@ import type { UserAgentPolicy } from '../policy/user-agent.js';
 import { identifyClient } from '../policy/client-type.js';
 import { filterCatalogResponse } from './catalog-filter.js';
 import { createSearchIndex } from './search.js';
+import { eventFor, type Notifier } from './webhooks.js';
 
 export interface GatewayDeps {
   backend: Backend;
@@ -38,6 +39,10 @@ export interface GatewayDeps {
   trustedProxies: BlockList;
   publicUrl?: URL;
   hsts: boolean;
+  /** Registry event notifications (webhooks), if configured. */
+  notifier?: Notifier;
+  /** Told about every internal error (logged once with its stack here). */
+  onInternalError?: (err: Error, ctx: RequestContext) => void;
   /** Set while shutting down: new requests get 503 instead of reaching the backend. */
   draining: () => boolean;
 }
@@ -54,6 +59,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
     if (ctx.quiet) return;
     const op = ctx.route.operation;
     if ((op === 'manifest_put' || op === 'manifest_delete') && status < 300) search.invalidate();
+    if (deps.notifier) {
+      const event = eventFor(ctx, status);
+      if (event) deps.notifier.notify({ events: [event] });
+    }
     accessLog.write(ctx, status);
     stats?.record({
       method: ctx.req.method!, status, operation: ctx.route.operation, repository: ctx.route.repository, reference: ctx.route.reference,
@@ -126,6 +135,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     res.on('close', () => done(ctx));
     handle(ctx).catch((err: Error) => {
       logger.error({ err, reqId: ctx.id, method: req.method, path: req.url }, 'internal error');
+      deps.onInternalError?.(err, ctx);
       if (!res.headersSent) sendError(res, 'INTERNAL', 'internal error in portcullis', { requestId: ctx.id });
       else res.destroy();
     });
