@@ -96,7 +96,7 @@ function authorizeOne(
     // Allowed, but the token was issued for a narrower scope: ask the client for a new one.
     return challenge(core, r, 'missing', 'token does not cover this action', 'insufficient_scope', scopeFor(repository, action));
   }
-  if (user === undefined) return challenge(core, r, 'missing', 'authentication required', undefined, scopeFor(repository, action));
+  if (user === undefined) return challenge(core, r, 'missing', 'authentication required', claims ? 'insufficient_scope' : undefined, scopeFor(repository, action));
   core.logger.info({ clientIp: r.clientIp, user, repository, action }, 'access denied');
   return { ok: false, reason: 'denied', error: denied(user, repository, action) };
 }
