@@ -29,6 +29,10 @@ export interface Stats {
   record(r: RequestRecord): void;
   authFailure(reason: string): void;
   blockedAgent(clientType: string): void;
+  /** A webhook event was dropped (queue full or retries exhausted) for this endpoint. */
+  webhookDropped(endpoint: string): void;
+  /** The gateway caught an unexpected error (a bug, not a client or backend failure). */
+  internalError(): void;
   /** Serves the built-in endpoints if the path is one of them. Returns true if it answered. /_ping needs no allow-list; the others check `clientIp` against `allow`. */
   handle(req: IncomingMessage, res: ServerResponse, clientIp: string): boolean;
   close(): void;
@@ -135,6 +139,14 @@ export function createStats(opts: StatsOptions): Stats {
 
     blockedAgent(clientType: string): void {
       metrics.blockedAgent(clientType);
+    },
+
+    webhookDropped(endpoint: string): void {
+      metrics.webhookDropped(endpoint);
+    },
+
+    internalError(): void {
+      metrics.internalError();
     },
 
     handle(req: IncomingMessage, res: ServerResponse, clientIp: string): boolean {

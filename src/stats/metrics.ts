@@ -58,6 +58,8 @@ export class GatewayMetrics {
   private readonly blocked = new Cells<string>();
   private readonly pushes = new Cells<string>();
   private readonly pulls = new Cells<string>();
+  private readonly webhookDrops = new Cells<string>();
+  private internalErrors = 0;
   private readonly duration: FastHistogram;
   private readonly durationByOp: HistogramSeries[];
   private readonly upstream: FastHistogram;
@@ -101,6 +103,9 @@ export class GatewayMetrics {
     this.fromCells(`${PREFIX}blocked_user_agents_total`, 'Requests refused because the client cannot speak Registry API v2, by client', ['client'], this.blocked);
     this.fromCells(`${PREFIX}pushes_total`, `Image pushes (manifest PUT accepted), by repository (first ${opts.topN} repositories, the rest as "other")`, ['repository'], this.pushes);
     this.fromCells(`${PREFIX}pulls_total`, `Image pulls (manifest GET answered), by repository (first ${opts.topN} repositories, the rest as "other")`, ['repository'], this.pulls);
+
+    this.fromCells(`${PREFIX}webhook_dropped_total`, 'Webhook events dropped (queue full or retries exhausted), by endpoint', ['endpoint'], this.webhookDrops);
+    this.fromNumber(`${PREFIX}internal_errors_total`, 'Unexpected errors caught by the gateway (bugs, not client or backend failures)', () => this.internalErrors);
 
     this.duration = new FastHistogram(`${PREFIX}request_duration_seconds`, 'Time from request start to response end, by registry operation', ['operation'], DURATION_BUCKETS);
     this.durationByOp = OPERATIONS.map((operation) => this.duration.child({ operation }));
@@ -180,6 +185,14 @@ export class GatewayMetrics {
 
   pull(repository: string): void {
     this.bump(this.pulls, repository, () => ({ repository: this.repositories.label(repository) }));
+  }
+
+  webhookDropped(endpoint: string): void {
+    this.bump(this.webhookDrops, endpoint, () => ({ endpoint: this.small.label(endpoint) }));
+  }
+
+  internalError(): void {
+    this.internalErrors++;
   }
 
   close(): void {
