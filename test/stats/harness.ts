@@ -104,6 +104,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
             res.end();
           }
         }, stream / 10);
+        res.once('close', () => clearInterval(timer));
       };
       if (delay) setTimeout(answer, delay);
       else answer();
