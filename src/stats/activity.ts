@@ -123,7 +123,8 @@ export class Activity {
     const ok = r.status >= 200 && r.status < 300;
     switch (r.operation) {
       case 'blob_upload':
-        if (r.bytesIn > 0 && r.status < 400) this.uploaded(r);
+        // POST opens the session (0 bytes, but the push's clock starts), PATCH/PUT carry data.
+        if (r.status < 400 && r.method !== 'GET' && r.method !== 'HEAD' && r.method !== 'DELETE') this.uploaded(r);
         break;
       case 'manifest_put':
         if (ok) this.pushed(r, tally, client);
@@ -224,6 +225,7 @@ export class Activity {
   }
 
   private downloaded(r: RequestRecord): void {
+    if (this.openPulls.size === 0) return; // skip building the key: the common case on a busy mirror of blobs
     const open = this.openPulls.get(this.key(r));
     if (!open) return;
     const now = this.now();
