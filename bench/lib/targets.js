@@ -1,0 +1,151 @@
+// Start the systems under test on loopback: registry:2, nginx (seed and tuned), portcullis (proxy and embedded).
+import { writeFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { hasCommand, run, mustRun, log, freePort, startProcess, waitForHttp, IS_ROOT } from './sys.js';
+
+export const USER = 'bench';
+export const PASSWORD = 'bench-password-1';
+export const BASIC = Buffer.from(`${USER}:${PASSWORD}`).toString('base64');
+
+/** Install what the harness needs from Debian when a command is missing (skip when present). */
+export async function ensureTools() {
+  const need = { nginx: 'nginx', skopeo: 'skopeo', wrk: 'wrk', htpasswd: 'apache2-utils', openssl: 'openssl', curl: 'curl', unshare: 'util-linux' };
+  if (!hasCommand('docker-registry') && !hasCommand('registry')) need['docker-registry'] = 'docker-registry';
+  const missing = Object.entries(need).filter(([cmd]) => !hasCommand(cmd)).map(([, pkg]) => pkg);
+  if (!missing.length) return;
+  log(`installing from Debian: ${missing.join(' ')}`);
+  const sudo = IS_ROOT ? [] : ['sudo', '-n'];
+  const apt = async (args) => {
+    const [cmd, ...rest] = [...sudo, 'apt-get', ...args];
+    return mustRun(cmd, rest, { timeoutMs: 900_000, env: { DEBIAN_FRONTEND: 'noninteractive' } });
+  };
+  await apt(['update']);
+  await apt(['install', '-y', '--no-install-recommends', ...new Set(missing)]);
+}
+
+export async function makeHtpasswd(dir) {
+  const file = join(dir, 'htpasswd');
+  await mustRun('htpasswd', ['-Bbc', '-C', '5', file, USER, PASSWORD]);
+  return file;
+}
+
+export async function makeCert(dir) {
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  await mustRun('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2',
+    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost']);
+  return { cert, key };
+}
+
+/** Debian's registry:2 with the config test/helpers/processes.ts uses: filesystem storage, secret, warn, no access log. */
+export async function startRegistry2(dir) {
+  const port = await freePort();
+  const root = join(dir, 'data');
+  const config = [
+    'version: 0.1',
+    'log:', '  level: warn', '  accesslog:', '    disabled: true',
+    'storage:', '  filesystem:', `    rootdirectory: ${root}`, '  delete:', '    enabled: true',
+    'http:', `  addr: 127.0.0.1:${port}`, '  secret: portcullis-bench-secret',
+  ].join('\n');
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, 'config.yml');
+  await writeFile(file, config);
+  const bin = hasCommand('docker-registry') ? 'docker-registry' : 'registry';
+  const h = startProcess('registry:2', bin, ['serve', file], { env: { OTEL_TRACES_EXPORTER: 'none' } });
+  const url = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${url}/v2/`, 20_000, h);
+  return { handle: h, port, url };
+}
+
+const UA_RULE = 'if ($http_user_agent ~ "^(docker\\/1\\.(3|4|5(?!\\.[0-9]-dev))|Go ).*$" ) { return 404; }';
+
+/**
+ * nginx as a non-daemon with its own prefix, pid, temp dirs and error log in `dir`.
+ * worker_processes auto (= nproc). Access log off, like portcullis --access-log off.
+ * seed: the ../shared/seeds/001 location block (auth_basic, add_header always, proxy_set_header
+ * Host/X-Real-IP/X-Forwarded-*, proxy_read_timeout 900, client_max_body_size 0, chunked on) plus TLS.
+ * tuned: the same plus proxy_request_buffering off, 256k proxy buffers without temp files,
+ * HTTP/1.1 keep-alive upstream pool.
+ */
+export async function startNginx(dir, { kind, upstreamPort, htpasswd, tls }) {
+  await mkdir(dir, { recursive: true });
+  for (const t of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi', 'logs']) await mkdir(join(dir, t), { recursive: true });
+  const port = await freePort();
+  const tuned = kind === 'tuned';
+  const conf = `
+${IS_ROOT ? 'user root root;' : ''}
+worker_processes auto;
+pid ${dir}/nginx.pid;
+error_log ${dir}/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/client_body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  ${tuned ? `upstream registry { server 127.0.0.1:${upstreamPort}; keepalive 64; }` : ''}
+  server {
+    listen 127.0.0.1:${port} ssl;
+    server_name localhost;
+    ssl_certificate ${tls.cert};
+    ssl_certificate_key ${tls.key};
+    client_max_body_size 0;
+    chunked_transfer_encoding on;
+    location / {
+      ${UA_RULE}
+      auth_basic "registry.localhost";
+      auth_basic_user_file ${htpasswd};
+      add_header Docker-Distribution-Api-Version registry/2.0 always;
+      proxy_pass ${tuned ? 'http://registry' : `http://127.0.0.1:${upstreamPort}`};
+      proxy_set_header  Host              $http_host;
+      proxy_set_header  X-Real-IP         $remote_addr;
+      proxy_set_header  X-Forwarded-For   $proxy_add_x_forwarded_for;
+      proxy_set_header  X-Forwarded-Proto $scheme;
+      proxy_read_timeout                  900;
+${tuned ? `      proxy_http_version 1.1;
+      proxy_set_header  Connection "";
+      proxy_request_buffering off;
+      proxy_buffering on;
+      proxy_buffer_size 256k;
+      proxy_buffers 8 256k;
+      proxy_busy_buffers_size 512k;
+      proxy_max_temp_file_size 0;` : ''}
+    }
+  }
+}
+`;
+  const file = join(dir, 'nginx.conf');
+  await writeFile(file, conf);
+  const t = await run('nginx', ['-t', '-p', dir, '-c', file, '-e', join(dir, 'logs', 'error.log')], { timeoutMs: 20_000 }).catch((e) => ({ code: 1, stderr: String(e) }));
+  if (t.code !== 0) {
+    // nginx < 1.19.5 has no -e; retry without it
+    await mustRun('nginx', ['-t', '-p', dir, '-c', file], { timeoutMs: 20_000 });
+  }
+  const h = startProcess(`nginx ${kind}`, 'nginx', ['-p', dir, '-c', file, '-g', 'daemon off;']);
+  h.stopSignal = 'SIGTERM';
+  const url = `https://127.0.0.1:${port}`;
+  await waitForHttp(`${url}/v2/`, 20_000, h);
+  return { handle: h, port, url, conf: file };
+}
+
+export async function startPortcullis(root, { upstream, storage, htpasswd, tls, extraNodeArgs = [], env = {} }) {
+  const port = await freePort();
+  const args = [
+    ...extraNodeArgs,
+    join(root, 'dist', 'bin', 'portcullis.js'),
+    '--listen', `127.0.0.1:${port}`,
+    '--tls-cert', tls.cert, '--tls-key', tls.key,
+    '--htpasswd', htpasswd,
+    '--access-log', 'off',
+    '--log-level', 'warn',
+    '--shutdown-grace', '2s',
+  ];
+  if (upstream) args.push('--upstream', upstream);
+  else args.push('--storage', storage);
+  const h = startProcess(upstream ? 'portcullis→registry:2' : 'portcullis embedded', process.execPath, args, { env: { PORTCULLIS_LOG_LEVEL: 'warn', ...env } });
+  const url = `https://127.0.0.1:${port}`;
+  await waitForHttp(`${url}/v2/`, 30_000, h);
+  return { handle: h, port, url };
+}
