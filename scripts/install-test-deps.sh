@@ -15,6 +15,12 @@ declare -A NEEDS=(
   [prometheus-nginx-exporter]=prometheus-nginx-exporter   # real consumers of /nginx_status ...
   [collectd]=collectd-core
   [promtool]=prometheus               # ... and of /metrics
+  [swift-proxy-server]=swift-proxy    # OpenStack Swift with s3api: the S3 driver's real bucket ...
+  [swift-object-server]=swift-object
+  [swift-container-server]=swift-container
+  [swift-account-server]=swift-account
+  [swift-ring-builder]=swift          # ... its rings ...
+  [memcached]=memcached               # ... and the cache tempauth needs
 )
 missing=()
 for cmd in "${!NEEDS[@]}"; do
@@ -34,6 +40,6 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq >/dev/null && $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/portcullis-apt.log 2>&1 || {
   tail -20 /tmp/portcullis-apt.log >&2; exit 1; }
 # Debian starts some of these as services on install; tests start their own on loopback ports.
-for svc in prometheus prometheus-nginx-exporter collectd docker-registry docker containerd nginx; do
+for svc in prometheus prometheus-nginx-exporter collectd docker-registry docker containerd nginx memcached swift-proxy swift-object swift-container swift-account; do
   $SUDO service "$svc" stop >/dev/null 2>&1 || true
 done

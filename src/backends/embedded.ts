@@ -1,13 +1,31 @@
 /** The embedded backend: the registry core in src/registry, called in-process (no second HTTP hop). */
+import { resolve as resolvePath } from 'node:path';
 import type { Logger } from 'pino';
 import type { Backend } from './backend.js';
-import { createRegistryCore, FilesystemStorage } from '../registry/index.js';
-import { RepositoryStore } from '../registry/repository.js';
+import type { Config } from '../config/load.js';
+import { createRegistryCore, type RegistryCoreOptions } from '../registry/index.js';
+import { isS3Url } from '../registry/storage/s3-client.js';
 
-export async function createEmbeddedBackend(opts: { storage: string; deleteEnabled: boolean; readOnly: boolean; logger: Logger }): Promise<Backend> {
+export type EmbeddedStorageOptions = Pick<RegistryCoreOptions, 'storage' | 's3' | 'redirect' | 'metadataCacheTtlMs'>;
+
+/** The storage part of the core's options from the config: a directory, or s3:// with its client options. */
+export function embeddedStorageOptions(c: Config): EmbeddedStorageOptions {
+  if (!isS3Url(c.storage)) return { storage: resolvePath(c.storage), metadataCacheTtlMs: c.storageCacheTtl };
+  return {
+    storage: c.storage,
+    s3: {
+      endpoint: c.s3Endpoint,
+      region: c.s3Region,
+      forcePathStyle: c.s3ForcePathStyle,
+      checksumMode: c.s3ChecksumMode as 'WHEN_REQUIRED' | 'WHEN_SUPPORTED' | undefined,
+    },
+    redirect: c.storageRedirect ? { base: c.storageRedirectBase } : undefined,
+    metadataCacheTtlMs: c.storageCacheTtl,
+  };
+}
+
+export async function createEmbeddedBackend(opts: EmbeddedStorageOptions & { deleteEnabled: boolean; readOnly: boolean; logger: Logger }): Promise<Backend> {
   const core = await createRegistryCore(opts);
-  // Read-only view of the same storage for the search index.
-  const repos = new RepositoryStore(new FilesystemStorage(opts.storage));
   return {
     kind: 'embedded',
     internalOrigins: new Set(),
@@ -16,8 +34,8 @@ export async function createEmbeddedBackend(opts: { storage: string; deleteEnabl
       const h = await core.health();
       return [{ name: `storage ${opts.storage}`, kind: 'storage', healthy: h.healthy, detail: h.detail, failures: h.healthy ? 0 : 1 }];
     },
-    listRepositories: () => repos.listRepositories(),
-    listTags: (repository) => repos.listTags(repository),
+    listRepositories: () => core.listRepositories(),
+    listTags: (repository) => core.listTags(repository),
     close: () => core.close(),
   };
 }

@@ -6,6 +6,7 @@ import { accessSync, constants } from 'node:fs';
 import type { BlockList } from 'node:net';
 import { ConfigError, type Config } from './load.js';
 import { parseListen, parseUpstream, parseCidrs, isLoopback, type ListenAddress } from './addresses.js';
+import { parseS3Url } from '../registry/storage/s3-client.js';
 
 export interface Resolved {
   config: Config;
@@ -62,6 +63,19 @@ export function resolveConfig(config: Config): Resolved {
     throw new ConfigError('listen', `${exposed.host}:${exposed.port} is reachable from other machines but no --htpasswd is set; add --htpasswd FILE or --insecure-no-auth`);
   }
   if (config.corsOrigin.includes('*') && config.corsCredentials) throw new ConfigError('corsOrigin', '"*" cannot be combined with credentials; list exact origins or pass --no-cors-credentials');
+  if (config.storage.startsWith('s3://')) {
+    attempt('storage', () => parseS3Url(config.storage));
+    if (config.s3Endpoint) attempt('s3Endpoint', () => parseUpstream(config.s3Endpoint!));
+  } else {
+    for (const o of ['s3Endpoint', 's3Region', 's3ForcePathStyle', 's3ChecksumMode'] as const) {
+      if (config[o] !== undefined) throw new ConfigError(o, 'needs an s3://BUCKET/PREFIX --storage');
+    }
+    if (config.storageRedirect) throw new ConfigError('storageRedirect', 'needs an s3://BUCKET/PREFIX --storage');
+  }
+  if (config.storageRedirectBase) {
+    if (!config.storageRedirect) throw new ConfigError('storageRedirectBase', 'only makes sense with --storage-redirect');
+    attempt('storageRedirectBase', () => parseUpstream(config.storageRedirectBase!, true));
+  }
   const authScheme = (config.authScheme as 'basic' | 'token' | undefined) ?? (config.anonymousRead ? 'token' : 'basic');
   return { config, listen, redirectHttp, upstreams, publicUrl, trustedProxies, statsAllow, tls, authScheme };
 }

@@ -14,6 +14,8 @@ export interface CoreContext {
   hashes: UploadHashes;
   manifests: ManifestCache;
   locks: KeyedLock;
+  /** Storage redirects: the URL a blob GET answers 307 with (unset: blobs are served here). */
+  redirect?: (digest: string) => Promise<string>;
 }
 
 /**

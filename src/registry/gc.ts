@@ -10,13 +10,28 @@
 import type { Logger } from 'pino';
 import { RepositoryStore } from './repository.js';
 import { FilesystemStorage } from './storage/filesystem.js';
+import { S3Storage } from './storage/s3.js';
+import { isS3Url, type S3Options } from './storage/s3-client.js';
 import { parseManifest } from './manifest-parse.js';
 
-export interface GcOptions { storage: string; dryRun: boolean; gracePeriodMs: number; logger?: Logger }
+/** `storage`: a directory or `s3://BUCKET/PREFIX` (with `s3` client options). */
+export interface GcOptions { storage: string; s3?: S3Options; dryRun: boolean; gracePeriodMs: number; logger?: Logger }
 export interface GcResult { blobsDeleted: number; bytesFreed: number; manifestsDeleted: number; kept: number }
 
 export async function collectGarbage(opts: GcOptions): Promise<GcResult> {
-  const storage = new FilesystemStorage(opts.storage);
+  const storage = isS3Url(opts.storage) ? new S3Storage(opts.storage, opts.s3) : new FilesystemStorage(opts.storage);
+  try {
+    if (storage instanceof S3Storage) {
+      const c = await storage.check(!opts.dryRun);
+      if (!c.ok) throw new Error(c.detail);
+    }
+    return await sweep(storage, opts);
+  } finally {
+    if (storage instanceof S3Storage) storage.destroy();
+  }
+}
+
+async function sweep(storage: FilesystemStorage | S3Storage, opts: GcOptions): Promise<GcResult> {
   const repos = new RepositoryStore(storage);
   const cutoff = Date.now() - opts.gracePeriodMs;
   const log = opts.logger;
@@ -110,7 +125,8 @@ export async function collectGarbage(opts: GcOptions): Promise<GcResult> {
     const u = await storage.getUpload(id);
     if (u && u.mtimeMs <= cutoff && !opts.dryRun) await storage.deleteUpload(id);
   }
-  // Temp files a kill -9 left behind mid-write (never visible under a final name).
+  // Temp files a kill -9 left behind mid-write (never visible under a final name); on S3,
+  // multipart uploads and session objects no session document owns.
   await storage.cleanTemp(cutoff, opts.dryRun);
   return result;
 }

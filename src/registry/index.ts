@@ -8,14 +8,37 @@ import { KeyedLock, ManifestCache, UploadHashes, type CoreContext } from './cont
 import { RepositoryStore } from './repository.js';
 import { dispatch } from './routes.js';
 import { FilesystemStorage } from './storage/filesystem.js';
+import { S3Storage } from './storage/s3.js';
+import { isS3Url, type S3Options } from './storage/s3-client.js';
+import { withMetadataCache } from './storage/s3-cache.js';
+import type { Storage } from './storage/types.js';
 
 export { collectGarbage, type GcOptions, type GcResult } from './gc.js';
 export type { Storage } from './storage/types.js';
 export { FilesystemStorage } from './storage/filesystem.js';
+export { S3Storage } from './storage/s3.js';
+export type { S3Options } from './storage/s3-client.js';
+
+/**
+ * The storage a location names: `s3://BUCKET/PREFIX` → the S3 driver (with `s3` options),
+ * anything else → a filesystem directory.
+ */
+export function openStorage(location: string, s3?: S3Options): FilesystemStorage | S3Storage {
+  return isS3Url(location) ? new S3Storage(location, s3) : new FilesystemStorage(location);
+}
 
 export interface RegistryCoreOptions {
-  /** Root directory of the filesystem storage. */
+  /** Root directory of the filesystem storage, or `s3://BUCKET/PREFIX`. */
   storage: string;
+  /** S3 client options (endpoint, region, path-style, checksum mode) for an s3:// storage. */
+  s3?: S3Options;
+  /**
+   * Blob GETs answer 307 to a presigned URL of the object (S3 storage only), or to
+   * `base` + the object key when a CDN fronts the bucket. HEAD and manifests stay direct.
+   */
+  redirect?: { base?: string; expiresSeconds?: number };
+  /** Cache hot metadata reads (tags, revisions, links, listings) this long, per instance; 0 = off. */
+  metadataCacheTtlMs?: number;
   deleteEnabled: boolean;
   readOnly: boolean;
   logger?: Logger;
@@ -27,16 +50,29 @@ export interface RegistryCore {
   /** Answers any request whose raw req.url starts with /v2 (including GET /v2/ → 200 `{}`). No auth here. */
   handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
   health(): Promise<{ healthy: boolean; detail: string }>;
+  /** Every repository (unsorted). */
+  listRepositories(): Promise<string[]>;
+  /** Tags of a repository (unsorted; [] when it has none). */
+  listTags(repository: string): Promise<string[]>;
   close(): Promise<void>;
 }
 
 export async function createRegistryCore(opts: RegistryCoreOptions): Promise<RegistryCore> {
-  const storage = new FilesystemStorage(opts.storage);
-  const first = await storage.check(!opts.readOnly);
+  const driver = openStorage(opts.storage, opts.s3);
+  const first = await driver.check(!opts.readOnly);
   if (!first.ok) throw new Error(first.detail);
+  if (driver instanceof S3Storage && !opts.readOnly) {
+    const w = await driver.checkWrite();
+    if (!w.ok) throw new Error(w.detail);
+  }
+  if (opts.redirect && !(driver instanceof S3Storage)) throw new Error('storage redirects need an s3:// storage');
+  const storage: Storage = withMetadataCache(driver, opts.metadataCacheTtlMs ?? 0);
+  const redirect = opts.redirect && driver instanceof S3Storage ? blobRedirect(driver, opts.redirect) : undefined;
+  const repos = new RepositoryStore(storage);
   const ctx: CoreContext = {
     storage,
-    repos: new RepositoryStore(storage),
+    repos,
+    redirect,
     logger: opts.logger ?? pino({ level: 'silent' }),
     deleteEnabled: opts.deleteEnabled,
     readOnly: opts.readOnly,
@@ -48,6 +84,8 @@ export async function createRegistryCore(opts: RegistryCoreOptions): Promise<Reg
   let closed = false;
   return {
     handle: (req, res) => dispatch(ctx, req, res),
+    listRepositories: () => repos.listRepositories(),
+    listTags: (repository) => repos.listTags(repository),
     async health() {
       if (closed) return { healthy: false, detail: 'registry core closed' };
       const c = await storage.check(!opts.readOnly);
@@ -57,6 +95,17 @@ export async function createRegistryCore(opts: RegistryCoreOptions): Promise<Reg
       closed = true;
       ctx.hashes.clear();
       ctx.manifests.clear();
+      if (driver instanceof S3Storage) driver.destroy();
     },
   };
+}
+
+/** Where a blob GET is redirected: a presigned URL of the object, or the same key under a CDN origin. */
+function blobRedirect(driver: S3Storage, opts: { base?: string; expiresSeconds?: number }): (digest: string) => Promise<string> {
+  const expires = opts.expiresSeconds ?? 900;
+  if (opts.base) {
+    const base = opts.base.replace(/\/+$/, '');
+    return async (digest) => `${base}/${driver.blobKey(digest)}`;
+  }
+  return (digest) => driver.presignBlob(digest, expires);
 }

@@ -12,7 +12,7 @@ import { createAccessLog } from '../gateway/access-log.js';
 import { createGateway } from '../gateway/pipeline.js';
 import { createCorsPolicy } from '../gateway/cors.js';
 import { createUpstreamBackend } from '../backends/upstream.js';
-import { createEmbeddedBackend } from '../backends/embedded.js';
+import { createEmbeddedBackend, embeddedStorageOptions } from '../backends/embedded.js';
 import type { Backend } from '../backends/backend.js';
 import { createAuth, type AuthService } from '../auth/index.js';
 import { createUserAgentPolicy } from '../policy/user-agent.js';
@@ -35,7 +35,7 @@ export async function serve(r: Resolved, logger: Logger): Promise<Running> {
   const c = r.config;
   const backend: Backend = r.upstreams.length
     ? createUpstreamBackend({ urls: r.upstreams, balance: c.upstreamBalance as 'round-robin' | 'least-conn', healthIntervalMs: c.healthInterval, idleTimeoutMs: c.idleTimeout, logger })
-    : await createEmbeddedBackend({ storage: resolvePath(c.storage), deleteEnabled: c.delete && !c.readOnly, readOnly: c.readOnly, logger });
+    : await createEmbeddedBackend({ ...embeddedStorageOptions(c), deleteEnabled: c.delete && !c.readOnly, readOnly: c.readOnly, logger });
   const auth: AuthService | undefined = c.htpasswd ? await createAuth({
     htpasswdFile: c.htpasswd, allowPlain: c.htpasswdAllowPlain, realm: c.realm, anonymousRead: c.anonymousRead,
     scheme: r.authScheme, accessFile: c.access, tokenTtlMs: c.tokenTtl, service: r.publicUrl?.host ?? 'portcullis',

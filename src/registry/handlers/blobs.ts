@@ -31,6 +31,16 @@ export async function getBlob(ctx: CoreContext, r: RequestInfo): Promise<void> {
   }
   res.setHeader(API_VERSION_HEADER, API_VERSION);
   for (const [k, v] of Object.entries(common)) res.setHeader(k, v);
+  if (r.method === 'GET' && ctx.redirect) {
+    // --storage-redirect: the bytes come from the bucket (or its CDN), not through here.
+    // Clients resend Range to the new location; HEAD (above) and manifests stay direct.
+    res.statusCode = 307;
+    res.setHeader('location', await ctx.redirect(digest));
+    res.setHeader('cache-control', 'no-store');
+    res.setHeader('content-length', 0);
+    res.end();
+    return;
+  }
   if (r.method === 'HEAD') {
     // distribution-spec "Checking if content exists": HEAD MUST carry Content-Length.
     res.statusCode = 200;
