@@ -30,6 +30,7 @@ header h1 svg{width:22px;height:22px}
 main{padding:16px 20px 28px;display:grid;gap:14px;grid-template-columns:repeat(12,1fr);max-width:1500px;margin:0 auto}
 .card{background:var(--panel);border:1px solid var(--line);border-radius:var(--radius);padding:14px 16px;min-width:0}
 .card h2{font-size:12px;text-transform:uppercase;letter-spacing:.08em;color:var(--muted);margin:0 0 10px;font-weight:600;display:flex;justify-content:space-between;align-items:center;gap:8px}
+.col{display:flex;flex-direction:column;gap:14px;min-width:0}.col>.card{flex:none}
 .kpi{grid-column:span 3}.half{grid-column:span 6}.wide{grid-column:span 12}.third{grid-column:span 4}.twothird{grid-column:span 8}
 .big{font-size:30px;font-weight:650;font-variant-numeric:tabular-nums;line-height:1.1}
 .sub{color:var(--muted);font-size:12.5px;margin-top:4px;font-variant-numeric:tabular-nums}
@@ -73,7 +74,7 @@ td.num,th.num{text-align:right}
 .svc .dot{flex:none}.svc.ok .dot{background:var(--ok)}
 .svc .nm{font-weight:600}.svc .kd{color:var(--muted);font-size:12px}
 .svc .dt{margin-left:auto;color:var(--muted);font-size:12px;text-align:right;overflow:hidden;text-overflow:ellipsis;white-space:nowrap;max-width:55%}
-@media (max-width:1100px){.kpi{grid-column:span 6}.third,.twothird{grid-column:span 6}}
+@media (max-width:1100px){.kpi{grid-column:span 6}.twothird,.third{grid-column:span 12}}
 @media (max-width:720px){main{padding:10px;gap:10px}.kpi{grid-column:span 6}.half,.third,.twothird{grid-column:span 12}
 .big{font-size:24px}header{padding:12px}.hide-sm{display:none}td.repo{max-width:170px}}
 `;
@@ -83,7 +84,7 @@ const SCRIPT = `
 "use strict";
 var $=function(id){return document.getElementById(id)};
 var history={requests:[],bytesIn:[],bytesOut:[],errors:[]};
-var windowSec=300,last=null,seen=new Set(),firstRender=true;
+var SHOWN=12,windowSec=60,last=null,seen=new Set(),firstRender=true;
 var base=location.pathname.replace(/\\/+$/,'');
 
 function fmtNum(n){if(n>=1e9)return (n/1e9).toFixed(1)+'G';if(n>=1e6)return (n/1e6).toFixed(1)+'M';if(n>=1e4)return (n/1e3).toFixed(1)+'k';return String(Math.round(n))}
@@ -121,7 +122,7 @@ function renderCharts(){
   var m1=chart('chart-req',[history.requests,history.errors],[c1,c5]);
   var m2=chart('chart-bytes',[history.bytesIn,history.bytesOut],[c2,c1]);
   set('req-max','max '+fmtRate(m1)+'/s');set('bytes-max','max '+fmtBytes(m2)+'/s');
-  var lbl=windowSec>=120?(windowSec/60)+' min ago':windowSec+' s ago';set('req-from',lbl);set('bytes-from',lbl);
+  var lbl=(windowSec/60)+' min ago';set('req-from',lbl);set('bytes-from',lbl);
 }
 
 function renderConn(c){
@@ -154,7 +155,8 @@ function renderStatus(codes){
 function renderRecent(list){
   var tb=$('recent');tb.replaceChildren();
   if(!list.length){var tr=el('tr');var td=el('td','empty','no pushes or pulls yet');td.colSpan=8;tr.appendChild(td);tb.appendChild(tr);return}
-  list.slice().reverse().forEach(function(e){
+  set('recent-count',list.length>SHOWN?'latest '+SHOWN+' of '+list.length:'');
+  list.slice(-SHOWN).reverse().forEach(function(e){
     var id=e.kind+e.at+e.repository+e.reference;
     var tr=el('tr');tr.dataset.kind=e.kind;tr.dataset.repository=e.repository;tr.dataset.reference=e.reference;
     if(!seen.has(id)){if(!firstRender)tr.className='fresh';seen.add(id)}
@@ -261,39 +263,41 @@ const HTML = `<!doctype html>
     <div class="big"><span id="total-pulls">0</span> <span class="sub" style="font-size:14px">pulls</span></div>
   </section>
   <section class="card half">
-    <h2><span>Requests per second</span><span class="seg"><button data-sec="60">1m</button><button data-sec="300" class="sel">5m</button><button data-sec="600">10m</button></span></h2>
+    <h2><span>Requests per second</span><span class="seg"><button data-sec="60" class="sel">1m</button><button data-sec="300">5m</button><button data-sec="600">10m</button></span></h2>
     <svg class="chart" id="chart-req" viewBox="0 0 600 150" preserveAspectRatio="none" role="img" aria-label="requests per second"></svg>
-    <div class="axis"><span id="req-from">5 min ago</span><span class="legend"><span><i style="background:var(--accent)"></i>all</span><span><i style="background:var(--bad)"></i>5xx</span></span><span id="req-max">—</span></div>
+    <div class="axis"><span id="req-from">1 min ago</span><span class="legend"><span><i style="background:var(--accent)"></i>all</span><span><i style="background:var(--bad)"></i>5xx</span></span><span id="req-max">—</span></div>
   </section>
   <section class="card half">
     <h2><span>Bytes per second</span></h2>
     <svg class="chart" id="chart-bytes" viewBox="0 0 600 150" preserveAspectRatio="none" role="img" aria-label="bytes per second"></svg>
-    <div class="axis"><span id="bytes-from">5 min ago</span><span class="legend"><span><i style="background:var(--accent2)"></i>received</span><span><i style="background:var(--accent)"></i>sent</span></span><span id="bytes-max">—</span></div>
+    <div class="axis"><span id="bytes-from">1 min ago</span><span class="legend"><span><i style="background:var(--accent2)"></i>received</span><span><i style="background:var(--accent)"></i>sent</span></span><span id="bytes-max">—</span></div>
   </section>
   <section class="card twothird">
-    <h2>Recent pushes and pulls</h2>
+    <h2><span>Recent pushes and pulls</span><span class="sub" id="recent-count"></span></h2>
     <div class="scroll"><table>
       <thead><tr><th></th><th>repository</th><th class="hide-sm">user</th><th class="hide-sm">client</th><th class="num">size</th><th class="num hide-sm">duration</th><th class="num">when</th></tr></thead>
       <tbody id="recent"></tbody>
     </table></div>
   </section>
-  <section class="card third">
-    <h2>Status codes</h2>
-    <div class="stack" style="height:10px"><span id="st-2" style="background:var(--s2)"></span><span id="st-3" style="background:var(--s3)"></span><span id="st-4" style="background:var(--s4)"></span><span id="st-5" style="background:var(--s5)"></span></div>
-    <div class="legend"><span><i style="background:var(--s2)"></i>2xx <b id="stn-2">0</b></span><span><i style="background:var(--s3)"></i>3xx <b id="stn-3">0</b></span><span><i style="background:var(--s4)"></i>4xx <b id="stn-4">0</b></span><span><i style="background:var(--s5)"></i>5xx <b id="stn-5">0</b></span></div>
-    <div class="codes" id="codes"></div>
-  </section>
-  <section class="card third">
+  <div class="col third">
+    <section class="card">
+      <h2>Status codes</h2>
+      <div class="stack" style="height:10px"><span id="st-2" style="background:var(--s2)"></span><span id="st-3" style="background:var(--s3)"></span><span id="st-4" style="background:var(--s4)"></span><span id="st-5" style="background:var(--s5)"></span></div>
+      <div class="legend"><span><i style="background:var(--s2)"></i>2xx <b id="stn-2">0</b></span><span><i style="background:var(--s3)"></i>3xx <b id="stn-3">0</b></span><span><i style="background:var(--s4)"></i>4xx <b id="stn-4">0</b></span><span><i style="background:var(--s5)"></i>5xx <b id="stn-5">0</b></span></div>
+      <div class="codes" id="codes"></div>
+    </section>
+    <section class="card">
+      <h2>Registry backend</h2>
+      <div id="health"></div>
+    </section>
+  </div>
+  <section class="card half">
     <h2>Top repositories</h2>
     <div class="bars" id="top-repos"></div>
   </section>
-  <section class="card third">
+  <section class="card half">
     <h2>Top clients</h2>
     <div class="bars" id="top-clients"></div>
-  </section>
-  <section class="card third">
-    <h2>Registry backend</h2>
-    <div id="health"></div>
   </section>
 </main>
 <script>${SCRIPT}</script>
