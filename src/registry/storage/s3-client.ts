@@ -98,8 +98,9 @@ export function describeS3Error(e: unknown, where: { bucket: string; endpoint?: 
   const net = networkCode(e);
   if (net && status === undefined) return `S3 endpoint ${endpoint} unreachable (${net})`;
   if (n === 'NoSuchBucket' || (status === 404 && (n === 'NotFound' || n === 'UnknownError'))) return `S3 bucket "${where.bucket}" does not exist at ${endpoint}`;
-  if (n === 'InvalidAccessKeyId' || n === 'SignatureDoesNotMatch' || n === 'InvalidToken' || n === 'ExpiredToken' || n === 'CredentialsProviderError' || /credential/i.test(n)) {
-    return `S3 credentials rejected by ${endpoint} (${n}${n === 'CredentialsProviderError' ? ': set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile or an instance role' : ''})`;
+  if (n === 'CredentialsProviderError') return `no S3 credentials found for ${endpoint} (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile or an instance role)`;
+  if (n === 'InvalidAccessKeyId' || n === 'SignatureDoesNotMatch' || n === 'InvalidToken' || n === 'ExpiredToken' || /credential/i.test(n)) {
+    return `S3 credentials rejected by ${endpoint} (${n})`;
   }
   if (n === 'AccessDenied' || status === 403) return `S3 access to bucket "${where.bucket}" denied at ${endpoint} (wrong credentials or missing permissions: ${n || status})`;
   const msg = ((e as SdkError)?.message ?? String(e)).split('\n')[0];
