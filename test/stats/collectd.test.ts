@@ -73,3 +73,10 @@ t.test('collectd nginx plugin reads our stub_status (csv output checked)', { ski
   for (let i = 1; i < requests.length; i++) t.equal(requests[i]! - requests[i - 1]!, 1, 'one more request per read, nothing else');
   t.ok(requests.at(-1)! <= base + held.stubHits(), 'never more than the requests the server saw');
 });
+
+t.test('the example collectd.conf passes collectd -t', { skip: hasCommand(BIN) ? false : 'collectd not installed' }, async (t) => {
+  const { spawnSync } = await import('node:child_process');
+  const { ROOT } = await import('../helpers/processes.js');
+  const r = spawnSync(BIN, ['-t', '-C', join(ROOT, 'examples', 'monitoring', 'collectd.conf')], { encoding: 'utf8' });
+  t.equal(r.status, 0, r.stdout + r.stderr);
+});

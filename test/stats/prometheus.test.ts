@@ -3,9 +3,9 @@
  * scrape error, and a query must return what the traffic produced.
  */
 import t from 'tap';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fetchInsecure, freePort, hasCommand, removeDir, startProcess, tempDir, waitForHttp } from '../helpers/processes.js';
+import { ROOT, fetchInsecure, freePort, hasCommand, removeDir, startProcess, tempDir, waitForHttp } from '../helpers/processes.js';
 import { startHarness, until } from './harness.js';
 import { simulatePull, simulatePush } from './traffic.js';
 
@@ -16,6 +16,10 @@ t.test('prometheus scrapes /metrics: target up, no errors, values queryable', { 
   t.teardown(h.close);
   await simulatePush(h.base, 'team/app', 'v1', { user: 'alice' });
   await simulatePull(h.base, 'team/app', 'v1');
+  // Labelled counters only appear once they have a series: give every one of them one.
+  h.stats.authFailure('bad_password');
+  h.stats.blockedAgent('docker-1.5');
+  h.stats.record({ method: 'GET', status: 502, operation: 'blob_get', repository: 'team/app', clientType: 'docker', bytesIn: 0, bytesOut: 0, durationMs: 3, upstreamError: 'ECONNREFUSED', upstreamMember: 'http://r2:5000' });
   const dir = await tempDir('stats-prometheus-');
   t.teardown(() => removeDir(dir));
   const port = await freePort();
@@ -56,4 +60,24 @@ t.test('prometheus scrapes /metrics: target up, no errors, values queryable', { 
   t.ok(Number(samples[0]?.value[1]) > 100, 'the whole exposition was ingested');
   const up = await query('up{job="portcullis"}');
   t.equal(up[0]?.value[1], '1');
+
+  // Every query of the shipped Grafana dashboard is valid PromQL against real data, and
+  // names only metrics that exist.
+  const dashboard = JSON.parse(await readFile(join(ROOT, 'examples', 'monitoring', 'grafana-dashboard.json'), 'utf8')) as { panels: { title: string; targets?: { expr: string }[] }[] };
+  const names = new Set((await fetchInsecure(`${api}/label/__name__/values`).then((r) => JSON.parse(r.body).data)) as string[]);
+  const exprs = dashboard.panels.flatMap((p) => (p.targets ?? []).map((x) => ({ title: p.title, expr: x.expr })));
+  t.ok(exprs.length >= 20, `${exprs.length} dashboard queries`);
+  for (const { title, expr } of exprs) {
+    const q = expr.replaceAll('$__rate_interval', '1m').replaceAll('$__range', '1h').replaceAll('$job', '.*').replaceAll('$instance', '.*');
+    const r = JSON.parse((await fetchInsecure(`${api}/query?query=${encodeURIComponent(q)}`)).body) as { status: string; error?: string };
+    t.equal(r.status, 'success', `${title}: ${r.error ?? ''}`);
+    for (const m of q.matchAll(/\b((?:portcullis|process|nodejs)_[a-z0-9_]+)/g)) t.ok(names.has(m[1]!), `${title}: ${m[1]} is scraped`);
+  }
+});
+
+t.test('the example prometheus.yml passes promtool check config', { skip: hasCommand('promtool') ? false : 'promtool not installed' }, async (t) => {
+  const { spawnSync } = await import('node:child_process');
+  const r = spawnSync('promtool', ['check', 'config', join(ROOT, 'examples', 'monitoring', 'prometheus.yml')], { encoding: 'utf8' });
+  t.equal(r.status, 0, r.stdout + r.stderr);
+  t.match(r.stdout + r.stderr, /SUCCESS/);
 });
