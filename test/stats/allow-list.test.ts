@@ -1,6 +1,6 @@
 import t from 'tap';
 import { createAllowList } from '../../src/stats/allow-list.js';
-import { get, startHarness } from './harness.js';
+import { get, startHarness } from './fixtures/harness.js';
 
 t.test('CIDR matching for IPv4, IPv6 and IPv4-mapped IPv6', async (t) => {
   const a = createAllowList(['127.0.0.0/8', '::1/128', '10.1.0.0/16', '192.0.2.7']);

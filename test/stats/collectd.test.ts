@@ -6,8 +6,8 @@ import t from 'tap';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hasCommand, removeDir, startProcess, tempDir } from '../helpers/processes.js';
-import { until } from './harness.js';
-import { holdOneOfEach } from './consumers.js';
+import { until } from './fixtures/harness.js';
+import { holdOneOfEach } from './fixtures/consumers.js';
 
 const BIN = '/usr/sbin/collectd';
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import http from 'node:http';
 import tls from 'node:tls';
 import { tempDir, removeDir } from '../helpers/processes.js';
-import { get, rawConnect, sleep, startHarness, stub, until, type Harness, type StubNumbers } from './harness.js';
+import { get, rawConnect, sleep, startHarness, stub, until, type Harness, type StubNumbers } from './fixtures/harness.js';
 
 async function expectState(t: Test, h: Harness, want: { reading: number; writing: number; waiting: number }, msg: string): Promise<StubNumbers> {
   const expected = { active: want.reading + want.writing + want.waiting + 1, reading: want.reading, writing: want.writing + 1, waiting: want.waiting };

@@ -10,8 +10,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { ROOT, removeDir, tempDir } from '../helpers/processes.js';
-import { get, rawConnect, sleep, startHarness, type Harness } from './harness.js';
-import { simulatePull, simulatePush } from './traffic.js';
+import { get, rawConnect, sleep, startHarness, type Harness } from './fixtures/harness.js';
+import { simulatePull, simulatePush } from './fixtures/traffic.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 

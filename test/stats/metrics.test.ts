@@ -4,8 +4,8 @@
  */
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { get, startHarness } from './harness.js';
-import { simulatePull, simulatePush } from './traffic.js';
+import { get, startHarness } from './fixtures/harness.js';
+import { simulatePull, simulatePush } from './fixtures/traffic.js';
 
 /** Every portcullis_ metric with its type: renaming one breaks dashboards, so it must fail here. */
 const GOLDEN = {

@@ -4,8 +4,8 @@
  */
 import t from 'tap';
 import { freePort, hasCommand, startProcess, waitForHttp, fetchInsecure } from '../helpers/processes.js';
-import { until } from './harness.js';
-import { holdOneOfEach } from './consumers.js';
+import { until } from './fixtures/harness.js';
+import { holdOneOfEach } from './fixtures/consumers.js';
 
 const BIN = 'prometheus-nginx-exporter';
 

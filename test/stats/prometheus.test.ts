@@ -6,8 +6,8 @@ import t from 'tap';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ROOT, fetchInsecure, freePort, hasCommand, removeDir, startProcess, tempDir, waitForHttp } from '../helpers/processes.js';
-import { startHarness, until } from './harness.js';
-import { simulatePull, simulatePush } from './traffic.js';
+import { startHarness, until } from './fixtures/harness.js';
+import { simulatePull, simulatePush } from './fixtures/traffic.js';
 
 interface Target { health: string; lastError: string; scrapeUrl: string }
 

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { hostname } from 'node:os';
-import { get, startHarness } from './harness.js';
+import { get, startHarness } from './fixtures/harness.js';
 
 t.test('/_ping answers true (seed 002)', async (t) => {
   const h = await startHarness();

@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import { renderStubStatus } from '../../src/stats/index.js';
-import { get, startHarness } from './harness.js';
+import { get, startHarness } from './fixtures/harness.js';
 
 t.test('renders the exact bytes of nginx stub_status (trailing spaces included)', async (t) => {
   const text = renderStubStatus({ active: 291, accepted: 16630948, handled: 16630948, requests: 31070465, reading: 6, writing: 179, waiting: 106 });
