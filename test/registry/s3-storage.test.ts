@@ -11,7 +11,25 @@ import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { S3Storage } from '../../src/registry/storage/s3.js';
 import { createRegistryCore, collectGarbage } from '../../src/registry/index.js';
 import { startSwift, swiftMissing, type Swift } from '../helpers/swift.js';
+import { loadConfig } from '../../src/config/load.js';
+import { resolveConfig } from '../../src/config/resolve.js';
+import { parseS3Url } from '../../src/registry/storage/s3-client.js';
 import { http, imageParts, putManifest, sha256, startCore, type Harness } from './fixtures/harness.js';
+
+t.test('options: s3 flags need an s3:// storage, URLs and bucket names are checked', async (t) => {
+  const check = (flags: Record<string, unknown>) => {
+    try { resolveConfig(loadConfig({ flags, env: {} }).config); return 'ok'; } catch (e) { return (e as Error).message; }
+  };
+  t.equal(check({ storage: 's3://bucket/prefix', s3Endpoint: 'http://127.0.0.1:8080', storageRedirect: true, storageCacheTtl: '2s' }), 'ok');
+  t.match(check({ storageRedirect: true }), /^--storage-redirect \(PORTCULLIS_STORAGE_REDIRECT\): needs an s3:\/\/BUCKET\/PREFIX --storage$/);
+  t.match(check({ s3Endpoint: 'http://x' }), /^--s3-endpoint .*needs an s3:/);
+  t.match(check({ storage: 's3://bucket/p', s3Endpoint: 'ftp://x' }), /^--s3-endpoint .*must start with http/);
+  t.match(check({ storage: 's3:///p' }), /^--storage .*not an s3:\/\/BUCKET\/PREFIX location/);
+  t.match(check({ storage: 's3://bucket/p', storageRedirectBase: 'https://cdn' }), /only makes sense with --storage-redirect/);
+  t.same(parseS3Url('s3://bucket'), { bucket: 'bucket', prefix: '' });
+  t.same(parseS3Url('s3://bucket/a//b/'), { bucket: 'bucket', prefix: 'a/b/' });
+  t.throws(() => parseS3Url('s3://bucket/a/../b'));
+});
 
 const missing = swiftMissing();
 if (missing) {
