@@ -25,6 +25,8 @@ export function createListener(handler: http.RequestListener, opts: ListenerOpti
   const common: http.ServerOptions = {
     requestTimeout: 0,
     headersTimeout: opts.headerTimeoutMs,
+    // Node checks header deadlines only this often (default 30 s): slowloris must not get 30 s.
+    connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(opts.headerTimeoutMs / 4))),
     keepAliveTimeout: opts.keepAliveTimeoutMs,
     // Long, many-header registry requests (Accept lists) fit easily; floods do not.
     maxHeaderSize: 64 * 1024,

@@ -10,7 +10,7 @@ import { readdir, mkdir, copyFile } from 'node:fs/promises';
 import { makeOciImage, fileDigest } from '../helpers/oci-image.js';
 import { startRegistry2, startPortcullis, freePort, tempDir, removeDir, skopeo, fetchInsecure } from '../helpers/processes.js';
 
-const BIG = Number(process.env.PORTCULLIS_E2E_BIG_LAYER ?? 256 << 20);
+const BIG = Number(process.env.E2E_BIG_LAYER_BYTES ?? 256 << 20);
 
 t.test('skopeo through portcullis (TLS) to registry:2: push, pull byte for byte, inspect, tags, delete', async (t) => {
   const work = await tempDir();

@@ -2,7 +2,7 @@
  * Start and stop the real components tests use (registry:2, portcullis, skopeo, ...):
  * loopback only, ports chosen here, stopped by PID when the test ends.
  */
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, execFile, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { mkdtemp, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -34,10 +34,8 @@ export async function removeDir(dir: string): Promise<void> {
 }
 
 export function hasCommand(cmd: string): boolean {
-  const { status } = require_spawnSync('sh', ['-c', `command -v ${cmd}`]);
-  return status === 0;
+  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 }
-import { spawnSync as require_spawnSync } from 'node:child_process';
 
 export interface Running { proc: ChildProcess; pid: number; output: () => string; stop: (signal?: NodeJS.Signals) => Promise<number | null> }
 
@@ -114,7 +112,13 @@ export async function startRegistry2(opts: { root?: string; secret?: string; por
   const running = startProcess(bin, ['serve', file], { env: { OTEL_TRACES_EXPORTER: 'none' } });
   const url = `http://127.0.0.1:${port}`;
   await waitForHttp(`${url}/v2/`, 20_000, running);
-  return { ...running, port, url, root, configDir };
+  // Stopping also removes the config dir (and the data, unless the caller owns the root).
+  const stop = async (signal?: NodeJS.Signals) => {
+    const code = await running.stop(signal);
+    if (signal !== 'SIGKILL') await removeDir(configDir);
+    return code;
+  };
+  return { ...running, stop, port, url, root, configDir };
 }
 
 /** Start portcullis from the compiled entry point with the given flags; waits until it answers. */
