@@ -21,13 +21,17 @@ import { readTlsFiles, selfSigned, secureContextOptions, type TlsMaterial } from
 import { createListener, createRedirectListener, listen, type Listener } from './listeners.js';
 import { dropPrivileges } from './privileges.js';
 import { VERSION } from '../version.js';
+import { createNotifier } from '../gateway/webhooks.js';
+import { hostname } from 'node:os';
 
 export interface Running { listeners: Listener[]; urls: string[]; stop(): Promise<void> }
 
 async function loadTls(r: Resolved): Promise<TlsMaterial | undefined> {
   const c = r.config;
   if (c.tlsCert && c.tlsKey) return readTlsFiles(c.tlsCert, c.tlsKey);
-  if (c.tlsSelfSigned) return selfSigned(join(resolvePath(c.storage), 'tls'), r.listen.map((l) => l.host));
+  // Kept beside filesystem storage; with object storage, in ./portcullis-tls of the working directory.
+  const dir = c.storage.startsWith('s3://') ? resolvePath('portcullis-tls') : join(resolvePath(c.storage), 'tls');
+  if (c.tlsSelfSigned) return selfSigned(dir, r.listen.map((l) => l.host));
   return undefined;
 }
 
@@ -48,12 +52,19 @@ export async function serve(r: Resolved, logger: Logger): Promise<Running> {
   const accessLog = createAccessLog(c.accessLog, c.logFormat as 'json' | 'combined');
   let tls = await loadTls(r);
   if (tls && c.tlsSelfSigned) logger.warn({ cert: tls.certPath, sha256: tls.fingerprint }, 'using a self-signed certificate; clients must trust it (docker: /etc/docker/certs.d/HOST:PORT/ca.crt)');
+  const notifier = createNotifier({ endpoints: c.webhook, timeoutMs: c.webhookTimeout, queueSize: c.webhookQueue, maxAttempts: 5, logger, onDropped: (endpoint) => stats.webhookDropped(endpoint) });
+  const errorNotifier = createNotifier({ endpoints: c.errorWebhook ? [c.errorWebhook] : [], timeoutMs: c.webhookTimeout, queueSize: 100, maxAttempts: 3, logger }, 'application/json');
   let draining = false;
   const gateway = createGateway({
     backend, auth, stats, accessLog, logger,
     userAgents: createUserAgentPolicy({ extra: c.blockUserAgent, defaultRule: c.defaultUaBlock }),
     cors: createCorsPolicy(c.corsOrigin, c.corsCredentials, c.corsMaxAge),
     trustedProxies: r.trustedProxies, publicUrl: r.publicUrl, hsts: c.hsts, draining: () => draining,
+    notifier,
+    onInternalError: (err, ctx) => {
+      stats.internalError();
+      errorNotifier?.notify({ error: err.message, stack: err.stack, requestId: ctx.id, method: ctx.req.method, path: ctx.req.url, time: new Date().toISOString(), host: hostname(), version: VERSION });
+    },
   });
 
   const listeners: Listener[] = [];
@@ -105,6 +116,8 @@ export async function serve(r: Resolved, logger: Logger): Promise<Running> {
         await closed;
       }
       auth?.close();
+      notifier?.close();
+      errorNotifier?.close();
       stats.close();
       await backend.close();
       accessLog.flush();

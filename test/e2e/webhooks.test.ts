@@ -56,6 +56,6 @@ t.test('an unreachable receiver never slows requests; drops are counted in /metr
   for (let i = 0; i < 3; i++) await skopeo(['copy', '--dest-tls-verify=false', `oci:${image.dir}:latest`, `docker://127.0.0.1:${port}/dead/app${i}:v1`]);
   t.ok(Date.now() - started < 20_000, 'pushes complete while the receiver is down');
   const metrics = await fetchInsecure(`http://127.0.0.1:${port}/metrics`);
-  const m = /portcullis_webhook_events_dropped_total\{[^}]*\} (\d+)/.exec(metrics.body);
+  const m = /portcullis_webhook_dropped_total\{[^}]*\} (\d+)/.exec(metrics.body);
   t.ok(m && Number(m[1]) > 0, `dropped events counted (${m?.[1]})`);
 });
