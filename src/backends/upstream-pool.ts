@@ -11,6 +11,12 @@ export interface Member {
   name: string;
   agent: http.Agent;
   healthy: boolean;
+  /**
+   * The member answered an anonymous GET /v2/ with 200: it has no auth of its own, so the
+   * gateway (which did the auth) may answer version checks and serve cached immutable
+   * responses itself without bypassing anything the registry would check.
+   */
+  open: boolean;
   failures: number;
   active: number;
   lastError?: string;
@@ -29,12 +35,13 @@ export class UpstreamPool {
         // Idle pooled sockets are closed before registry:2's own idle timeout, so a reused socket is never one the upstream is closing (pitfalls #12).
         timeout: 30_000 };
       const agent = url.protocol === 'https:' ? new https.Agent({ ...opts, rejectUnauthorized: false }) : new http.Agent(opts);
-      return { url, name: url.host, agent, healthy: true, failures: 0, active: 0 };
+      return { url, name: url.host, agent, healthy: true, open: false, failures: 0, active: 0 };
     });
   }
 
   start(): void {
     if (this.healthIntervalMs > 0) {
+      for (const m of this.members) void this.probe(m);
       this.timer = setInterval(() => { for (const m of this.members) void this.probe(m); }, this.healthIntervalMs);
       this.timer.unref();
     }
@@ -60,6 +67,11 @@ export class UpstreamPool {
     if (m.failures >= PASSIVE_FAILURES_TO_MARK_DOWN) m.healthy = false;
   }
 
+  /** Some member is healthy and has no auth of its own (see Member.open). */
+  openAndHealthy(): boolean {
+    return this.members.some((m) => m.healthy && m.open);
+  }
+
   markSuccess(m: Member): void {
     m.healthy = true;
   }
@@ -71,6 +83,7 @@ export class UpstreamPool {
       const req = mod.request(new URL('/v2/', m.url), { method: 'GET', agent: m.agent, timeout: 5000, headers: { 'user-agent': 'portcullis-health-check' } }, (res) => {
         res.resume();
         const ok = (res.statusCode ?? 500) < 500;
+        m.open = res.statusCode === 200;
         if (ok) m.healthy = true; else this.markFailure(m, `health check answered ${res.statusCode}`);
         resolve(ok);
       });

@@ -12,7 +12,8 @@ import type { Backend, BackendHealth } from './backend.js';
 import type { RequestContext } from '../gateway/context.js';
 import { UpstreamPool, type Member } from './upstream-pool.js';
 import { upstreamRequestHeaders, clientResponseHeaders } from '../gateway/headers.js';
-import { sendError } from '../oci/errors.js';
+import { sendError, API_VERSION, API_VERSION_HEADER } from '../oci/errors.js';
+import { ImmutableCache } from './immutable-cache.js';
 
 export interface UpstreamOptions {
   urls: URL[];
@@ -47,7 +48,7 @@ export function createUpstreamBackend(opts: UpstreamOptions): Backend {
     sessions.set(m[1], member.name);
   }
 
-  function forward(ctx: RequestContext, member: Member, attempt: number): Promise<void> {
+  function forward(ctx: RequestContext, member: Member, attempt: number, cacheKey?: string): Promise<void> {
     const { req, res } = ctx;
     const mod = member.url.protocol === 'https:' ? https : http;
     const started = process.hrtime.bigint();
@@ -69,6 +70,7 @@ export function createUpstreamBackend(opts: UpstreamOptions): Backend {
         if (status >= 502 && status <= 504) pool.markFailure(member, `answered ${status}`); else pool.markSuccess(member);
         if (multi && status === 202 && ctx.route.operation === 'blob_upload') bindSession(proxyRes.headers.location, member);
         res.writeHead(status, proxyRes.statusMessage, clientResponseHeaders(proxyRes.headers, internalOrigins, ctx.client));
+        if (cacheKey && status === 200) keepInCache(cacheKey, req.method!, proxyRes);
         proxyRes.pipe(res);
         proxyRes.on('error', () => res.destroy());
         proxyRes.on('end', finish);
@@ -87,7 +89,7 @@ export function createUpstreamBackend(opts: UpstreamOptions): Backend {
         if (idempotent && attempt === 0 && safeToRetry) {
           const other = proxyReq.reusedSocket && code === 'ECONNRESET' ? member : pool.pick(member) ?? member;
           member.active--; done = true;
-          forward(ctx, other, 1).then(resolve);
+          forward(ctx, other, 1, cacheKey).then(resolve);
           return;
         }
         opts.logger.warn({ upstream: member.name, method: req.method, path: req.url, error: ctx.upstreamError, reqId: ctx.id }, 'upstream request failed');
@@ -130,6 +132,40 @@ export function createUpstreamBackend(opts: UpstreamOptions): Backend {
     return out;
   }
 
+  const cache = new ImmutableCache();
+
+  function keepInCache(key: string, method: string, proxyRes: http.IncomingMessage): void {
+    if (method === 'HEAD') { cache.put(key, proxyRes.headers, undefined); return; }
+    const length = Number(proxyRes.headers['content-length']);
+    if (!(length <= 64 * 1024)) return;
+    const chunks: Buffer[] = [];
+    proxyRes.on('data', (c: Buffer) => chunks.push(c));
+    proxyRes.on('end', () => { if (proxyRes.complete) cache.put(key, proxyRes.headers, Buffer.concat(chunks)); });
+  }
+
+  /** Answer from the gateway itself; returns true if it did. */
+  function answerLocally(ctx: RequestContext): boolean {
+    const { req, res, route } = ctx;
+    const read = req.method === 'GET' || req.method === 'HEAD';
+    if (!read && (route.operation === 'manifest_delete' || route.operation === 'blob_delete')) cache.forget(req.url!);
+    if (!read || !pool.openAndHealthy()) return false;
+    // The version check: registry:2 answers `{}` to anyone when it has no auth of its own,
+    // and the gateway has already authenticated this request (issue 6).
+    if (route.operation === 'ping') {
+      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': 2, [API_VERSION_HEADER]: API_VERSION });
+      res.end(req.method === 'GET' ? '{}' : undefined);
+      ctx.upstreamMember = 'gateway';
+      return true;
+    }
+    const key = ImmutableCache.key(req.method!, req.url!, req.headers.accept);
+    const hit = key && cache.get(key, req.method!);
+    if (!hit) return false;
+    res.writeHead(200, { ...hit.headers, [API_VERSION_HEADER]: API_VERSION });
+    res.end(req.method === 'GET' ? hit.body : undefined);
+    ctx.upstreamMember = 'cache';
+    return true;
+  }
+
   return {
     kind: 'upstream',
     listRepositories: () => getPaged<string>('/v2/_catalog?n=1000', 'repositories'),
@@ -137,6 +173,8 @@ export function createUpstreamBackend(opts: UpstreamOptions): Backend {
     internalOrigins,
     handle(ctx) {
       const route = ctx.route;
+      if (answerLocally(ctx)) return Promise.resolve();
+      const cacheKey = pool.openAndHealthy() ? ImmutableCache.key(ctx.req.method!, ctx.req.url!, ctx.req.headers.accept) : undefined;
       let member: Member | undefined;
       if (multi && route.operation === 'blob_upload' && route.reference) {
         const bound = sessions.get(route.reference);
@@ -148,7 +186,7 @@ export function createUpstreamBackend(opts: UpstreamOptions): Backend {
       }
       member ??= pool.pick();
       if (!member) { sendError(ctx.res, 'UNAVAILABLE', 'no upstream registry configured'); return Promise.resolve(); }
-      return forward(ctx, member, 0);
+      return forward(ctx, member, 0, cacheKey);
     },
     async health(): Promise<BackendHealth[]> {
       return pool.members.map((m) => ({ name: m.name, kind: 'upstream', healthy: m.healthy, detail: m.lastError, failures: m.failures }));

@@ -8,9 +8,9 @@ import { createListener, listen } from '../../src/server/listeners.js';
 import { parseCidrs } from '../../src/config/addresses.js';
 import { createUserAgentPolicy } from '../../src/policy/user-agent.js';
 
-export async function startGateway(upstreams: string[], opts: { idleTimeoutMs?: number; trusted?: string[] } = {}) {
+export async function startGateway(upstreams: string[], opts: { idleTimeoutMs?: number; trusted?: string[]; healthIntervalMs?: number } = {}) {
   const logger = pino({ level: 'silent' });
-  const backend = createUpstreamBackend({ urls: upstreams.map((u) => new URL(u)), balance: 'round-robin', healthIntervalMs: 0, idleTimeoutMs: opts.idleTimeoutMs ?? 900_000, logger });
+  const backend = createUpstreamBackend({ urls: upstreams.map((u) => new URL(u)), balance: 'round-robin', healthIntervalMs: opts.healthIntervalMs ?? 0, idleTimeoutMs: opts.idleTimeoutMs ?? 900_000, logger });
   const gateway = createGateway({
     backend, logger, accessLog: createAccessLog('off', 'json'), trustedProxies: parseCidrs(opts.trusted ?? []), hsts: false, draining: () => false,
     userAgents: createUserAgentPolicy({ extra: [], defaultRule: true }),
