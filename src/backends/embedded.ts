@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Backend } from './backend.js';
 import type { Config } from '../config/load.js';
 import { createRegistryCore, type RegistryCoreOptions } from '../registry/index.js';
-import { isS3Url } from '../registry/storage/s3-client.js';
+import { isS3Url } from '../registry/storage/location.js';
 
 export type EmbeddedStorageOptions = Pick<RegistryCoreOptions, 'storage' | 's3' | 'redirect' | 'metadataCacheTtlMs'>;
 

@@ -10,8 +10,9 @@
 import type { Logger } from 'pino';
 import { RepositoryStore } from './repository.js';
 import { FilesystemStorage } from './storage/filesystem.js';
-import { S3Storage } from './storage/s3.js';
-import { isS3Url, type S3Options } from './storage/s3-client.js';
+import type { S3Storage } from './storage/s3.js';
+import type { S3Options } from './storage/s3-client.js';
+import { openStorage } from './storage/open.js';
 import { parseManifest } from './manifest-parse.js';
 
 /** `storage`: a directory or `s3://BUCKET/PREFIX` (with `s3` client options). */
@@ -19,15 +20,16 @@ export interface GcOptions { storage: string; s3?: S3Options; dryRun: boolean; g
 export interface GcResult { blobsDeleted: number; bytesFreed: number; manifestsDeleted: number; kept: number }
 
 export async function collectGarbage(opts: GcOptions): Promise<GcResult> {
-  const storage = isS3Url(opts.storage) ? new S3Storage(opts.storage, opts.s3) : new FilesystemStorage(opts.storage);
+  const storage = await openStorage(opts.storage, opts.s3);
+  const s3 = !(storage instanceof FilesystemStorage) ? storage : undefined;
   try {
-    if (storage instanceof S3Storage) {
-      const c = await storage.check(!opts.dryRun);
+    if (s3) {
+      const c = await s3.check(!opts.dryRun);
       if (!c.ok) throw new Error(c.detail);
     }
     return await sweep(storage, opts);
   } finally {
-    if (storage instanceof S3Storage) storage.destroy();
+    s3?.destroy();
   }
 }
 

@@ -8,23 +8,20 @@ import { KeyedLock, ManifestCache, UploadHashes, type CoreContext } from './cont
 import { RepositoryStore } from './repository.js';
 import { dispatch } from './routes.js';
 import { FilesystemStorage } from './storage/filesystem.js';
-import { S3Storage } from './storage/s3.js';
-import { isS3Url, type S3Options } from './storage/s3-client.js';
+import type { S3Storage } from './storage/s3.js';
+import type { S3Options } from './storage/s3-client.js';
+import { openStorage } from './storage/open.js';
+export { openStorage } from './storage/open.js';
 import { withMetadataCache } from './storage/s3-cache.js';
 import type { Storage } from './storage/types.js';
 
 export { collectGarbage, type GcOptions, type GcResult } from './gc.js';
 export type { Storage } from './storage/types.js';
 export { FilesystemStorage } from './storage/filesystem.js';
-export { S3Storage } from './storage/s3.js';
 export type { S3Options } from './storage/s3-client.js';
 
-/**
- * The storage a location names: `s3://BUCKET/PREFIX` → the S3 driver (with `s3` options),
- * anything else → a filesystem directory.
- */
-export function openStorage(location: string, s3?: S3Options): FilesystemStorage | S3Storage {
-  return isS3Url(location) ? new S3Storage(location, s3) : new FilesystemStorage(location);
+function isS3(driver: FilesystemStorage | S3Storage): driver is S3Storage {
+  return !(driver instanceof FilesystemStorage);
 }
 
 export interface RegistryCoreOptions {
@@ -58,16 +55,16 @@ export interface RegistryCore {
 }
 
 export async function createRegistryCore(opts: RegistryCoreOptions): Promise<RegistryCore> {
-  const driver = openStorage(opts.storage, opts.s3);
+  const driver = await openStorage(opts.storage, opts.s3);
   const first = await driver.check(!opts.readOnly);
   if (!first.ok) throw new Error(first.detail);
-  if (driver instanceof S3Storage && !opts.readOnly) {
+  if (isS3(driver) && !opts.readOnly) {
     const w = await driver.checkWrite();
     if (!w.ok) throw new Error(w.detail);
   }
-  if (opts.redirect && !(driver instanceof S3Storage)) throw new Error('storage redirects need an s3:// storage');
+  if (opts.redirect && !(isS3(driver))) throw new Error('storage redirects need an s3:// storage');
   const storage: Storage = withMetadataCache(driver, opts.metadataCacheTtlMs ?? 0);
-  const redirect = opts.redirect && driver instanceof S3Storage ? blobRedirect(driver, opts.redirect) : undefined;
+  const redirect = opts.redirect && isS3(driver) ? blobRedirect(driver, opts.redirect) : undefined;
   const repos = new RepositoryStore(storage);
   const ctx: CoreContext = {
     storage,
@@ -95,7 +92,7 @@ export async function createRegistryCore(opts: RegistryCoreOptions): Promise<Reg
       closed = true;
       ctx.hashes.clear();
       ctx.manifests.clear();
-      if (driver instanceof S3Storage) driver.destroy();
+      if (isS3(driver)) driver.destroy();
     },
   };
 }

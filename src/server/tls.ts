@@ -7,7 +7,6 @@ import { X509Certificate } from 'node:crypto';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { join, resolve } from 'node:path';
 import { isIP } from 'node:net';
-import { generate } from 'selfsigned';
 import type { SecureVersion } from 'node:tls';
 import { ConfigError } from '../config/load.js';
 
@@ -40,6 +39,8 @@ export async function selfSigned(dir: string, hosts: string[]): Promise<TlsMater
     const stillValid = new Date(x.validTo).getTime() > Date.now() + 86_400_000;
     if (stillValid && names.every((n) => (isIP(n) ? x.checkIP(n) : x.checkHost(n)))) return existing;
   }
+  // node-forge is large: loaded only when a certificate has to be made.
+  const { generate } = await import('selfsigned');
   const pems = await generate([{ name: 'commonName', value: names.find((n) => !isIP(n)) ?? 'localhost' }], {
     keyType: 'ec', curve: 'P-256', algorithm: 'sha256',
     notAfterDate: new Date(Date.now() + 825 * 86_400_000),
@@ -49,7 +50,7 @@ export async function selfSigned(dir: string, hosts: string[]): Promise<TlsMater
       { name: 'extKeyUsage', serverAuth: true },
       { name: 'subjectAltName', altNames: names.map((n) => (isIP(n) ? { type: 7, ip: n } : { type: 2, value: n })) },
     ],
-  } as Parameters<typeof generate>[1]);
+  } as Parameters<typeof import('selfsigned').generate>[1]);
   writeFileSync(keyPath, pems.private, { mode: 0o600 });
   writeFileSync(certPath, pems.cert);
   return readTlsFiles(certPath, keyPath);

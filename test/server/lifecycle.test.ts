@@ -26,9 +26,10 @@ function peerFingerprint(port: number, minVersion?: tls.SecureVersion, maxVersio
 }
 
 t.test('SIGTERM: in-flight transfer finishes, new connections are refused, exit 0', async (t) => {
-  let sent = 0;
   const up = await fakeUpstream((req, res) => {
+    if (req.url === '/v2/') { res.writeHead(200, { 'content-length': '2' }).end('{}'); return; } // health probes
     res.writeHead(200, { 'content-length': String(20 * 65536) });
+    let sent = 0;
     const tick = setInterval(() => { res.write(Buffer.alloc(65536)); if (++sent === 20) { clearInterval(tick); res.end(); } }, 50);
   });
   t.teardown(() => up.close());

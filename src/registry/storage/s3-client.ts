@@ -23,22 +23,11 @@ export interface S3Options {
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 }
 
-export interface S3Location { bucket: string; prefix: string }
+export type { S3Location } from './location.js';
 
 /** `s3://BUCKET` or `s3://BUCKET/some/prefix` → bucket and a prefix ending in "/" (or ""). */
-export function parseS3Url(url: string): S3Location {
-  const m = /^s3:\/\/([^/?#]+)(?:\/([^?#]*))?$/.exec(url);
-  if (!m) throw new Error(`not an s3://BUCKET/PREFIX location: ${url}`);
-  const bucket = m[1];
-  if (!/^[a-zA-Z0-9][a-zA-Z0-9._-]{2,254}$/.test(bucket)) throw new Error(`invalid bucket name "${bucket}"`);
-  const parts = (m[2] ?? '').split('/').filter((p) => p !== '');
-  for (const p of parts) if (p === '.' || p === '..') throw new Error(`invalid prefix segment "${p}"`);
-  return { bucket, prefix: parts.length ? parts.join('/') + '/' : '' };
-}
+export { isS3Url, parseS3Url } from './location.js';
 
-export function isS3Url(storage: string): boolean {
-  return storage.startsWith('s3://');
-}
 
 export function createS3Client(opts: S3Options): S3Client {
   // The SDK warns on stderr that it will drop Node 20 in 2027; portcullis' own output stays one line.
