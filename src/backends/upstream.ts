@@ -80,12 +80,17 @@ export function createUpstreamBackend(opts: UpstreamOptions): Backend {
         ctx.upstreamError = `${code}: ${err.message}`;
         if (res.destroyed || res.writableEnded) { finish(); return; }
         const neverSent = !proxyReq.reusedSocket && CONNECT_ERRORS.has(code) && (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH');
-        if (neverSent || code === 'ECONNREFUSED') pool.markFailure(member, ctx.upstreamError);
+        // A pooled socket the registry closed just as it was reused (pitfalls #12): only a
+        // bodiless first attempt is treated as that race (and retried); anything else is the member failing.
+        const keepAliveRace = proxyReq.reusedSocket && code === 'ECONNRESET' && attempt === 0 && !hasBody(req);
+        // The client is still there, so this is the member failing (refused, reset, timed out):
+        // mark it down until a probe succeeds, so no version check is answered on its behalf.
+        if (!keepAliveRace) pool.markFailure(member, ctx.upstreamError);
         // Requests that never reached the member and carry no body are retried once elsewhere
         // (a bound upload session cannot move); nothing with a body is replayed (pitfalls #12).
         const sessionBound = multi && ctx.route.operation === 'blob_upload' && ctx.route.reference !== undefined;
         const idempotent = !hasBody(req) && !sessionBound && !res.headersSent;
-        const safeToRetry = neverSent || (proxyReq.reusedSocket && code === 'ECONNRESET' && (req.method === 'GET' || req.method === 'HEAD'));
+        const safeToRetry = neverSent || (keepAliveRace && (req.method === 'GET' || req.method === 'HEAD'));
         if (idempotent && attempt === 0 && safeToRetry) {
           const other = proxyReq.reusedSocket && code === 'ECONNRESET' ? member : pool.pick(member) ?? member;
           member.active--; done = true;

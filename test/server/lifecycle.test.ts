@@ -132,3 +132,21 @@ t.test('SIGUSR1 reopens the access log after logrotate moved it', async (t) => {
   const fresh = await readFile(log, 'utf8');
   t.match(fresh, /^127\.0\.0\.1 - - \[[^\]]+\] "GET \/v2\/second HTTP\/1\.1" 404 \d+ "-" "logrotate-test"$/m, 'combined format in the new file');
 });
+
+t.test('--user/--group: binds, then runs unprivileged (seed 000)', { skip: process.getuid?.() !== 0 ? 'needs root to drop privileges' : false }, async (t) => {
+  const dir = await tempDir();
+  t.teardown(() => removeDir(dir));
+  const { chmod, chown } = await import('node:fs/promises');
+  await chmod(dir, 0o777);
+  const data = join(dir, 'data');
+  const port = await freePort();
+  const gw = await startPortcullis(['--listen', `127.0.0.1:${port}`, '--storage', data, '--user', 'nobody', '--group', 'nogroup'], { probe: `http://127.0.0.1:${port}/_ping` });
+  t.teardown(() => gw.stop());
+  const status = await readFile(`/proc/${gw.pid}/status`, 'utf8');
+  const uid = Number(/^Uid:\s+(\d+)\s+(\d+)/m.exec(status)![2]);
+  const nobody = Number((await execFileP('id', ['-u', 'nobody'])).stdout.trim());
+  t.equal(uid, nobody, 'effective uid is nobody');
+  t.not(uid, 0);
+  t.equal((await fetchInsecure(`http://127.0.0.1:${port}/v2/`)).status, 200, 'still serving');
+  void chown;
+});
