@@ -12,6 +12,7 @@ declare -A NEEDS=(
   [htpasswd]=apache2-utils            # htpasswd fixtures made by the real tool
   [openssl]=openssl                   # TLS version checks
   [curl]=curl
+  [podman]=podman                     # podman search, the second real search client
   [prometheus-nginx-exporter]=prometheus-nginx-exporter   # real consumers of /nginx_status ...
   [collectd]=collectd-core
   [promtool]=prometheus               # ... and of /metrics

@@ -62,3 +62,17 @@ t.test('systemd unit: ExecStart names real flags and binds 443 without root', as
   t.match(unit, /^User=(?!root)/m);
   t.match(unit, /ExecReload=.*-HUP/);
 });
+
+t.test('Dockerfile: multi-stage, non-root, healthcheck on /_ping, real env names, copies what exists', async (t) => {
+  const text = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+  t.ok((text.match(/^FROM /gm) ?? []).length >= 2, 'multi-stage');
+  t.match(text, /^USER (?!root)\S+/m, 'runs as a non-root user');
+  t.match(text, /^HEALTHCHECK .*\/_ping/m, 'healthcheck on /_ping');
+  t.match(text, /^VOLUME .*\/data/m, 'a volume for data');
+  for (const [, name] of text.matchAll(/\b(PORTCULLIS_[A-Z_]+)=/g)) t.ok(ENVS.has(name), `${name} is a real variable`);
+  for (const [, src] of text.matchAll(/^COPY (?!--from)(\S+)/gm)) {
+    for (const f of src.split(/\s+/)) t.ok(statSync(join(ROOT, f), { throwIfNoEntry: false }), `COPY source ${f} exists`);
+  }
+  const entry = /ENTRYPOINT \["node", "\/app\/(dist\/bin\/portcullis\.js)"\]/.exec(text);
+  t.ok(entry, 'the entry point is the compiled CLI');
+});
