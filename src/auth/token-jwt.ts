@@ -26,7 +26,8 @@ export class TokenSigner {
 
   async sign(claims: TokenClaims, now = Date.now()): Promise<{ token: string; expiresIn: number; issuedAt: string }> {
     const iat = Math.floor(now / 1000);
-    // JWT times are whole seconds; never hand out a token that is already expired.
+    // JWT times are whole seconds: expiry rounds up, so a token lives at least expiresIn seconds
+    // (iat + 1 could be 1 ms away when issued at x.999).
     const expiresIn = Math.max(1, Math.round(this.ttlMs / 1000));
     const token = await new SignJWT({ access: claims.access })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
@@ -35,7 +36,7 @@ export class TokenSigner {
       .setAudience(this.service)
       .setIssuedAt(iat)
       .setNotBefore(iat)
-      .setExpirationTime(iat + expiresIn)
+      .setExpirationTime(Math.ceil(now / 1000) + expiresIn)
       .setJti(randomUUID())
       .sign(this.secret);
     return { token, expiresIn, issuedAt: new Date(iat * 1000).toISOString() };
