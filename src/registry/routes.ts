@@ -53,6 +53,12 @@ export async function dispatch(ctx: CoreContext, req: IncomingMessage, res: Serv
       sendRegistryError(res, e);
     } else if (isClientGone(e, req)) {
       res.destroy();
+    } else if ((e as NodeJS.ErrnoException)?.code === 'ENOSPC' || (e as NodeJS.ErrnoException)?.code === 'EDQUOT') {
+      // The write went to a temp file that is discarded: nothing half-written becomes visible.
+      ctx.logger.warn({ method: req.method, url: req.url, code: (e as NodeJS.ErrnoException).code }, 'registry core: storage full');
+      sendError(res, 'UNAVAILABLE', 'the registry storage is full; the upload was discarded, retry when space is freed', { errno: (e as NodeJS.ErrnoException).code }, { status: 507 });
+      // Read (and drop) the rest of the body, so the client gets this answer instead of a reset.
+      req.resume();
     } else {
       ctx.logger.error({ err: e, method: req.method, url: req.url }, 'registry core: internal error');
       sendError(res, 'INTERNAL', 'internal server error');

@@ -53,7 +53,9 @@ function parseContentRange(value: string | undefined): { start: number; end: num
 async function receive(ctx: CoreContext, id: string, offset: number, req: IncomingMessage, hash: Hash | null): Promise<number> {
   let received = 0;
   async function* hashed() {
-    for await (const chunk of req) {
+    // destroyOnReturn false: if the storage fails (disk full), the request stays open so the
+    // client can still be told why, instead of seeing a reset.
+    for await (const chunk of req.iterator({ destroyOnReturn: false })) {
       hash?.update(chunk as Buffer);
       received += (chunk as Buffer).length;
       yield chunk as Buffer;
