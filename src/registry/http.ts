@@ -42,14 +42,20 @@ export function contentLength(req: IncomingMessage): number | null {
   return n;
 }
 
+const DRAIN_LIMIT = 64 << 20;
+
 /** Read a body into memory, refusing more than `limit` bytes (413, distribution-spec "Pushing Manifests"). */
 export async function readBody(req: IncomingMessage, limit: number, what: string): Promise<Buffer> {
-  const tooLarge = () => new RegistryError('MANIFEST_INVALID', `${what} exceeds the ${limit} byte limit`, { limit }, 413, { connection: 'close' });
   const declared = contentLength(req);
+  // Up to DRAIN_LIMIT the rest of the body is read and dropped (Node does that once the answer
+  // is sent on a keep-alive connection), so the client reads the 413 instead of a broken pipe;
+  // beyond it the connection is closed rather than spend the bandwidth.
+  const drain = declared === null || declared <= DRAIN_LIMIT;
+  const tooLarge = () => new RegistryError('MANIFEST_INVALID', `${what} exceeds the ${limit} byte limit`, { limit }, 413, drain ? {} : { connection: 'close' });
   if (declared !== null && declared > limit) throw tooLarge();
   const chunks: Buffer[] = [];
   let total = 0;
-  for await (const chunk of req) {
+  for await (const chunk of req.iterator({ destroyOnReturn: false })) {
     total += (chunk as Buffer).length;
     if (total > limit) throw tooLarge();
     chunks.push(chunk as Buffer);
