@@ -25,7 +25,7 @@ function peerFingerprint(port: number, minVersion?: tls.SecureVersion, maxVersio
   });
 }
 
-t.test('SIGTERM: in-flight transfer finishes, new connections are refused, exit 0', async (t) => {
+t.test('SIGTERM under load: in-flight transfers finish, new connections are refused, exit 0', async (t) => {
   const up = await fakeUpstream((req, res) => {
     if (req.url === '/v2/') { res.writeHead(200, { 'content-length': '2' }).end('{}'); return; } // health probes
     res.writeHead(200, { 'content-length': String(20 * 65536) });
@@ -36,17 +36,18 @@ t.test('SIGTERM: in-flight transfer finishes, new connections are refused, exit 
   const port = await freePort();
   const gw = await startPortcullis(['--upstream', up.url, '--listen', `127.0.0.1:${port}`, '--shutdown-grace', '20s'], { probe: `http://127.0.0.1:${port}/_ping` });
   t.teardown(() => gw.stop('SIGKILL'));
-  const body = new Promise<number>((resolve, reject) => {
+  // Eight downloads in flight when the signal comes.
+  const bodies = Array.from({ length: 8 }, () => new Promise<number>((resolve, reject) => {
     http.get(`http://127.0.0.1:${port}/v2/app/blobs/sha256:${'a'.repeat(64)}`, { agent: false }, (res) => {
       let n = 0; res.on('data', (c: Buffer) => { n += c.length; }); res.on('end', () => resolve(n)); res.on('error', reject);
     }).on('error', reject);
-  });
+  }));
   await new Promise((r) => setTimeout(r, 200));
   const exited = new Promise<number | null>((r) => gw.proc.once('exit', (code) => r(code)));
   process.kill(gw.pid, 'SIGTERM');
   await new Promise((r) => setTimeout(r, 200));
   await t.rejects(fetchInsecure(`http://127.0.0.1:${port}/v2/`), /ECONNREFUSED/, 'new connections refused while draining');
-  t.equal(await body, 20 * 65536, 'the in-flight download completed');
+  t.same(await Promise.all(bodies), Array(8).fill(20 * 65536), 'all 8 in-flight downloads completed');
   t.equal(await exited, 0);
 });
 
