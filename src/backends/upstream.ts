@@ -24,7 +24,8 @@ export interface UpstreamOptions {
 }
 
 const SESSION_LIMIT = 100_000;
-const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+/** Errors that mean the connection was never made, so the request provably never reached the member. */
+const NEVER_CONNECTED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 const UPLOAD_LOCATION = /\/blobs\/uploads\/([^/?#]+)/;
 
 function hasBody(req: http.IncomingMessage): boolean {
@@ -79,7 +80,7 @@ export function createUpstreamBackend(opts: UpstreamOptions): Backend {
         const code = err.code ?? 'ERROR';
         ctx.upstreamError = `${code}: ${err.message}`;
         if (res.destroyed || res.writableEnded) { finish(); return; }
-        const neverSent = !proxyReq.reusedSocket && CONNECT_ERRORS.has(code) && (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH');
+        const neverSent = !proxyReq.reusedSocket && NEVER_CONNECTED.has(code);
         // A pooled socket the registry closed just as it was reused (pitfalls #12): only a
         // bodiless first attempt is treated as that race (and retried); anything else is the member failing.
         const keepAliveRace = proxyReq.reusedSocket && code === 'ECONNRESET' && attempt === 0 && !hasBody(req);
