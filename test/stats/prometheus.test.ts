@@ -45,7 +45,8 @@ t.test('prometheus scrapes /metrics: target up, no errors, values queryable', { 
   const api = `http://127.0.0.1:${port}/api/v1`;
   await waitForHttp(`${api}/targets`, 30_000, prom);
   const targets = await until(
-    async () => JSON.parse((await fetchInsecure(`${api}/targets`)).body).data.activeTargets as Target[],
+    // Prometheus answers 503 "Service Unavailable" (not JSON) until its storage is ready.
+    async () => { const r = await fetchInsecure(`${api}/targets`); return r.status === 200 ? JSON.parse(r.body).data.activeTargets as Target[] : []; },
     (ts) => ts.length === 1 && ts[0]!.health === 'up',
     30_000, 250,
   );
