@@ -23,7 +23,9 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const BLOB_MB = Number(process.env.BENCH_PROFILE_BLOB_MB ?? 256);
 const INTERVAL_US = Number(process.env.BENCH_PROFILE_INTERVAL_US ?? 500);
 let finished = false;
-process.on('exit', () => { if (!finished) killAllSync(); });
+process.on('exit', () => {
+  if (!finished) killAllSync();
+});
 
 /** Self time per callFrame from a .cpuprofile, counting only samples with timestamps in [fromUs, toUs]. */
 export function summarize(profile, fromUs = -Infinity, toUs = Infinity) {
@@ -47,7 +49,10 @@ export function summarize(profile, fromUs = -Infinity, toUs = Infinity) {
     const n = byId.get(id);
     const cf = n.callFrame;
     const name = cf.functionName || '(anonymous)';
-    if (name === '(idle)') { idle += us; continue; }
+    if (name === '(idle)') {
+      idle += us;
+      continue;
+    }
     total += us;
     const file = shortUrl(cf.url);
     const key = `${name} ${file ? `${file}:${cf.lineNumber + 1}` : ''}`.trim();
@@ -61,23 +66,39 @@ export function summarize(profile, fromUs = -Infinity, toUs = Infinity) {
 
 function shortUrl(url) {
   if (!url) return '';
-  return url.replace(/^file:\/\//, '').replace(ROOT + '/', '').replace(/^.*node_modules\//, 'node_modules/');
+  return url
+    .replace(/^file:\/\//, '')
+    .replace(`${ROOT}/`, '')
+    .replace(/^.*node_modules\//, 'node_modules/');
 }
 
 function moduleOf(url, name) {
   if (!url) return name.startsWith('(') ? name : '(native/builtin)';
   const u = shortUrl(url);
-  if (u.startsWith('node_modules/')) return u.split('/').slice(0, u.split('/')[1].startsWith('@') ? 3 : 2).join('/');
-  if (u.startsWith('node:')) return u.replace(/^node:internal\//, 'node:').replace(/\/[^/]*$/, (s) => s).split('/').slice(0, 2).join('/');
+  if (u.startsWith('node_modules/'))
+    return u
+      .split('/')
+      .slice(0, u.split('/')[1].startsWith('@') ? 3 : 2)
+      .join('/');
+  if (u.startsWith('node:'))
+    return u
+      .replace(/^node:internal\//, 'node:')
+      .replace(/\/[^/]*$/, (s) => s)
+      .split('/')
+      .slice(0, 2)
+      .join('/');
   if (u.startsWith('dist/')) return u;
   return u;
 }
 
-async function profileRun({ label, work, reg, htpasswd, tls, upstream, storage, load }) {
+async function profileRun({ label, work, htpasswd, tls, upstream, storage, load }) {
   const dir = join(work, 'prof', label.replace(/\W+/g, '-'));
   await mkdir(dir, { recursive: true });
   const pc = await startPortcullis(ROOT, {
-    upstream, storage, htpasswd, tls,
+    upstream,
+    storage,
+    htpasswd,
+    tls,
     extraNodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-interval', String(INTERVAL_US)],
   });
   const pid = pc.handle.pid;
@@ -95,25 +116,52 @@ async function profileRun({ label, work, reg, htpasswd, tls, upstream, storage, 
   const profile = JSON.parse(await readFile(join(dir, file), 'utf8'));
   let s = summarize(profile, fromUs, toUs);
   let windowed = true;
-  if (s.samples < 100) { s = summarize(profile); windowed = false; } // clocks did not line up: whole profile
+  if (s.samples < 100) {
+    s = summarize(profile);
+    windowed = false;
+  } // clocks did not line up: whole profile
   if (process.env.BENCH_PROFILE_DIR) {
     await mkdir(process.env.BENCH_PROFILE_DIR, { recursive: true });
-    await writeFile(join(process.env.BENCH_PROFILE_DIR, `${label.replace(/\W+/g, '-')}.cpuprofile`), JSON.stringify(profile));
+    await writeFile(
+      join(process.env.BENCH_PROFILE_DIR, `${label.replace(/\W+/g, '-')}.cpuprofile`),
+      JSON.stringify(profile),
+    );
   }
-  return { label, rps: r.requests / r.seconds, bytes: r.bytes, mbps: r.bytes ? r.bytes / 1e6 / r.seconds : null, cpuPerGB: r.bytes ? cpu / (r.bytes / 1e9) : null, requests: r.requests, cpuPerReqMs: (cpu / r.requests) * 1000, rss, s, windowed };
+  return {
+    label,
+    rps: r.requests / r.seconds,
+    bytes: r.bytes,
+    mbps: r.bytes ? r.bytes / 1e6 / r.seconds : null,
+    cpuPerGB: r.bytes ? cpu / (r.bytes / 1e9) : null,
+    requests: r.requests,
+    cpuPerReqMs: (cpu / r.requests) * 1000,
+    rss,
+    s,
+    windowed,
+  };
 }
 
 function render(runs, machine, bg) {
   const L = [];
   L.push(`# portcullis CPU profile (small requests and blob GET), ${machine.date.slice(0, 10)}`, '');
-  L.push(`node --cpu-prof (sampling every ${INTERVAL_US} µs) on the portcullis process; ${SECONDS} s measured after ${WARMUP} s warm-up, ${CONNECTIONS} connections, TLS, bcrypt (cost 5) basic auth, access log off. ` +
-    `Only samples inside the measured window are counted. Machine: ${machine.nproc} × ${machine.cpu}, node ${machine.node}; background CPU busy before start ${(bg * 100).toFixed(0)}% (shared machine, noisy).`, '');
+  L.push(
+    `node --cpu-prof (sampling every ${INTERVAL_US} µs) on the portcullis process; ${SECONDS} s measured after ${WARMUP} s warm-up, ${CONNECTIONS} connections, TLS, bcrypt (cost 5) basic auth, access log off. ` +
+      `Only samples inside the measured window are counted. Machine: ${machine.nproc} × ${machine.cpu}, node ${machine.node}; background CPU busy before start ${(bg * 100).toFixed(0)}% (shared machine, noisy).`,
+    '',
+  );
   for (const r of runs) {
     const pct = (us) => `${((us / r.s.total) * 100).toFixed(1)}%`;
     const perReq = (us) => `${(us / r.requests).toFixed(1)} µs`;
     L.push(`## ${r.label}`, '');
-    if (r.bytes) L.push(`${r.requests} GETs, ${r.mbps.toFixed(0)} MB/s, portcullis CPU ${r.cpuPerGB.toFixed(2)} s/GB (/proc); "per request" below is per GET of the whole blob.`, '');
-    L.push(`${r.rps.toFixed(r.bytes ? 2 : 0)} req/s; portcullis CPU ${r.cpuPerReqMs.toFixed(3)} ms/request (/proc); profiled busy time ${(r.s.total / 1e6).toFixed(2)} s = ${perReq(r.s.total)}/request, idle ${(r.s.idle / 1e6).toFixed(2)} s; peak RSS ${(r.rss / 1048576).toFixed(0)} MiB${r.windowed ? '' : ' (whole profile: window did not match)'}.`, '');
+    if (r.bytes)
+      L.push(
+        `${r.requests} GETs, ${r.mbps.toFixed(0)} MB/s, portcullis CPU ${r.cpuPerGB.toFixed(2)} s/GB (/proc); "per request" below is per GET of the whole blob.`,
+        '',
+      );
+    L.push(
+      `${r.rps.toFixed(r.bytes ? 2 : 0)} req/s; portcullis CPU ${r.cpuPerReqMs.toFixed(3)} ms/request (/proc); profiled busy time ${(r.s.total / 1e6).toFixed(2)} s = ${perReq(r.s.total)}/request, idle ${(r.s.idle / 1e6).toFixed(2)} s; peak RSS ${(r.rss / 1048576).toFixed(0)} MiB${r.windowed ? '' : ' (whole profile: window did not match)'}.`,
+      '',
+    );
     L.push('| self time by module | share | per request |', '|---|---|---|');
     for (const [m, us] of r.s.modules.slice(0, 15)) L.push(`| ${m} | ${pct(us)} | ${perReq(us)} |`);
     L.push('', '| top self-time functions | share | per request |', '|---|---|---|');
@@ -124,7 +172,10 @@ function render(runs, machine, bg) {
 }
 
 async function main() {
-  const watchdog = setTimeout(() => { log('profile: time limit reached'); stopAll().finally(() => process.exit(3)); }, 10 * 60_000);
+  const watchdog = setTimeout(() => {
+    log('profile: time limit reached');
+    stopAll().finally(() => process.exit(3));
+  }, 10 * 60_000);
   watchdog.unref();
   await ensureTools();
   await probeSkopeoIsolation();
@@ -142,30 +193,100 @@ async function main() {
     const repo = 'bench/profile';
     const direct = { name: 'registry:2', url: reg.url, auth: false };
     await push(direct, { image, repo, tmp: join(work, 'skopeo1'), timeoutMs: 120_000 });
-    const v2 = (pc, seconds) => wrk({ name: 'portcullis', url: pc.url, auth: true }, { path: '/v2/', method: 'GET', seconds, connections: CONNECTIONS });
-    const head = (pc, seconds) => abHead({ name: 'portcullis', url: pc.url, auth: true }, { path: `/v2/${repo}/manifests/v1`, seconds, connections: CONNECTIONS });
+    const v2 = (pc, seconds) =>
+      wrk(
+        { name: 'portcullis', url: pc.url, auth: true },
+        { path: '/v2/', method: 'GET', seconds, connections: CONNECTIONS },
+      );
+    const head = (pc, seconds) =>
+      abHead(
+        { name: 'portcullis', url: pc.url, auth: true },
+        { path: `/v2/${repo}/manifests/v1`, seconds, connections: CONNECTIONS },
+      );
     // blob GET: curl of the big layer, repeated until the time is up
     const blobLoad = async (pc, seconds) => {
       const end = Date.now() + seconds * 1000;
-      let requests = 0; let bytes = 0; let secs = 0;
+      let requests = 0;
+      let bytes = 0;
+      let secs = 0;
       do {
-        const r = await getBlob({ name: 'portcullis', url: pc.url, auth: true }, { repo, blob: gen.layers[0], timeoutMs: 120_000 });
-        requests++; bytes += r.bytes; secs += r.seconds;
+        const r = await getBlob(
+          { name: 'portcullis', url: pc.url, auth: true },
+          { repo, blob: gen.layers[0], timeoutMs: 120_000 },
+        );
+        requests++;
+        bytes += r.bytes;
+        secs += r.seconds;
       } while (Date.now() < end);
       return { requests, seconds: secs, bytes };
     };
     const runs = [];
-    runs.push(await profileRun({ label: 'GET /v2/, portcullis → registry:2 (wrk)', work, reg, htpasswd, tls, upstream: reg.url, load: v2 }));
-    runs.push(await profileRun({ label: 'HEAD manifest by tag, portcullis → registry:2 (ab)', work, reg, htpasswd, tls, upstream: reg.url, load: head }));
-    runs.push(await profileRun({ label: `GET one ${BLOB_MB} MiB blob, portcullis → registry:2 (curl)`, work, reg, htpasswd, tls, upstream: reg.url, load: blobLoad }));
+    runs.push(
+      await profileRun({
+        label: 'GET /v2/, portcullis → registry:2 (wrk)',
+        work,
+        reg,
+        htpasswd,
+        tls,
+        upstream: reg.url,
+        load: v2,
+      }),
+    );
+    runs.push(
+      await profileRun({
+        label: 'HEAD manifest by tag, portcullis → registry:2 (ab)',
+        work,
+        reg,
+        htpasswd,
+        tls,
+        upstream: reg.url,
+        load: head,
+      }),
+    );
+    runs.push(
+      await profileRun({
+        label: `GET one ${BLOB_MB} MiB blob, portcullis → registry:2 (curl)`,
+        work,
+        reg,
+        htpasswd,
+        tls,
+        upstream: reg.url,
+        load: blobLoad,
+      }),
+    );
     // embedded: push the same image into its storage first
     const storage = join(work, 'embedded');
     const pcSeed = await startPortcullis(ROOT, { storage, htpasswd, tls });
-    await push({ name: 'embedded', url: pcSeed.url, auth: true }, { image, repo, tmp: join(work, 'skopeo2'), timeoutMs: 120_000 });
+    await push(
+      { name: 'embedded', url: pcSeed.url, auth: true },
+      { image, repo, tmp: join(work, 'skopeo2'), timeoutMs: 120_000 },
+    );
     await pcSeed.handle.stop();
-    runs.push(await profileRun({ label: 'GET /v2/, portcullis embedded (wrk)', work, reg, htpasswd, tls, storage, load: v2 }));
-    runs.push(await profileRun({ label: 'HEAD manifest by tag, portcullis embedded (ab)', work, reg, htpasswd, tls, storage, load: head }));
-    runs.push(await profileRun({ label: `GET one ${BLOB_MB} MiB blob, portcullis embedded (curl)`, work, reg, htpasswd, tls, storage, load: blobLoad }));
+    runs.push(
+      await profileRun({ label: 'GET /v2/, portcullis embedded (wrk)', work, reg, htpasswd, tls, storage, load: v2 }),
+    );
+    runs.push(
+      await profileRun({
+        label: 'HEAD manifest by tag, portcullis embedded (ab)',
+        work,
+        reg,
+        htpasswd,
+        tls,
+        storage,
+        load: head,
+      }),
+    );
+    runs.push(
+      await profileRun({
+        label: `GET one ${BLOB_MB} MiB blob, portcullis embedded (curl)`,
+        work,
+        reg,
+        htpasswd,
+        tls,
+        storage,
+        load: blobLoad,
+      }),
+    );
     const md = render(runs, await machineDetails(), bg);
     console.log(md);
     await mkdir(join(HERE, 'results'), { recursive: true });
@@ -176,4 +297,14 @@ async function main() {
   }
 }
 
-main().then(() => { finished = true; process.exit(0); }).catch(async (e) => { console.error(e?.stack ?? e); await stopAll(); finished = true; process.exit(1); });
+main()
+  .then(() => {
+    finished = true;
+    process.exit(0);
+  })
+  .catch(async (e) => {
+    console.error(e?.stack ?? e);
+    await stopAll();
+    finished = true;
+    process.exit(1);
+  });

@@ -9,9 +9,18 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import { log, stopAll, killAllSync, processTree, cpuSeconds, resetPeakRss, peakRss, median } from './lib/sys.js';
+import { log, stopAll, killAllSync, processTree, cpuSeconds, resetPeakRss, peakRss } from './lib/sys.js';
 import { ensureTools, makeHtpasswd, makeCert, startRegistry2, startNginx, startPortcullis } from './lib/targets.js';
-import { probeSkopeoIsolation, push, pull, getBlob, verifyBlobGet, wrk, abHead, checkHeadWorks } from './lib/workloads.js';
+import {
+  probeSkopeoIsolation,
+  push,
+  pull,
+  getBlob,
+  verifyBlobGet,
+  wrk,
+  abHead,
+  checkHeadWorks,
+} from './lib/workloads.js';
 import { machineDetails, backgroundLoad, renderReport, gitCommit } from './lib/report.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -42,7 +51,12 @@ const WORKLOADS = [
   { key: 'pull', title: `pull ${cfg.sizeMB} MiB image, skopeo`, unit: 'MB/s', kind: 'bytes' },
   { key: 'blob', title: `GET one ${Math.round(cfg.sizeMB / cfg.layers)} MiB blob, curl`, unit: 'MB/s', kind: 'bytes' },
   { key: 'v2', title: `GET /v2/ with basic auth, wrk -c${cfg.connections}`, unit: 'req/s', kind: 'requests' },
-  { key: 'head', title: `HEAD manifest by tag with basic auth, ${cfg.headTool} -c${cfg.connections}`, unit: 'req/s', kind: 'requests' },
+  {
+    key: 'head',
+    title: `HEAD manifest by tag with basic auth, ${cfg.headTool} -c${cfg.connections}`,
+    unit: 'req/s',
+    kind: 'requests',
+  },
 ].filter((w) => !cfg.workloads || cfg.workloads.includes(w.key));
 
 let work;
@@ -53,9 +67,14 @@ async function cleanup() {
   if (work && !cfg.keep) await rm(work, { recursive: true, force: true }).catch(() => {});
 }
 
-process.on('exit', () => { if (!finished) killAllSync(); });
+process.on('exit', () => {
+  if (!finished) killAllSync();
+});
 for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, () => { log(`${sig}: stopping every process`); cleanup().finally(() => process.exit(130)); });
+  process.on(sig, () => {
+    log(`${sig}: stopping every process`);
+    cleanup().finally(() => process.exit(130));
+  });
 }
 
 async function main() {
@@ -72,7 +91,8 @@ async function main() {
   const isolation = await probeSkopeoIsolation();
   log(`skopeo blob-info cache: ${isolation}`);
   const helper = join(ROOT, 'dist', 'test', 'helpers', 'oci-image.js');
-  if (!existsSync(helper) || !existsSync(join(ROOT, 'dist', 'bin', 'portcullis.js'))) throw new Error('dist/ is missing: run `npm run build` (npm run bench does)');
+  if (!existsSync(helper) || !existsSync(join(ROOT, 'dist', 'bin', 'portcullis.js')))
+    throw new Error('dist/ is missing: run `npm run build` (npm run bench does)');
   const { makeOciImage } = await import(pathToFileURL(helper).href);
 
   work = await mkdtemp(join(tmpdir(), 'portcullis-bench-'));
@@ -81,7 +101,10 @@ async function main() {
 
   // The image: incompressible layers (gzip level 0) in an OCI layout.
   const total = cfg.sizeMB * 1024 * 1024;
-  const sizes = Array.from({ length: cfg.layers }, (_, i) => Math.floor(total / cfg.layers) + (i === 0 ? total % cfg.layers : 0));
+  const sizes = Array.from(
+    { length: cfg.layers },
+    (_, i) => Math.floor(total / cfg.layers) + (i === 0 ? total % cfg.layers : 0),
+  );
   log(`generating a ${cfg.sizeMB} MiB image in ${cfg.layers} layer(s)`);
   const gen = await makeOciImage(join(work, 'image'), { layerSizes: sizes, tag: 'latest' });
   const manifestSize = (await readFile(join(work, 'image', 'blobs', 'sha256', gen.manifest.digest.slice(7)))).length;
@@ -92,22 +115,70 @@ async function main() {
   const tls = await makeCert(work);
   const reg = await startRegistry2(join(work, 'registry2'));
   const all = [];
-  all.push({ key: 'direct', name: 'registry:2 direct', listener: 'HTTP, no auth', url: reg.url, auth: false, gw: () => [reg.handle.pid], reg: null, handle: reg.handle });
+  all.push({
+    key: 'direct',
+    name: 'registry:2 direct',
+    listener: 'HTTP, no auth',
+    url: reg.url,
+    auth: false,
+    gw: () => [reg.handle.pid],
+    reg: null,
+    handle: reg.handle,
+  });
   const seed = await startNginx(join(work, 'nginx-seed'), { kind: 'seed', upstreamPort: reg.port, htpasswd, tls });
-  all.push({ key: 'nginx-seed', name: 'nginx seed', listener: 'TLS, basic auth', url: seed.url, auth: true, gw: () => processTree(seed.handle.pid), reg: () => [reg.handle.pid], handle: seed.handle });
+  all.push({
+    key: 'nginx-seed',
+    name: 'nginx seed',
+    listener: 'TLS, basic auth',
+    url: seed.url,
+    auth: true,
+    gw: () => processTree(seed.handle.pid),
+    reg: () => [reg.handle.pid],
+    handle: seed.handle,
+  });
   const tuned = await startNginx(join(work, 'nginx-tuned'), { kind: 'tuned', upstreamPort: reg.port, htpasswd, tls });
-  all.push({ key: 'nginx-tuned', name: 'nginx tuned', listener: 'TLS, basic auth', url: tuned.url, auth: true, gw: () => processTree(tuned.handle.pid), reg: () => [reg.handle.pid], handle: tuned.handle });
+  all.push({
+    key: 'nginx-tuned',
+    name: 'nginx tuned',
+    listener: 'TLS, basic auth',
+    url: tuned.url,
+    auth: true,
+    gw: () => processTree(tuned.handle.pid),
+    reg: () => [reg.handle.pid],
+    handle: tuned.handle,
+  });
   const pcProxy = await startPortcullis(ROOT, { upstream: reg.url, htpasswd, tls });
-  all.push({ key: 'pc-proxy', name: 'portcullis → registry:2', listener: 'TLS, basic auth', url: pcProxy.url, auth: true, gw: () => [pcProxy.handle.pid], reg: () => [reg.handle.pid], handle: pcProxy.handle });
+  all.push({
+    key: 'pc-proxy',
+    name: 'portcullis → registry:2',
+    listener: 'TLS, basic auth',
+    url: pcProxy.url,
+    auth: true,
+    gw: () => [pcProxy.handle.pid],
+    reg: () => [reg.handle.pid],
+    handle: pcProxy.handle,
+  });
   const pcEmb = await startPortcullis(ROOT, { storage: join(work, 'embedded-storage'), htpasswd, tls });
-  all.push({ key: 'pc-embedded', name: 'portcullis embedded', listener: 'TLS, basic auth', url: pcEmb.url, auth: true, gw: () => [pcEmb.handle.pid], reg: null, handle: pcEmb.handle });
+  all.push({
+    key: 'pc-embedded',
+    name: 'portcullis embedded',
+    listener: 'TLS, basic auth',
+    url: pcEmb.url,
+    auth: true,
+    gw: () => [pcEmb.handle.pid],
+    reg: null,
+    handle: pcEmb.handle,
+  });
   const targets = all.filter((t) => !cfg.targets || cfg.targets.includes(t.key));
   log(`targets: ${targets.map((t) => `${t.key}=${t.url}`).join(' ')}`);
 
   const transferTimeout = Math.max(120_000, cfg.sizeMB * 1000); // >= 1 MB/s
   const runId = randomBytes(3).toString('hex');
   const results = {}; // results[workload][target] = [{ value, gwCpu, regCpu, rss }]
-  for (const w of WORKLOADS) { results[w.key] = {}; for (const t of targets) results[w.key][t.key] = []; }
+  for (const w of WORKLOADS) {
+    results[w.key] = {};
+    for (const t of targets) results[w.key][t.key] = [];
+  }
 
   async function measure(w, t, fn) {
     const gwPids = t.gw();
@@ -123,11 +194,16 @@ async function main() {
     const units = w.kind === 'bytes' ? r.bytes / 1e9 : r.requests; // CPU per GB or per request
     const rec = {
       value: w.kind === 'bytes' ? r.bytes / 1e6 / r.seconds : r.requests / r.seconds,
-      gwCpu: gwCpu / units, regCpu: regCpu === null ? null : regCpu / units, rss,
-      p50ms: r.p50ms, p99ms: r.p99ms,
+      gwCpu: gwCpu / units,
+      regCpu: regCpu === null ? null : regCpu / units,
+      rss,
+      p50ms: r.p50ms,
+      p99ms: r.p99ms,
     };
     results[w.key][t.key].push(rec);
-    log(`  ${w.key.padEnd(5)} ${t.key.padEnd(12)} ${rec.value.toFixed(1)} ${w.unit}  gw CPU ${w.kind === 'bytes' ? rec.gwCpu.toFixed(2) + ' s/GB' : (rec.gwCpu * 1000).toFixed(3) + ' ms/req'}  peak RSS ${(rss / 1048576).toFixed(0)} MiB`);
+    log(
+      `  ${w.key.padEnd(5)} ${t.key.padEnd(12)} ${rec.value.toFixed(1)} ${w.unit}  gw CPU ${w.kind === 'bytes' ? `${rec.gwCpu.toFixed(2)} s/GB` : `${(rec.gwCpu * 1000).toFixed(3)} ms/req`}  peak RSS ${(rss / 1048576).toFixed(0)} MiB`,
+    );
   }
 
   const has = (k) => WORKLOADS.some((w) => w.key === k);
@@ -146,32 +222,61 @@ async function main() {
       else await push(t, opts);
       await rm(opts.tmp, { recursive: true, force: true });
     }
-    if (has('pull')) for (const t of order) {
-      const opts = { image, repo: repoOf(t), tmp: tmpOf(t, 'pull'), out: join(work, 'pulled'), timeoutMs: transferTimeout };
-      await measure(wl('pull'), t, () => pull(t, opts));
-      await rm(opts.tmp, { recursive: true, force: true });
-    }
-    if (has('blob')) for (const t of order) {
-      const opts = { repo: repoOf(t), blob: bigBlob, timeoutMs: transferTimeout };
-      await measure(wl('blob'), t, () => getBlob(t, opts));
-      await verifyBlobGet(t, opts);
-    }
-    for (const [key, method, path] of [['v2', 'GET', () => '/v2/'], ['head', 'HEAD', (t) => `/v2/${repoOf(t)}/manifests/v1`]]) {
+    if (has('pull'))
+      for (const t of order) {
+        const opts = {
+          image,
+          repo: repoOf(t),
+          tmp: tmpOf(t, 'pull'),
+          out: join(work, 'pulled'),
+          timeoutMs: transferTimeout,
+        };
+        await measure(wl('pull'), t, () => pull(t, opts));
+        await rm(opts.tmp, { recursive: true, force: true });
+      }
+    if (has('blob'))
+      for (const t of order) {
+        const opts = { repo: repoOf(t), blob: bigBlob, timeoutMs: transferTimeout };
+        await measure(wl('blob'), t, () => getBlob(t, opts));
+        await verifyBlobGet(t, opts);
+      }
+    for (const [key, method, path] of [
+      ['v2', 'GET', () => '/v2/'],
+      ['head', 'HEAD', (t) => `/v2/${repoOf(t)}/manifests/v1`],
+    ]) {
       if (!has(key)) continue;
       for (const t of order) {
         await checkHeadWorks(t, repoOf(t));
         const load = method === 'HEAD' && cfg.headTool === 'ab' ? abHead : wrk;
-        if (cfg.wrkWarmup > 0) await load(t, { path: path(t), method, seconds: cfg.wrkWarmup, connections: cfg.connections });
-        await measure(wl(key), t, () => load(t, { path: path(t), method, seconds: cfg.wrkSeconds, connections: cfg.connections }));
+        if (cfg.wrkWarmup > 0)
+          await load(t, { path: path(t), method, seconds: cfg.wrkWarmup, connections: cfg.connections });
+        await measure(wl(key), t, () =>
+          load(t, { path: path(t), method, seconds: cfg.wrkSeconds, connections: cfg.connections }),
+        );
       }
     }
   }
 
   const bgAfter = await backgroundLoad(3000);
   const machine = await machineDetails();
-  machine.commit = commitAtStart === machine.commit ? commitAtStart : `${commitAtStart} at start, ${machine.commit} at end (dist/ as loaded at start)`;
+  machine.commit =
+    commitAtStart === machine.commit
+      ? commitAtStart
+      : `${commitAtStart} at start, ${machine.commit} at end (dist/ as loaded at start)`;
   const minutes = (Date.now() - t0) / 60000;
-  const md = renderReport({ cfg, machine, results, workloads: WORKLOADS, targets, image, bigBlob, isolation, bg, bgAfter, minutes });
+  const md = renderReport({
+    cfg,
+    machine,
+    results,
+    workloads: WORKLOADS,
+    targets,
+    image,
+    bigBlob,
+    isolation,
+    bg,
+    bgAfter,
+    minutes,
+  });
   console.log(md);
   if (cfg.write) {
     await mkdir(cfg.outDir, { recursive: true });
@@ -186,7 +291,11 @@ async function main() {
 }
 
 main()
-  .then(async () => { await cleanup(); finished = true; process.exit(0); })
+  .then(async () => {
+    await cleanup();
+    finished = true;
+    process.exit(0);
+  })
   .catch(async (e) => {
     console.error(e?.stack ?? e);
     await cleanup();

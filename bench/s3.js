@@ -15,20 +15,32 @@ import { spawnSync } from 'node:child_process';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { startSwift, swiftMissing } = await import(join(ROOT, 'dist/test/helpers/swift.js'));
 const { makeOciImage, fileDigest } = await import(join(ROOT, 'dist/test/helpers/oci-image.js'));
-const { startPortcullis, freePort, tempDir, removeDir, startProcess, waitForHttp } = await import(join(ROOT, 'dist/test/helpers/processes.js'));
+const { startPortcullis, freePort, tempDir, removeDir, startProcess, waitForHttp } = await import(
+  join(ROOT, 'dist/test/helpers/processes.js')
+);
 
 const SIZE_MB = Number(process.env.BENCH_SIZE_MB ?? 256);
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const log = (...a) => console.log(`[s3 ${new Date().toISOString().slice(11, 19)}]`, ...a);
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
 
 function skopeo(args, home) {
-  const r = spawnSync('skopeo', args, { env: { ...process.env, HOME: home, XDG_DATA_HOME: join(home, 'data') }, encoding: 'utf8', timeout: 1_800_000 });
+  const r = spawnSync('skopeo', args, {
+    env: { ...process.env, HOME: home, XDG_DATA_HOME: join(home, 'data') },
+    encoding: 'utf8',
+    timeout: 1_800_000,
+  });
   if (r.status !== 0) throw new Error(`skopeo ${args[0]} failed: ${r.stderr}`);
 }
 
 const why = swiftMissing();
-if (why) { console.error(`cannot run: ${why}`); process.exit(1); }
+if (why) {
+  console.error(`cannot run: ${why}`);
+  process.exit(1);
+}
 const work = await tempDir('portcullis-bench-s3-');
 const swift = await startSwift();
 const stops = [() => swift.stop()];
@@ -37,20 +49,54 @@ try {
   const regBucket = await swift.createBucket();
 
   const pcPort = await freePort();
-  const pc = await startPortcullis(['--storage', `s3://${pcBucket}/registry`, '--s3-endpoint', swift.endpoint, '--listen', `127.0.0.1:${pcPort}`, '--access-log', 'off'], { env: swift.env, probe: `http://127.0.0.1:${pcPort}/v2/` });
+  const pc = await startPortcullis(
+    [
+      '--storage',
+      `s3://${pcBucket}/registry`,
+      '--s3-endpoint',
+      swift.endpoint,
+      '--listen',
+      `127.0.0.1:${pcPort}`,
+      '--access-log',
+      'off',
+    ],
+    { env: swift.env, probe: `http://127.0.0.1:${pcPort}/v2/` },
+  );
   stops.push(() => pc.stop());
 
   const regPort = await freePort();
   const config = join(work, 'registry.yml');
-  await writeFile(config, [
-    'version: 0.1', 'log:', '  level: warn', '  accesslog:', '    disabled: true',
-    'storage:', '  s3:', `    accesskey: ${swift.accessKey}`, `    secretkey: ${swift.secretKey}`, `    region: ${swift.region}`,
-    `    regionendpoint: ${swift.endpoint}`, `    bucket: ${regBucket}`, '    secure: false', '    v4auth: true', '    rootdirectory: /registry',
-    '  redirect:', '    disable: true', '  delete:', '    enabled: true',
-    'http:', `  addr: 127.0.0.1:${regPort}`, '  secret: bench',
-  ].join('\n'));
+  await writeFile(
+    config,
+    [
+      'version: 0.1',
+      'log:',
+      '  level: warn',
+      '  accesslog:',
+      '    disabled: true',
+      'storage:',
+      '  s3:',
+      `    accesskey: ${swift.accessKey}`,
+      `    secretkey: ${swift.secretKey}`,
+      `    region: ${swift.region}`,
+      `    regionendpoint: ${swift.endpoint}`,
+      `    bucket: ${regBucket}`,
+      '    secure: false',
+      '    v4auth: true',
+      '    rootdirectory: /registry',
+      '  redirect:',
+      '    disable: true',
+      '  delete:',
+      '    enabled: true',
+      'http:',
+      `  addr: 127.0.0.1:${regPort}`,
+      '  secret: bench',
+    ].join('\n'),
+  );
   // aws-sdk-go in registry:2 panics on a CA bundle with its custom transport; the store is plain HTTP anyway.
-  const reg = startProcess('docker-registry', ['serve', config], { env: { OTEL_TRACES_EXPORTER: 'none', AWS_CA_BUNDLE: '' } });
+  const reg = startProcess('docker-registry', ['serve', config], {
+    env: { OTEL_TRACES_EXPORTER: 'none', AWS_CA_BUNDLE: '' },
+  });
   stops.push(() => reg.stop());
   await waitForHttp(`http://127.0.0.1:${regPort}/v2/`, 30_000, reg);
 
@@ -76,7 +122,11 @@ try {
       const pull = bytes / 1e6 / ((Date.now() - started) / 1000);
       const pulled = await readdir(join(out, 'blobs', 'sha256'));
       for (const l of image.layers) {
-        if (!pulled.includes(l.digest.slice(7)) || (await fileDigest(join(out, 'blobs', 'sha256', l.digest.slice(7)))) !== l.digest) throw new Error(`${t.key}: pulled layer does not match`);
+        if (
+          !pulled.includes(l.digest.slice(7)) ||
+          (await fileDigest(join(out, 'blobs', 'sha256', l.digest.slice(7)))) !== l.digest
+        )
+          throw new Error(`${t.key}: pulled layer does not match`);
       }
       results[t.key].push.push(push);
       results[t.key].pull.push(pull);
@@ -85,15 +135,22 @@ try {
     }
   }
   const base = results[targets[0].key];
-  const row = (k, w) => { const m = median(results[k][w]); return `${m.toFixed(1)} MB/s (${Math.min(...results[k][w]).toFixed(1)}–${Math.max(...results[k][w]).toFixed(1)}; ${(m / median(base[w])).toFixed(2)}x)`; };
+  const row = (k, w) => {
+    const m = median(results[k][w]);
+    return `${m.toFixed(1)} MB/s (${Math.min(...results[k][w]).toFixed(1)}–${Math.max(...results[k][w]).toFixed(1)}; ${(m / median(base[w])).toFixed(2)}x)`;
+  };
   const date = new Date().toISOString().slice(0, 10);
   const md = [
-    `# Object-store row, ${date}`, '',
+    `# Object-store row, ${date}`,
+    '',
     `skopeo push and pull of a ${SIZE_MB} MiB single-layer image (incompressible, gzip level 0), ${REPS} interleaved repetitions, medians (min–max; ratio to registry:2).`,
-    'Both on plain HTTP on loopback; storage: one single-node OpenStack Swift with s3api (Debian packages), a bucket each; registry:2 2.8 uses its own s3 driver (redirects disabled), portcullis its embedded core with `--storage s3://`. Every pulled layer verified by digest.', '',
-    '| workload | registry:2 (s3 driver) | portcullis embedded (s3) |', '|---|---|---|',
+    'Both on plain HTTP on loopback; storage: one single-node OpenStack Swift with s3api (Debian packages), a bucket each; registry:2 2.8 uses its own s3 driver (redirects disabled), portcullis its embedded core with `--storage s3://`. Every pulled layer verified by digest.',
+    '',
+    '| workload | registry:2 (s3 driver) | portcullis embedded (s3) |',
+    '|---|---|---|',
     `| push | ${row(targets[0].key, 'push')} | ${row(targets[1].key, 'push')} |`,
-    `| pull | ${row(targets[0].key, 'pull')} | ${row(targets[1].key, 'pull')} |`, '',
+    `| pull | ${row(targets[0].key, 'pull')} | ${row(targets[1].key, 'pull')} |`,
+    '',
   ].join('\n');
   await mkdir(join(ROOT, 'bench', 'results'), { recursive: true });
   await writeFile(join(ROOT, 'bench', 'results', `s3-${date}.md`), md);

@@ -35,57 +35,104 @@ function request(url, { method = 'GET', headers = {}, body } = {}) {
   });
 }
 
-const percentile = (xs, p) => { if (!xs.length) return 0; const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]; };
+const percentile = (xs, p) => {
+  if (!xs.length) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))];
+};
 
 function svg(samples) {
-  const W = 720; const H = 180; const pad = 40;
+  const W = 720;
+  const H = 180;
+  const pad = 40;
   const series = [
     { key: 'rssMiB', label: 'RSS (MiB)', color: '#1565c0' },
     { key: 'fds', label: 'open fds', color: '#2e7d32' },
     { key: 'p99', label: 'p99 latency (ms)', color: '#c62828' },
   ];
   const tMax = samples.at(-1)?.t || 1;
-  const charts = series.map((s, i) => {
-    const max = Math.max(1, ...samples.map((x) => x[s.key])) * 1.1;
-    const pts = samples.map((x) => `${(pad + (x.t / tMax) * (W - 2 * pad)).toFixed(1)},${(i * H + H - 20 - (x[s.key] / max) * (H - 40)).toFixed(1)}`).join(' ');
-    return `<text x="${pad}" y="${i * H + 14}" font-size="12" fill="${s.color}">${s.label} (max ${max.toFixed(0)})</text>` +
-      `<line x1="${pad}" y1="${i * H + H - 20}" x2="${W - pad}" y2="${i * H + H - 20}" stroke="#ccc"/>` +
-      `<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${pts}"/>`;
-  }).join('\n');
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H * 3}" font-family="sans-serif">\n${charts}\n` +
-    `<text x="${W - pad}" y="${H * 3 - 4}" font-size="11" text-anchor="end">minutes: ${(tMax / 60000).toFixed(1)}</text></svg>\n`;
+  const charts = series
+    .map((s, i) => {
+      const max = Math.max(1, ...samples.map((x) => x[s.key])) * 1.1;
+      const pts = samples
+        .map(
+          (x) =>
+            `${(pad + (x.t / tMax) * (W - 2 * pad)).toFixed(1)},${(i * H + H - 20 - (x[s.key] / max) * (H - 40)).toFixed(1)}`,
+        )
+        .join(' ');
+      return (
+        `<text x="${pad}" y="${i * H + 14}" font-size="12" fill="${s.color}">${s.label} (max ${max.toFixed(0)})</text>` +
+        `<line x1="${pad}" y1="${i * H + H - 20}" x2="${W - pad}" y2="${i * H + H - 20}" stroke="#ccc"/>` +
+        `<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${pts}"/>`
+      );
+    })
+    .join('\n');
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H * 3}" font-family="sans-serif">\n${charts}\n` +
+    `<text x="${W - pad}" y="${H * 3 - 4}" font-size="11" text-anchor="end">minutes: ${(tMax / 60000).toFixed(1)}</text></svg>\n`
+  );
 }
 
 async function main() {
   const dir = await mkdtemp(join(tmpdir(), 'portcullis-soak-'));
-  process.on('SIGINT', () => { killAllSync(); process.exit(130); });
+  process.on('SIGINT', () => {
+    killAllSync();
+    process.exit(130);
+  });
   try {
     const htpasswd = await makeHtpasswd(dir);
     const tls = await makeCert(dir);
-    const pc = await startPortcullis(ROOT, { storage: join(dir, 'data'), htpasswd, tls, env: { PORTCULLIS_BRUTE_FORCE_MAX: '1000000' } });
+    const pc = await startPortcullis(ROOT, {
+      storage: join(dir, 'data'),
+      htpasswd,
+      tls,
+      env: { PORTCULLIS_BRUTE_FORCE_MAX: '1000000' },
+    });
     const auth = { authorization: `Basic ${BASIC}` };
     const wrong = { authorization: `Basic ${Buffer.from('bench:wrong').toString('base64')}` };
     // One image to pull and HEAD: a 4 MiB layer, a config and a manifest.
     const put = async (repo, data) => {
-      const digest = 'sha256:' + createHash('sha256').update(data).digest('hex');
-      const r = await request(`${pc.url}/v2/${repo}/blobs/uploads/?digest=${digest}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/octet-stream', 'content-length': data.length }, body: data });
+      const digest = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+      const r = await request(`${pc.url}/v2/${repo}/blobs/uploads/?digest=${digest}`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/octet-stream', 'content-length': data.length },
+        body: data,
+      });
       return { digest, size: data.length, status: r.status };
     };
     const layer = await put('soak/base', randomBytes(4 << 20));
-    const config = await put('soak/base', Buffer.from('{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'));
-    const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: config.digest, size: config.size },
-      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: layer.digest, size: layer.size }] }));
-    await request(`${pc.url}/v2/soak/base/manifests/v1`, { method: 'PUT', headers: { ...auth, 'content-type': 'application/vnd.oci.image.manifest.v1+json' }, body: manifest });
+    const config = await put(
+      'soak/base',
+      Buffer.from('{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'),
+    );
+    const manifest = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: config.digest, size: config.size },
+        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: layer.digest, size: layer.size }],
+      }),
+    );
+    await request(`${pc.url}/v2/soak/base/manifests/v1`, {
+      method: 'PUT',
+      headers: { ...auth, 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
+      body: manifest,
+    });
 
     const ops = [
-      async () => (await put(`soak/p${Math.floor(Math.random() * 50)}`, randomBytes(256 << 10))),
+      async () => await put(`soak/p${Math.floor(Math.random() * 50)}`, randomBytes(256 << 10)),
       () => request(`${pc.url}/v2/soak/base/blobs/${layer.digest}`, { headers: auth }),
-      () => request(`${pc.url}/v2/soak/base/manifests/v1`, { method: 'HEAD', headers: { ...auth, accept: 'application/vnd.oci.image.manifest.v1+json' } }),
+      () =>
+        request(`${pc.url}/v2/soak/base/manifests/v1`, {
+          method: 'HEAD',
+          headers: { ...auth, accept: 'application/vnd.oci.image.manifest.v1+json' },
+        }),
       () => request(`${pc.url}/v2/`, { headers: wrong }),
     ];
     const expected = [201, 200, 200, 401];
-    let window = []; let served = 0; let errors = 0;
+    let window = [];
+    let served = 0;
+    let errors = 0;
     const samples = [];
     const started = Date.now();
     const end = started + MINUTES * 60_000;
@@ -100,11 +147,20 @@ async function main() {
     });
     const sampler = setInterval(() => {
       const status = readFileSync(`/proc/${pc.handle.pid}/status`, 'utf8');
-      const s = { t: Date.now() - started, served, errors, p99: percentile(window, 0.99), p50: percentile(window, 0.5),
-        rssMiB: Number(/VmRSS:\s+(\d+)/.exec(status)[1]) / 1024, fds: readdirSync(`/proc/${pc.handle.pid}/fd`).length };
+      const s = {
+        t: Date.now() - started,
+        served,
+        errors,
+        p99: percentile(window, 0.99),
+        p50: percentile(window, 0.5),
+        rssMiB: Number(/VmRSS:\s+(\d+)/.exec(status)[1]) / 1024,
+        fds: readdirSync(`/proc/${pc.handle.pid}/fd`).length,
+      };
       samples.push(s);
       window = [];
-      log(`soak ${(s.t / 60000).toFixed(1)} min: ${served} requests, ${errors} errors, p99 ${s.p99.toFixed(1)} ms, RSS ${s.rssMiB.toFixed(0)} MiB, ${s.fds} fds`);
+      log(
+        `soak ${(s.t / 60000).toFixed(1)} min: ${served} requests, ${errors} errors, p99 ${s.p99.toFixed(1)} ms, RSS ${s.rssMiB.toFixed(0)} MiB, ${s.fds} fds`,
+      );
     }, SAMPLE_MS);
     await Promise.all(workers);
     clearInterval(sampler);
@@ -113,16 +169,26 @@ async function main() {
     const out = join(ROOT, 'bench', 'results');
     await mkdir(out, { recursive: true });
     await writeFile(join(out, `soak-${date}.svg`), svg(samples));
-    const first = samples[1] ?? samples[0]; const last = samples.at(-1);
+    const first = samples[1] ?? samples[0];
+    const last = samples.at(-1);
     const md = [
-      `# portcullis soak, ${date}`, '',
+      `# portcullis soak, ${date}`,
+      '',
       `${MINUTES} minutes, ${CONCURRENCY} concurrent clients over TLS with bcrypt basic auth against the embedded core, a steady mix of`,
-      'blob pushes (256 KiB, 50 repositories), 4 MiB blob pulls, manifest HEADs by tag and wrong-password requests (expected 401).', '',
+      'blob pushes (256 KiB, 50 repositories), 4 MiB blob pulls, manifest HEADs by tag and wrong-password requests (expected 401).',
+      '',
       `**${served} requests, ${errors} unexpected answers.** p99 latency ${first.p99.toFixed(1)} ms in the second window, ${last.p99.toFixed(1)} ms in the last;`,
-      `RSS ${first.rssMiB.toFixed(0)} → ${last.rssMiB.toFixed(0)} MiB; open fds ${first.fds} → ${last.fds}.`, '',
-      `![RSS, fds and p99 over time](soak-${date}.svg)`, '',
-      '| minute | requests | errors | p50 ms | p99 ms | RSS MiB | fds |', '|---|---|---|---|---|---|---|',
-      ...samples.map((s) => `| ${(s.t / 60000).toFixed(1)} | ${s.served} | ${s.errors} | ${s.p50.toFixed(1)} | ${s.p99.toFixed(1)} | ${s.rssMiB.toFixed(0)} | ${s.fds} |`), '',
+      `RSS ${first.rssMiB.toFixed(0)} → ${last.rssMiB.toFixed(0)} MiB; open fds ${first.fds} → ${last.fds}.`,
+      '',
+      `![RSS, fds and p99 over time](soak-${date}.svg)`,
+      '',
+      '| minute | requests | errors | p50 ms | p99 ms | RSS MiB | fds |',
+      '|---|---|---|---|---|---|---|',
+      ...samples.map(
+        (s) =>
+          `| ${(s.t / 60000).toFixed(1)} | ${s.served} | ${s.errors} | ${s.p50.toFixed(1)} | ${s.p99.toFixed(1)} | ${s.rssMiB.toFixed(0)} | ${s.fds} |`,
+      ),
+      '',
     ].join('\n');
     await writeFile(join(out, `soak-${date}.md`), md);
     log(`wrote bench/results/soak-${date}.md`);
@@ -133,4 +199,8 @@ async function main() {
   }
 }
 
-main().catch((e) => { console.error(e); killAllSync(); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  killAllSync();
+  process.exit(1);
+});

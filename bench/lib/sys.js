@@ -21,19 +21,32 @@ export function hasCommand(cmd) {
 export function run(cmd, args, { timeoutMs = 600_000, env, cwd, input } = {}) {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
-    const child = execFile(cmd, args, { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 << 20, env: env ? { ...process.env, ...env } : process.env, cwd }, (err, stdout, stderr) => {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      if (err && err.code === 'ENOENT') return reject(new Error(`${cmd}: not found`));
-      if (err && err.killed) return reject(new Error(`${cmd} ${args.join(' ')}: timed out after ${timeoutMs} ms\n${stderr}`));
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr, ms });
-    });
+    const child = execFile(
+      cmd,
+      args,
+      {
+        timeout: timeoutMs,
+        killSignal: 'SIGKILL',
+        maxBuffer: 64 << 20,
+        env: env ? { ...process.env, ...env } : process.env,
+        cwd,
+      },
+      (err, stdout, stderr) => {
+        const ms = Number(process.hrtime.bigint() - started) / 1e6;
+        if (err && err.code === 'ENOENT') return reject(new Error(`${cmd}: not found`));
+        if (err?.killed)
+          return reject(new Error(`${cmd} ${args.join(' ')}: timed out after ${timeoutMs} ms\n${stderr}`));
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr, ms });
+      },
+    );
     if (input !== undefined) child.stdin.end(input);
   });
 }
 
 export async function mustRun(cmd, args, opts) {
   const r = await run(cmd, args, opts);
-  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.code}:\n${r.stderr.slice(-4000)}${r.stdout.slice(-2000)}`);
+  if (r.code !== 0)
+    throw new Error(`${cmd} ${args.join(' ')} exited ${r.code}:\n${r.stderr.slice(-4000)}${r.stdout.slice(-2000)}`);
   return r;
 }
 
@@ -54,20 +67,37 @@ const started = new Set();
 export function startProcess(name, cmd, args, { env, cwd } = {}) {
   const proc = spawn(cmd, args, { env: { ...process.env, ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  const keep = (d) => { out = (out + d.toString()).slice(-100_000); };
+  const keep = (d) => {
+    out = (out + d.toString()).slice(-100_000);
+  };
   proc.stdout.on('data', keep);
   proc.stderr.on('data', keep);
   const exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve(code ?? signal)));
-  proc.once('error', (e) => { out += `\nspawn error: ${e.message}`; });
+  proc.once('error', (e) => {
+    out += `\nspawn error: ${e.message}`;
+  });
   const handle = {
-    name, proc, pid: proc.pid, exited,
+    name,
+    proc,
+    pid: proc.pid,
+    exited,
     output: () => out,
     alive: () => proc.exitCode === null && proc.signalCode === null,
     async stop(signal = 'SIGTERM', graceMs = 10_000) {
       started.delete(handle);
       if (!handle.alive()) return exited;
-      try { process.kill(proc.pid, signal); } catch { /* gone */ }
-      const timer = setTimeout(() => { try { process.kill(proc.pid, 'SIGKILL'); } catch { /* gone */ } }, graceMs);
+      try {
+        process.kill(proc.pid, signal);
+      } catch {
+        /* gone */
+      }
+      const timer = setTimeout(() => {
+        try {
+          process.kill(proc.pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }, graceMs);
       const code = await exited;
       clearTimeout(timer);
       return code;
@@ -84,7 +114,13 @@ export async function stopAll() {
 
 /** Synchronous last resort for process exit handlers. */
 export function killAllSync() {
-  for (const h of started) { try { process.kill(h.pid, 'SIGKILL'); } catch { /* gone */ } }
+  for (const h of started) {
+    try {
+      process.kill(h.pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
 }
 
 /** Poll a URL until it answers with any HTTP status. */
@@ -93,7 +129,12 @@ export async function waitForHttp(url, timeoutMs = 20_000, handle) {
   let last;
   while (Date.now() < deadline) {
     if (handle && !handle.alive()) throw new Error(`${handle.name} exited before ${url} answered:\n${handle.output()}`);
-    try { await httpDo(url, { method: 'GET' }); return; } catch (e) { last = e; }
+    try {
+      await httpDo(url, { method: 'GET' });
+      return;
+    } catch (e) {
+      last = e;
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`timed out waiting for ${url}: ${last}\n${handle?.output() ?? ''}`);
@@ -107,7 +148,9 @@ export function httpDo(url, { method = 'GET', headers = {}, timeoutMs = 10_000 }
     const r = req(u, { method, headers, rejectUnauthorized: false, agent: false, timeout: timeoutMs }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() }),
+      );
       res.on('error', reject);
     });
     r.on('timeout', () => r.destroy(new Error('timeout')));
@@ -126,7 +169,9 @@ export function processTree(pid) {
         const kids = readFileSync(`/proc/${p}/task/${tid}/children`, 'utf8').trim();
         if (kids) for (const k of kids.split(/\s+/)) out.push(Number(k));
       }
-    } catch { /* gone */ }
+    } catch {
+      /* gone */
+    }
   }
   return out;
 }
@@ -139,7 +184,9 @@ export function cpuSeconds(pids) {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14, 15 of stat)
-    } catch { /* gone */ }
+    } catch {
+      /* gone */
+    }
   }
   return ticks / CLK_TCK;
 }
@@ -147,7 +194,13 @@ export function cpuSeconds(pids) {
 /** Reset VmHWM (peak RSS) so the next reading is the peak of one workload; false when not allowed. */
 export function resetPeakRss(pids) {
   let ok = true;
-  for (const pid of pids) { try { writeFileSync(`/proc/${pid}/clear_refs`, '5'); } catch { ok = false; } }
+  for (const pid of pids) {
+    try {
+      writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    } catch {
+      ok = false;
+    }
+  }
   return ok;
 }
 
@@ -158,7 +211,9 @@ export function peakRss(pids) {
     try {
       const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
       if (m) kb += Number(m[1]);
-    } catch { /* gone */ }
+    } catch {
+      /* gone */
+    }
   }
   return kb * 1024;
 }

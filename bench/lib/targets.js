@@ -9,9 +9,19 @@ export const BASIC = Buffer.from(`${USER}:${PASSWORD}`).toString('base64');
 
 /** Install what the harness needs from Debian when a command is missing (skip when present). */
 export async function ensureTools() {
-  const need = { nginx: 'nginx', skopeo: 'skopeo', wrk: 'wrk', htpasswd: 'apache2-utils', openssl: 'openssl', curl: 'curl', unshare: 'util-linux' };
+  const need = {
+    nginx: 'nginx',
+    skopeo: 'skopeo',
+    wrk: 'wrk',
+    htpasswd: 'apache2-utils',
+    openssl: 'openssl',
+    curl: 'curl',
+    unshare: 'util-linux',
+  };
   if (!hasCommand('docker-registry') && !hasCommand('registry')) need['docker-registry'] = 'docker-registry';
-  const missing = Object.entries(need).filter(([cmd]) => !hasCommand(cmd)).map(([, pkg]) => pkg);
+  const missing = Object.entries(need)
+    .filter(([cmd]) => !hasCommand(cmd))
+    .map(([, pkg]) => pkg);
   if (!missing.length) return;
   log(`installing from Debian: ${missing.join(' ')}`);
   const sudo = IS_ROOT ? [] : ['sudo', '-n'];
@@ -32,8 +42,23 @@ export async function makeHtpasswd(dir) {
 export async function makeCert(dir) {
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');
-  await mustRun('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2',
-    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost']);
+  await mustRun('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-days',
+    '2',
+    '-subj',
+    '/CN=127.0.0.1',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1,DNS:localhost',
+  ]);
   return { cert, key };
 }
 
@@ -43,9 +68,18 @@ export async function startRegistry2(dir) {
   const root = join(dir, 'data');
   const config = [
     'version: 0.1',
-    'log:', '  level: warn', '  accesslog:', '    disabled: true',
-    'storage:', '  filesystem:', `    rootdirectory: ${root}`, '  delete:', '    enabled: true',
-    'http:', `  addr: 127.0.0.1:${port}`, '  secret: portcullis-bench-secret',
+    'log:',
+    '  level: warn',
+    '  accesslog:',
+    '    disabled: true',
+    'storage:',
+    '  filesystem:',
+    `    rootdirectory: ${root}`,
+    '  delete:',
+    '    enabled: true',
+    'http:',
+    `  addr: 127.0.0.1:${port}`,
+    '  secret: portcullis-bench-secret',
   ].join('\n');
   await mkdir(dir, { recursive: true });
   const file = join(dir, 'config.yml');
@@ -69,7 +103,8 @@ const UA_RULE = 'if ($http_user_agent ~ "^(docker\\/1\\.(3|4|5(?!\\.[0-9]-dev))|
  */
 export async function startNginx(dir, { kind, upstreamPort, htpasswd, tls }) {
   await mkdir(dir, { recursive: true });
-  for (const t of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi', 'logs']) await mkdir(join(dir, t), { recursive: true });
+  for (const t of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi', 'logs'])
+    await mkdir(join(dir, t), { recursive: true });
   const port = await freePort();
   const tuned = kind === 'tuned';
   const conf = `
@@ -104,21 +139,27 @@ http {
       proxy_set_header  X-Forwarded-For   $proxy_add_x_forwarded_for;
       proxy_set_header  X-Forwarded-Proto $scheme;
       proxy_read_timeout                  900;
-${tuned ? `      proxy_http_version 1.1;
+${
+  tuned
+    ? `      proxy_http_version 1.1;
       proxy_set_header  Connection "";
       proxy_request_buffering off;
       proxy_buffering on;
       proxy_buffer_size 256k;
       proxy_buffers 8 256k;
       proxy_busy_buffers_size 512k;
-      proxy_max_temp_file_size 0;` : ''}
+      proxy_max_temp_file_size 0;`
+    : ''
+}
     }
   }
 }
 `;
   const file = join(dir, 'nginx.conf');
   await writeFile(file, conf);
-  const t = await run('nginx', ['-t', '-p', dir, '-c', file, '-e', join(dir, 'logs', 'error.log')], { timeoutMs: 20_000 }).catch((e) => ({ code: 1, stderr: String(e) }));
+  const t = await run('nginx', ['-t', '-p', dir, '-c', file, '-e', join(dir, 'logs', 'error.log')], {
+    timeoutMs: 20_000,
+  }).catch((e) => ({ code: 1, stderr: String(e) }));
   if (t.code !== 0) {
     // nginx < 1.19.5 has no -e; retry without it
     await mustRun('nginx', ['-t', '-p', dir, '-c', file], { timeoutMs: 20_000 });
@@ -135,16 +176,26 @@ export async function startPortcullis(root, { upstream, storage, htpasswd, tls, 
   const args = [
     ...extraNodeArgs,
     join(root, 'dist', 'bin', 'portcullis.js'),
-    '--listen', `127.0.0.1:${port}`,
-    '--tls-cert', tls.cert, '--tls-key', tls.key,
-    '--htpasswd', htpasswd,
-    '--access-log', 'off',
-    '--log-level', 'warn',
-    '--shutdown-grace', '2s',
+    '--listen',
+    `127.0.0.1:${port}`,
+    '--tls-cert',
+    tls.cert,
+    '--tls-key',
+    tls.key,
+    '--htpasswd',
+    htpasswd,
+    '--access-log',
+    'off',
+    '--log-level',
+    'warn',
+    '--shutdown-grace',
+    '2s',
   ];
   if (upstream) args.push('--upstream', upstream);
   else args.push('--storage', storage);
-  const h = startProcess(upstream ? 'portcullis→registry:2' : 'portcullis embedded', process.execPath, args, { env: { PORTCULLIS_LOG_LEVEL: 'warn', ...env } });
+  const h = startProcess(upstream ? 'portcullis→registry:2' : 'portcullis embedded', process.execPath, args, {
+    env: { PORTCULLIS_LOG_LEVEL: 'warn', ...env },
+  });
   const url = `https://127.0.0.1:${port}`;
   await waitForHttp(`${url}/v2/`, 30_000, h);
   return { handle: h, port, url };

@@ -10,7 +10,8 @@ import { USER, PASSWORD, BASIC } from './targets.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const WRK_SCRIPT = join(HERE, '..', 'wrk-request.lua');
-const ACCEPT = 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.index.v1+json';
+const ACCEPT =
+  'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.index.v1+json';
 
 /**
  * skopeo (containers/image) keeps a blob-info cache that remembers where blobs were seen and turns a
@@ -21,24 +22,59 @@ const ACCEPT = 'application/vnd.oci.image.manifest.v1+json, application/vnd.dock
  */
 let cacheMode = null;
 export async function probeSkopeoIsolation() {
-  if (!IS_ROOT) { cacheMode = 'fresh XDG_DATA_HOME/HOME per skopeo call'; return cacheMode; }
-  const r = await run('unshare', ['-m', 'sh', '-c', 'mkdir -p /var/lib/containers/cache && mount -t tmpfs -o size=64m tmpfs /var/lib/containers/cache && ls -A /var/lib/containers/cache | wc -l'], { timeoutMs: 10_000 }).catch((e) => ({ code: 1, stderr: String(e) }));
-  if (r.code === 0 && r.stdout.trim() === '0') cacheMode = 'private mount namespace with an empty tmpfs over /var/lib/containers/cache per skopeo call';
-  else { cacheMode = 'UNISOLATED (unshare -m failed; fresh repository names only)'; log(`warning: cannot isolate skopeo's blob-info cache: ${r.stderr}`); }
+  if (!IS_ROOT) {
+    cacheMode = 'fresh XDG_DATA_HOME/HOME per skopeo call';
+    return cacheMode;
+  }
+  const r = await run(
+    'unshare',
+    [
+      '-m',
+      'sh',
+      '-c',
+      'mkdir -p /var/lib/containers/cache && mount -t tmpfs -o size=64m tmpfs /var/lib/containers/cache && ls -A /var/lib/containers/cache | wc -l',
+    ],
+    { timeoutMs: 10_000 },
+  ).catch((e) => ({ code: 1, stderr: String(e) }));
+  if (r.code === 0 && r.stdout.trim() === '0')
+    cacheMode = 'private mount namespace with an empty tmpfs over /var/lib/containers/cache per skopeo call';
+  else {
+    cacheMode = 'UNISOLATED (unshare -m failed; fresh repository names only)';
+    log(`warning: cannot isolate skopeo's blob-info cache: ${r.stderr}`);
+  }
   return cacheMode;
 }
 
 export async function skopeo(args, { tmp, timeoutMs }) {
   await mkdir(tmp, { recursive: true });
-  const env = { HOME: tmp, XDG_DATA_HOME: join(tmp, 'data'), XDG_CONFIG_HOME: join(tmp, 'config'), XDG_RUNTIME_DIR: tmp, REGISTRY_AUTH_FILE: join(tmp, 'auth.json') };
+  const env = {
+    HOME: tmp,
+    XDG_DATA_HOME: join(tmp, 'data'),
+    XDG_CONFIG_HOME: join(tmp, 'config'),
+    XDG_RUNTIME_DIR: tmp,
+    REGISTRY_AUTH_FILE: join(tmp, 'auth.json'),
+  };
   const all = ['--insecure-policy', '--tmpdir', tmp, ...args];
-  if (IS_ROOT && cacheMode && cacheMode.startsWith('private')) {
-    return mustRun('unshare', ['-m', 'sh', '-c', 'mount -t tmpfs -o size=64m tmpfs /var/lib/containers/cache && exec skopeo "$@"', 'sh', ...all], { timeoutMs, env });
+  if (IS_ROOT && cacheMode?.startsWith('private')) {
+    return mustRun(
+      'unshare',
+      [
+        '-m',
+        'sh',
+        '-c',
+        'mount -t tmpfs -o size=64m tmpfs /var/lib/containers/cache && exec skopeo "$@"',
+        'sh',
+        ...all,
+      ],
+      { timeoutMs, env },
+    );
   }
   return mustRun('skopeo', all, { timeoutMs, env });
 }
 
-function hostOf(url) { return new URL(url).host; }
+function hostOf(url) {
+  return new URL(url).host;
+}
 
 /** Push the OCI layout to a fresh repository of the target; returns seconds and verifies every blob by HEAD digest+size. */
 export async function push(target, { image, repo, tmp, timeoutMs }) {
@@ -55,19 +91,26 @@ async function verifyPushed(target, repo, image) {
   for (const d of [image.config, ...image.layers]) {
     const res = await httpDo(`${target.url}/v2/${repo}/blobs/${d.digest}`, { method: 'HEAD', headers });
     if (res.status !== 200) throw new Error(`${target.name}: pushed blob ${d.digest} HEAD answered ${res.status}`);
-    if (res.headers['docker-content-digest'] && res.headers['docker-content-digest'] !== d.digest) throw new Error(`${target.name}: blob ${d.digest} has digest ${res.headers['docker-content-digest']}`);
-    if (Number(res.headers['content-length']) !== d.size) throw new Error(`${target.name}: blob ${d.digest} has length ${res.headers['content-length']}, pushed ${d.size}`);
+    if (res.headers['docker-content-digest'] && res.headers['docker-content-digest'] !== d.digest)
+      throw new Error(`${target.name}: blob ${d.digest} has digest ${res.headers['docker-content-digest']}`);
+    if (Number(res.headers['content-length']) !== d.size)
+      throw new Error(`${target.name}: blob ${d.digest} has length ${res.headers['content-length']}, pushed ${d.size}`);
   }
-  const m = await httpDo(`${target.url}/v2/${repo}/manifests/v1`, { method: 'HEAD', headers: { ...headers, accept: ACCEPT } });
+  const m = await httpDo(`${target.url}/v2/${repo}/manifests/v1`, {
+    method: 'HEAD',
+    headers: { ...headers, accept: ACCEPT },
+  });
   if (m.status !== 200 || m.headers['docker-content-digest'] !== image.manifest.digest) {
-    throw new Error(`${target.name}: manifest v1 answered ${m.status} digest ${m.headers['docker-content-digest']}, pushed ${image.manifest.digest}`);
+    throw new Error(
+      `${target.name}: manifest v1 answered ${m.status} digest ${m.headers['docker-content-digest']}, pushed ${image.manifest.digest}`,
+    );
   }
 }
 
 export async function fileDigest(path) {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk);
-  return 'sha256:' + hash.digest('hex');
+  return `sha256:${hash.digest('hex')}`;
 }
 
 /** Pull the repository into a fresh OCI layout; every blob in it is hashed and compared with its name and the pushed set. */
@@ -96,7 +139,8 @@ export async function getBlob(target, { repo, blob, timeoutMs }) {
   args.push(`${target.url}/v2/${repo}/blobs/${blob.digest}`);
   const r = await mustRun('curl', args, { timeoutMs });
   const [code, size, time] = r.stdout.trim().split(' ');
-  if (code !== '200' || Number(size) !== blob.size) throw new Error(`${target.name}: blob GET answered ${code} with ${size} bytes (want ${blob.size})`);
+  if (code !== '200' || Number(size) !== blob.size)
+    throw new Error(`${target.name}: blob GET answered ${code} with ${size} bytes (want ${blob.size})`);
   return { seconds: Number(time), bytes: Number(size) };
 }
 
@@ -110,21 +154,35 @@ export async function verifyBlobGet(target, { repo, blob, timeoutMs }) {
   const hash = createHash('sha256');
   for await (const c of child.stdout) hash.update(c);
   clearTimeout(timer);
-  const d = 'sha256:' + hash.digest('hex');
+  const d = `sha256:${hash.digest('hex')}`;
   if (d !== blob.digest) throw new Error(`${target.name}: GET blob served bytes hashing to ${d}, want ${blob.digest}`);
 }
 
 /** wrk -c64 against one path; method from the Lua script's environment. */
 export async function wrk(target, { path, method, seconds, connections = 64, threads = 1 }) {
   const env = { WRK_METHOD: method, WRK_AUTH: target.auth ? BASIC : '', WRK_ACCEPT: method === 'HEAD' ? ACCEPT : '' };
-  const args = ['-t', String(threads), '-c', String(connections), '-d', `${seconds}s`, '--timeout', '10s', '-s', WRK_SCRIPT, `${target.url}${path}`];
+  const args = [
+    '-t',
+    String(threads),
+    '-c',
+    String(connections),
+    '-d',
+    `${seconds}s`,
+    '--timeout',
+    '10s',
+    '-s',
+    WRK_SCRIPT,
+    `${target.url}${path}`,
+  ];
   const r = await mustRun('wrk', args, { env, timeoutMs: (seconds + 30) * 1000 });
   const line = r.stdout.split('\n').find((l) => l.startsWith('WRKJSON '));
   if (!line) throw new Error(`${target.name}: wrk printed no summary:\n${r.stdout}\n${r.stderr}`);
   const s = JSON.parse(line.slice(8));
   const errors = s.connect + s.read + s.write + s.status + s.timeout;
   if (s.status > 0 || s.requests === 0 || errors > s.requests * 0.001) {
-    throw new Error(`${target.name}: wrk ${method} ${path}: ${s.requests} requests, errors ${JSON.stringify(s)}\n${r.stdout}`);
+    throw new Error(
+      `${target.name}: wrk ${method} ${path}: ${s.requests} requests, errors ${JSON.stringify(s)}\n${r.stdout}`,
+    );
   }
   return { requests: s.requests, seconds: s.duration_us / 1e6, p50ms: s.p50_us / 1000, p99ms: s.p99_us / 1000, errors };
 }
@@ -136,12 +194,31 @@ export async function wrk(target, { path, method, seconds, connections = 64, thr
  * (HTTP/1.0 + Connection: Keep-Alive), -c the same concurrency. BENCH_HEAD_TOOL=wrk for a wrk >= 4.2.
  */
 export async function abHead(target, { path, seconds, connections = 64 }) {
-  const args = ['-i', '-k', '-q', '-c', String(connections), '-t', String(seconds), '-n', '100000000', '-s', '10', '-l',
-    '-H', `Accept: ${ACCEPT}`, '-H', 'User-Agent: portcullis-bench/ab'];
+  const args = [
+    '-i',
+    '-k',
+    '-q',
+    '-c',
+    String(connections),
+    '-t',
+    String(seconds),
+    '-n',
+    '100000000',
+    '-s',
+    '10',
+    '-l',
+    '-H',
+    `Accept: ${ACCEPT}`,
+    '-H',
+    'User-Agent: portcullis-bench/ab',
+  ];
   if (target.auth) args.push('-H', `Authorization: Basic ${BASIC}`);
   args.push(`${target.url}${path}`);
   const r = await mustRun('ab', args, { timeoutMs: (seconds + 30) * 1000 });
-  const num = (re) => { const m = re.exec(r.stdout); return m ? Number(m[1]) : NaN; };
+  const num = (re) => {
+    const m = re.exec(r.stdout);
+    return m ? Number(m[1]) : NaN;
+  };
   const complete = num(/Complete requests:\s+(\d+)/);
   const failed = num(/Failed requests:\s+(\d+)/);
   const non2xx = num(/Non-2xx responses:\s+(\d+)/) || 0;
@@ -149,8 +226,14 @@ export async function abHead(target, { path, seconds, connections = 64 }) {
   const took = num(/Time taken for tests:\s+([\d.]+)/);
   const p50 = num(/\n\s+50%\s+(\d+)/);
   const p99 = num(/\n\s+99%\s+(\d+)/);
-  if (!(complete > 0) || failed > 0 || non2xx > 0) throw new Error(`${target.name}: ab HEAD ${path}: ${complete} complete, ${failed} failed, ${non2xx} non-2xx\n${r.stdout}`);
-  if (keepAlive < complete * 0.99) throw new Error(`${target.name}: ab HEAD ${path}: only ${keepAlive}/${complete} requests on kept-alive connections\n${r.stdout}`);
+  if (!(complete > 0) || failed > 0 || non2xx > 0)
+    throw new Error(
+      `${target.name}: ab HEAD ${path}: ${complete} complete, ${failed} failed, ${non2xx} non-2xx\n${r.stdout}`,
+    );
+  if (keepAlive < complete * 0.99)
+    throw new Error(
+      `${target.name}: ab HEAD ${path}: only ${keepAlive}/${complete} requests on kept-alive connections\n${r.stdout}`,
+    );
   return { requests: complete, seconds: took, p50ms: p50, p99ms: p99, errors: 0 };
 }
 

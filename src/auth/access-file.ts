@@ -14,9 +14,17 @@ import type { Action } from '../gateway/route.js';
 export const ACTIONS = ['pull', 'push', 'delete'] as const satisfies readonly Action[];
 
 // Repository names are `[a-z0-9._/-]` (OCI distribution-spec); `*` is the glob.
-const RepositoryGlob = z.string().regex(/^[a-z0-9._/*-]+$/, 'must be a repository name or glob: lower-case letters, digits, ".", "_", "-", "/" and "*"');
+const RepositoryGlob = z
+  .string()
+  .regex(
+    /^[a-z0-9._/*-]+$/,
+    'must be a repository name or glob: lower-case letters, digits, ".", "_", "-", "/" and "*"',
+  );
 const ActionOrAll = z.enum(['pull', 'push', 'delete', '*']);
-const Name = z.string().min(1).refine((s) => !s.includes(':') && !/\s/.test(s), 'must not contain ":" or whitespace');
+const Name = z
+  .string()
+  .min(1)
+  .refine((s) => !s.includes(':') && !/\s/.test(s), 'must not contain ":" or whitespace');
 
 const Rule = z
   .strictObject({
@@ -29,7 +37,10 @@ const Rule = z
   })
   .superRefine((r, ctx) => {
     if (!r.users?.length && !r.groups?.length && !r.authenticated && !r.anonymous) {
-      ctx.addIssue({ code: 'custom', message: 'a rule needs at least one of users, groups, authenticated: true, anonymous: true' });
+      ctx.addIssue({
+        code: 'custom',
+        message: 'a rule needs at least one of users, groups, authenticated: true, anonymous: true',
+      });
     }
     // Anonymous writes would make the htpasswd file pointless; refuse the foot-gun.
     if (r.anonymous && r.actions.some((a) => a !== 'pull')) {
@@ -43,13 +54,17 @@ const AccessFileSchema = z
     rules: z.array(Rule),
   })
   .superRefine((f, ctx) => {
-    f.rules.forEach((r, i) =>
-      r.groups?.forEach((g, j) => {
+    for (const [i, r] of f.rules.entries()) {
+      for (const [j, g] of (r.groups ?? []).entries()) {
         if (!f.groups || !Object.hasOwn(f.groups, g)) {
-          ctx.addIssue({ code: 'custom', path: ['rules', i, 'groups', j], message: `unknown group "${g}" (define it under groups:)` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['rules', i, 'groups', j],
+            message: `unknown group "${g}" (define it under groups:)`,
+          });
         }
-      }),
-    );
+      }
+    }
   });
 
 export interface AccessRule {

@@ -64,7 +64,10 @@ export class AccessStore implements AccessPolicy {
       return true;
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
-      this.opts.logger.error({ file, err: e.code ?? e.message }, `access file reload failed, keeping the previous rules: ${e.code ?? e.message}`);
+      this.opts.logger.error(
+        { file, err: e.code ?? e.message },
+        `access file reload failed, keeping the previous rules: ${e.code ?? e.message}`,
+      );
       return false;
     }
   }
@@ -84,7 +87,11 @@ export class AccessStore implements AccessPolicy {
     const { knownUser, logger, file } = this.opts;
     if (knownUser) {
       const unknown = [...mentionedUsers(cfg)].filter((u) => !knownUser(u));
-      if (unknown.length) logger.warn({ file, users: unknown }, `access file names users missing from the htpasswd file: ${unknown.join(', ')}`);
+      if (unknown.length)
+        logger.warn(
+          { file, users: unknown },
+          `access file names users missing from the htpasswd file: ${unknown.join(', ')}`,
+        );
     }
     logger.info({ file, rules: cfg.rules.length, groups: cfg.groups.size }, `access file ${verb}`);
   }

@@ -21,14 +21,20 @@ export interface AuthCore {
   logger: Logger;
 }
 
-export type BasicOutcome = { ok: true; user: string } | { ok: false; reason: 'invalid' | 'throttled'; error?: RegistryError };
+export type BasicOutcome =
+  | { ok: true; user: string }
+  | { ok: false; reason: 'invalid' | 'throttled'; error?: RegistryError };
 
 /**
  * Verify Basic credentials with brute-force accounting. While an address is blocked even a
  * correct password gets 429: answering it would let the attacker keep guessing at full speed
  * and recognise the right password by the different status.
  */
-export async function verifyBasic(core: AuthCore, creds: Extract<Credentials, { kind: 'basic' }>, clientIp: string): Promise<BasicOutcome> {
+export async function verifyBasic(
+  core: AuthCore,
+  creds: Extract<Credentials, { kind: 'basic' }>,
+  clientIp: string,
+): Promise<BasicOutcome> {
   const blocked = core.brute.blockedFor(clientIp);
   if (blocked > 0) return { ok: false, reason: 'throttled', error: throttled(blocked) };
   if (await core.htpasswd.verify(creds.user, creds.password)) return { ok: true, user: creds.user };

@@ -31,7 +31,7 @@ export class BruteForceGuard {
     const e = this.entries.get(ip);
     if (!e) return 0;
     const left = e.blockedUntil - this.now();
-    return left > 0 ? left : 0;
+    return Math.max(left, 0);
   }
 
   /** Record a wrong password. Returns the block duration when this failure starts one. */

@@ -18,7 +18,12 @@ export function basicChallenge(realm: string): string {
  * The token-protocol challenge. The realm must be the public URL of our /token, reachable by
  * the client with the scheme it used (pitfalls #9, harbor#3114, moby#38662).
  */
-export function bearerChallenge(p: { realm: string; service: string; scope?: string; error?: 'invalid_token' | 'insufficient_scope' }): string {
+export function bearerChallenge(p: {
+  realm: string;
+  service: string;
+  scope?: string;
+  error?: 'invalid_token' | 'insufficient_scope';
+}): string {
   let v = `Bearer realm=${quote(p.realm)},service=${quote(p.service)}`;
   if (p.scope) v += `,scope=${quote(p.scope)}`;
   if (p.error) v += `,error=${quote(p.error)}`;

@@ -27,16 +27,16 @@ export class CredentialCache {
     const pending = this.inflight.get(k);
     if (pending) return pending;
     const gen = this.generation;
-    const p = verify().then(
-      (ok) => {
+    const p = verify()
+      .then((ok) => {
         // A clear() while bcrypt ran means the file changed under us: do not cache a result
         // computed against the old hashes.
         if (ok && gen === this.generation) this.remember(k, user);
         return ok;
-      },
-    ).finally(() => {
-      if (this.inflight.get(k) === p) this.inflight.delete(k);
-    });
+      })
+      .finally(() => {
+        if (this.inflight.get(k) === p) this.inflight.delete(k);
+      });
     this.inflight.set(k, p);
     return p;
   }

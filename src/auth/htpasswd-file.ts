@@ -34,14 +34,14 @@ export function setUser(text: string, user: string, hash: string): { text: strin
     }
   }
   if (!replaced) out.push(`${user}:${hash}`);
-  return { text: out.join('\n') + '\n', replaced };
+  return { text: `${out.join('\n')}\n`, replaced };
 }
 
 export function deleteUser(text: string, user: string): { text: string; deleted: boolean } {
   const lines = text.replace(/\n$/, '').split('\n');
   const out = lines.filter((line) => userOf(line.replace(/\r$/, '')) !== user);
   const deleted = out.length !== lines.length;
-  return { text: out.length ? out.join('\n') + '\n' : '', deleted };
+  return { text: out.length ? `${out.join('\n')}\n` : '', deleted };
 }
 
 /** Write via a temporary file in the same directory and rename(2), keeping the old file's mode. */

@@ -82,7 +82,10 @@ export function parseHtpasswd(text: string, opts: { allowPlain: boolean }): Pars
     const first = users.get(user);
     if (first) {
       // Apache's mod_authn_file and nginx both stop at the first matching line.
-      problems.push({ line: lineNo, message: `user "${user}" already defined on line ${first.line}; this line is ignored` });
+      problems.push({
+        line: lineNo,
+        message: `user "${user}" already defined on line ${first.line}; this line is ignored`,
+      });
       continue;
     }
     users.set(user, { kind, hash, line: lineNo });
@@ -94,7 +97,10 @@ export function parseHtpasswd(text: string, opts: { allowPlain: boolean }): Pars
 export function weakUsers(users: Map<string, HtpasswdEntry>): Partial<Record<HashKind, string[]>> {
   const out: Partial<Record<HashKind, string[]>> = {};
   for (const [user, e] of users) {
-    if (e.kind === 'crypt' || e.kind === 'plain' || e.kind === 'sha') (out[e.kind] ??= []).push(user);
+    if (e.kind === 'crypt' || e.kind === 'plain' || e.kind === 'sha') {
+      out[e.kind] ??= [];
+      out[e.kind]!.push(user);
+    }
   }
   return out;
 }

@@ -34,7 +34,9 @@ export class HtpasswdStore {
       store.version = await currentVersion(opts.file);
       text = await readFile(opts.file, 'utf8');
     } catch (err) {
-      throw new Error(`--htpasswd: cannot read ${opts.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new Error(
+        `--htpasswd: cannot read ${opts.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      );
     }
     store.apply(text, 'loaded');
     if (store.users.size === 0) {
@@ -96,19 +98,35 @@ export class HtpasswdStore {
   private apply(text: string, verb: string): boolean {
     const { logger, file } = this.opts;
     const parsed = parseHtpasswd(text, { allowPlain: this.opts.allowPlain });
-    for (const p of parsed.problems) logger.warn({ file, line: p.line }, `htpasswd line ${p.line} skipped: ${p.message}`);
+    for (const p of parsed.problems)
+      logger.warn({ file, line: p.line }, `htpasswd line ${p.line} skipped: ${p.message}`);
     // A half-written or wrong file (every line malformed) must not lock everybody out
     // mid-push; an intentionally emptied file (no lines at all) does revoke everyone.
     if (verb === 'reloaded' && parsed.users.size === 0 && parsed.problems.length > 0) {
-      logger.error({ file, problems: parsed.problems.length }, 'htpasswd reload failed: no valid line; keeping the previous users');
+      logger.error(
+        { file, problems: parsed.problems.length },
+        'htpasswd reload failed: no valid line; keeping the previous users',
+      );
       return false;
     }
     this.users = parsed.users;
     this.cache.clear();
     const weak = weakUsers(parsed.users);
-    if (weak.crypt) logger.warn({ file, users: weak.crypt }, `htpasswd users with traditional crypt hashes (only the first 8 password characters count; re-create with htpasswd -B): ${weak.crypt.join(', ')}`);
-    if (weak.plain) logger.warn({ file, users: weak.plain }, `htpasswd users with plain-text passwords (--htpasswd-allow-plain): ${weak.plain.join(', ')}`);
-    if (weak.sha) logger.warn({ file, users: weak.sha }, `htpasswd users with unsalted {SHA} hashes (re-create with htpasswd -B): ${weak.sha.join(', ')}`);
+    if (weak.crypt)
+      logger.warn(
+        { file, users: weak.crypt },
+        `htpasswd users with traditional crypt hashes (only the first 8 password characters count; re-create with htpasswd -B): ${weak.crypt.join(', ')}`,
+      );
+    if (weak.plain)
+      logger.warn(
+        { file, users: weak.plain },
+        `htpasswd users with plain-text passwords (--htpasswd-allow-plain): ${weak.plain.join(', ')}`,
+      );
+    if (weak.sha)
+      logger.warn(
+        { file, users: weak.sha },
+        `htpasswd users with unsalted {SHA} hashes (re-create with htpasswd -B): ${weak.sha.join(', ')}`,
+      );
     logger.info({ file, users: parsed.users.size, skipped: parsed.problems.length }, `htpasswd ${verb}`);
     return true;
   }

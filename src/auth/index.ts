@@ -49,7 +49,11 @@ export interface AuthService {
   readonly enabled: boolean;
   readonly tokenPath: string;
   check(r: AuthRequest): Promise<AuthResult>;
-  handleTokenRequest(req: IncomingMessage, res: ServerResponse, ctx: { clientIp: string; publicOrigin: string }): Promise<void>;
+  handleTokenRequest(
+    req: IncomingMessage,
+    res: ServerResponse,
+    ctx: { clientIp: string; publicOrigin: string },
+  ): Promise<void>;
   filterCatalog(user: string | undefined, repositories: string[]): string[];
   reload(): Promise<void>;
   close(): void;
@@ -94,7 +98,12 @@ export async function createAuth(opts: AuthOptions): Promise<AuthService> {
     logger: opts.logger,
   };
   opts.logger.info(
-    { scheme: opts.scheme, anonymousRead: opts.anonymousRead, accessFile: opts.accessFile ?? null, users: htpasswd.size },
+    {
+      scheme: opts.scheme,
+      anonymousRead: opts.anonymousRead,
+      accessFile: opts.accessFile ?? null,
+      users: htpasswd.size,
+    },
     'authentication enabled',
   );
   return {

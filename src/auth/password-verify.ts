@@ -34,7 +34,7 @@ export async function verifyPassword(entry: HtpasswdEntry, password: string): Pr
     case 'apr1':
       return constantTimeEqual(apacheMd5(password, entry.hash), entry.hash);
     case 'sha':
-      return constantTimeEqual('{SHA}' + createHash('sha1').update(password, 'utf8').digest('base64'), entry.hash);
+      return constantTimeEqual(`{SHA}${createHash('sha1').update(password, 'utf8').digest('base64')}`, entry.hash);
     case 'crypt':
       // DES crypt only looks at the first 8 characters of the password; that is the format.
       return constantTimeEqual(apacheCrypt(password, entry.hash.slice(0, 2)), entry.hash);

@@ -60,7 +60,12 @@ export async function checkRequest(core: AuthCore, r: AuthRequest): Promise<Auth
   return authorize(core, r, user, claims);
 }
 
-function authorize(core: AuthCore, r: AuthRequest, user: string | undefined, claims: TokenClaims | undefined): AuthResult {
+function authorize(
+  core: AuthCore,
+  r: AuthRequest,
+  user: string | undefined,
+  claims: TokenClaims | undefined,
+): AuthResult {
   const known = user !== undefined || claims !== undefined;
   const { route } = r;
   if (route.operation === 'catalog') {
@@ -94,9 +99,24 @@ function authorizeOne(
   if (allowed && (!claims || tokenGrants(claims, 'repository', repository, action))) return { ok: true, user };
   if (allowed) {
     // Allowed, but the token was issued for a narrower scope: ask the client for a new one.
-    return challenge(core, r, 'missing', 'token does not cover this action', 'insufficient_scope', scopeFor(repository, action));
+    return challenge(
+      core,
+      r,
+      'missing',
+      'token does not cover this action',
+      'insufficient_scope',
+      scopeFor(repository, action),
+    );
   }
-  if (user === undefined) return challenge(core, r, 'missing', 'authentication required', claims ? 'insufficient_scope' : undefined, scopeFor(repository, action));
+  if (user === undefined)
+    return challenge(
+      core,
+      r,
+      'missing',
+      'authentication required',
+      claims ? 'insufficient_scope' : undefined,
+      scopeFor(repository, action),
+    );
   core.logger.info({ clientIp: r.clientIp, user, repository, action }, 'access denied');
   return { ok: false, reason: 'denied', error: denied(user, repository, action) };
 }
@@ -139,4 +159,3 @@ function defaultScope(r: AuthRequest): string | undefined {
   if (r.route.repository && r.route.action) return scopeFor(r.route.repository, r.route.action);
   return undefined;
 }
-

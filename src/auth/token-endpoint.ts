@@ -32,27 +32,41 @@ export async function handleTokenRequest(
     creds = parseAuthorization(req.headers.authorization);
   } else if (req.method === 'POST') {
     const form = await readForm(req);
-    if (!form) return sendError(res, 'BAD_REQUEST', 'expected an application/x-www-form-urlencoded body of at most 16 KiB');
+    if (!form)
+      return sendError(res, 'BAD_REQUEST', 'expected an application/x-www-form-urlencoded body of at most 16 KiB');
     if (form.get('grant_type') !== 'password') {
       // refresh_token grants would need stored refresh tokens; we never hand one out, so a
       // client never has one. Answer in OAuth2's format so the client reports it.
-      return sendJson(res, 400, { error: 'unsupported_grant_type', error_description: 'only grant_type=password is supported' });
+      return sendJson(res, 400, {
+        error: 'unsupported_grant_type',
+        error_description: 'only grant_type=password is supported',
+      });
     }
     const user = form.get('username') ?? '';
     const password = form.get('password') ?? '';
     creds = user === '' && password === '' ? { kind: 'none' } : { kind: 'basic', user, password };
     scopes = scopes.concat(form.getAll('scope'));
   } else {
-    return sendError(res, 'UNSUPPORTED', `${req.method} is not supported on the token endpoint`, null, { status: 405, headers: { allow: 'GET, HEAD, POST' } });
+    return sendError(res, 'UNSUPPORTED', `${req.method} is not supported on the token endpoint`, null, {
+      status: 405,
+      headers: { allow: 'GET, HEAD, POST' },
+    });
   }
 
   let user: string | undefined;
   if (creds.kind === 'basic') {
     const out = await verifyBasic(core, creds, ctx.clientIp);
-    if (!out.ok) return sendRegistryError(res, out.error ?? unauthorized(basicChallenge(core.realm), 'invalid username or password'));
+    if (!out.ok)
+      return sendRegistryError(
+        res,
+        out.error ?? unauthorized(basicChallenge(core.realm), 'invalid username or password'),
+      );
     user = out.user;
   } else if (creds.kind !== 'none') {
-    return sendRegistryError(res, unauthorized(basicChallenge(core.realm), 'the token endpoint takes Basic credentials'));
+    return sendRegistryError(
+      res,
+      unauthorized(basicChallenge(core.realm), 'the token endpoint takes Basic credentials'),
+    );
   }
 
   const access: GrantedAccess[] = [];
@@ -81,7 +95,10 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 }
 
 async function readForm(req: IncomingMessage): Promise<URLSearchParams | undefined> {
-  const type = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  const type = String(req.headers['content-type'] ?? '')
+    .split(';')[0]
+    .trim()
+    .toLowerCase();
   if (type !== 'application/x-www-form-urlencoded') return undefined;
   const chunks: Buffer[] = [];
   let size = 0;

@@ -60,6 +60,10 @@ export class TokenSigner {
 
 export function tokenGrants(claims: TokenClaims, type: string, name: string, action: string): boolean {
   return claims.access.some(
-    (a) => a.type === type && a.name === name && Array.isArray(a.actions) && (a.actions.includes(action) || a.actions.includes('*')),
+    (a) =>
+      a.type === type &&
+      a.name === name &&
+      Array.isArray(a.actions) &&
+      (a.actions.includes(action) || a.actions.includes('*')),
   );
 }

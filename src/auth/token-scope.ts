@@ -31,7 +31,10 @@ export function parseScopes(values: string[]): ResourceScope[] {
       if (first === -1 || first === last) continue;
       const type = s.slice(0, first).replace(/\(.*\)$/, '');
       const name = s.slice(first + 1, last);
-      const actions = s.slice(last + 1).split(',').filter((a) => a !== '');
+      const actions = s
+        .slice(last + 1)
+        .split(',')
+        .filter((a) => a !== '');
       out.push({ type, name, actions });
     }
   }
@@ -46,7 +49,7 @@ export function isRepositoryName(name: string): boolean {
 export function requestedActions(actions: string[]): Action[] {
   const set = new Set<Action>();
   for (const a of actions) {
-    if (a === '*') ['pull', 'push', 'delete'].forEach((x) => set.add(x as Action));
+    if (a === '*') for (const x of ['pull', 'push', 'delete'] as const) set.add(x);
     else if (a === 'pull' || a === 'push' || a === 'delete') set.add(a);
   }
   return [...set];

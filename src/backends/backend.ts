@@ -1,7 +1,13 @@
 /** A backend has one job: answer a registry request the gateway has already admitted. */
 import type { RequestContext } from '../gateway/context.js';
 
-export interface BackendHealth { name: string; kind: 'upstream' | 'storage'; healthy: boolean; detail?: string; failures: number }
+export interface BackendHealth {
+  name: string;
+  kind: 'upstream' | 'storage';
+  healthy: boolean;
+  detail?: string;
+  failures: number;
+}
 
 export interface Backend {
   readonly kind: 'upstream' | 'embedded';

@@ -24,7 +24,9 @@ export function embeddedStorageOptions(c: Config): EmbeddedStorageOptions {
   };
 }
 
-export async function createEmbeddedBackend(opts: EmbeddedStorageOptions & { deleteEnabled: boolean; readOnly: boolean; logger: Logger }): Promise<Backend> {
+export async function createEmbeddedBackend(
+  opts: EmbeddedStorageOptions & { deleteEnabled: boolean; readOnly: boolean; logger: Logger },
+): Promise<Backend> {
   const core = await createRegistryCore(opts);
   return {
     kind: 'embedded',
@@ -32,7 +34,15 @@ export async function createEmbeddedBackend(opts: EmbeddedStorageOptions & { del
     handle: (ctx) => core.handle(ctx.req, ctx.res),
     async health() {
       const h = await core.health();
-      return [{ name: `storage ${opts.storage}`, kind: 'storage', healthy: h.healthy, detail: h.detail, failures: h.healthy ? 0 : 1 }];
+      return [
+        {
+          name: `storage ${opts.storage}`,
+          kind: 'storage',
+          healthy: h.healthy,
+          detail: h.detail,
+          failures: h.healthy ? 0 : 1,
+        },
+      ];
     },
     listRepositories: () => core.listRepositories(),
     listTags: (repository) => core.listTags(repository),

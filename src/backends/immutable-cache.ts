@@ -9,10 +9,21 @@ import type { OutgoingHttpHeaders } from 'node:http';
 
 const MAX_BODY = 64 * 1024;
 const MAX_TOTAL = 16 * 1024 * 1024;
-const KEPT_HEADERS = ['content-type', 'content-length', 'docker-content-digest', 'etag', 'oci-subject', 'accept-ranges'];
+const KEPT_HEADERS = [
+  'content-type',
+  'content-length',
+  'docker-content-digest',
+  'etag',
+  'oci-subject',
+  'accept-ranges',
+];
 const DIGEST_REF = /^\/v2\/(.+)\/(manifests|blobs)\/([a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+)$/;
 
-export interface CachedResponse { headers: OutgoingHttpHeaders; body?: Buffer; size: number }
+export interface CachedResponse {
+  headers: OutgoingHttpHeaders;
+  body?: Buffer;
+  size: number;
+}
 
 export class ImmutableCache {
   private readonly entries = new Map<string, CachedResponse>();
@@ -62,7 +73,10 @@ export class ImmutableCache {
   forget(rawUrl: string): void {
     const path = rawUrl.split('?')[0];
     for (const [k, v] of this.entries) {
-      if (k.startsWith(`m ${path} `) || k === `b ${path}`) { this.entries.delete(k); this.total -= v.size; }
+      if (k.startsWith(`m ${path} `) || k === `b ${path}`) {
+        this.entries.delete(k);
+        this.total -= v.size;
+      }
     }
   }
 }

@@ -29,12 +29,23 @@ export class UpstreamPool {
   private next = 0;
   private timer?: NodeJS.Timeout;
 
-  constructor(urls: URL[], private readonly balance: 'round-robin' | 'least-conn', private readonly healthIntervalMs: number) {
+  constructor(
+    urls: URL[],
+    private readonly balance: 'round-robin' | 'least-conn',
+    private readonly healthIntervalMs: number,
+  ) {
     this.members = urls.map((url) => {
-      const opts = { keepAlive: true, keepAliveMsecs: 1000, maxSockets: Infinity, maxFreeSockets: 256, scheduling: 'lifo' as const,
+      const opts = {
+        keepAlive: true,
+        keepAliveMsecs: 1000,
+        maxSockets: Infinity,
+        maxFreeSockets: 256,
+        scheduling: 'lifo' as const,
         // Idle pooled sockets are closed before registry:2's own idle timeout, so a reused socket is never one the upstream is closing (pitfalls #12).
-        timeout: 30_000 };
-      const agent = url.protocol === 'https:' ? new https.Agent({ ...opts, rejectUnauthorized: false }) : new http.Agent(opts);
+        timeout: 30_000,
+      };
+      const agent =
+        url.protocol === 'https:' ? new https.Agent({ ...opts, rejectUnauthorized: false }) : new http.Agent(opts);
       return { url, name: url.host, agent, healthy: true, open: false, failures: 0, active: 0 };
     });
   }
@@ -42,7 +53,9 @@ export class UpstreamPool {
   start(): void {
     if (this.healthIntervalMs > 0) {
       for (const m of this.members) void this.probe(m);
-      this.timer = setInterval(() => { for (const m of this.members) void this.probe(m); }, this.healthIntervalMs);
+      this.timer = setInterval(() => {
+        for (const m of this.members) void this.probe(m);
+      }, this.healthIntervalMs);
       this.timer.unref();
     }
   }
@@ -80,15 +93,23 @@ export class UpstreamPool {
   probe(m: Member): Promise<boolean> {
     const mod = m.url.protocol === 'https:' ? https : http;
     return new Promise((resolve) => {
-      const req = mod.request(new URL('/v2/', m.url), { method: 'GET', agent: m.agent, timeout: 5000, headers: { 'user-agent': 'portcullis-health-check' } }, (res) => {
-        res.resume();
-        const ok = (res.statusCode ?? 500) < 500;
-        m.open = res.statusCode === 200;
-        if (ok) m.healthy = true; else this.markFailure(m, `health check answered ${res.statusCode}`);
-        resolve(ok);
-      });
+      const req = mod.request(
+        new URL('/v2/', m.url),
+        { method: 'GET', agent: m.agent, timeout: 5000, headers: { 'user-agent': 'portcullis-health-check' } },
+        (res) => {
+          res.resume();
+          const ok = (res.statusCode ?? 500) < 500;
+          m.open = res.statusCode === 200;
+          if (ok) m.healthy = true;
+          else this.markFailure(m, `health check answered ${res.statusCode}`);
+          resolve(ok);
+        },
+      );
       req.on('timeout', () => req.destroy(new Error('health check timed out')));
-      req.on('error', (e) => { this.markFailure(m, e.message); resolve(false); });
+      req.on('error', (e) => {
+        this.markFailure(m, e.message);
+        resolve(false);
+      });
       req.end();
     });
   }

@@ -57,20 +57,39 @@ export function createUpstreamBackend(opts: UpstreamOptions): Backend {
     ctx.upstreamMember = member.name;
     return new Promise<void>((resolve) => {
       let done = false;
-      const finish = () => { if (!done) { done = true; member.active--; resolve(); } };
+      const finish = () => {
+        if (!done) {
+          done = true;
+          member.active--;
+          resolve();
+        }
+      };
       const proxyReq = mod.request({
-        protocol: member.url.protocol, hostname: member.url.hostname, port: member.url.port,
-        method: req.method, path: req.url, headers: upstreamRequestHeaders(req.headers, ctx.client, req.url!),
-        agent: member.agent, setHost: false,
+        protocol: member.url.protocol,
+        hostname: member.url.hostname,
+        port: member.url.port,
+        method: req.method,
+        path: req.url,
+        headers: upstreamRequestHeaders(req.headers, ctx.client, req.url!),
+        agent: member.agent,
+        setHost: false,
       });
       // Idle-based, never a total deadline: a 20 GB layer may take hours (pitfalls #11).
-      proxyReq.setTimeout(opts.idleTimeoutMs, () => proxyReq.destroy(Object.assign(new Error('upstream idle timeout'), { code: 'ETIMEDOUT' })));
+      proxyReq.setTimeout(opts.idleTimeoutMs, () =>
+        proxyReq.destroy(Object.assign(new Error('upstream idle timeout'), { code: 'ETIMEDOUT' })),
+      );
       proxyReq.on('response', (proxyRes) => {
         ctx.upstreamMs = Number(process.hrtime.bigint() - started) / 1e6;
         const status = proxyRes.statusCode ?? 502;
-        if (status >= 502 && status <= 504) pool.markFailure(member, `answered ${status}`); else pool.markSuccess(member);
-        if (multi && status === 202 && ctx.route.operation === 'blob_upload') bindSession(proxyRes.headers.location, member);
-        res.writeHead(status, proxyRes.statusMessage, clientResponseHeaders(proxyRes.headers, internalOrigins, ctx.client));
+        if (status >= 502 && status <= 504) pool.markFailure(member, `answered ${status}`);
+        else pool.markSuccess(member);
+        if (multi && status === 202 && ctx.route.operation === 'blob_upload')
+          bindSession(proxyRes.headers.location, member);
+        res.writeHead(
+          status,
+          proxyRes.statusMessage,
+          clientResponseHeaders(proxyRes.headers, internalOrigins, ctx.client),
+        );
         if (cacheKey && status === 200) keepInCache(cacheKey, req.method!, proxyRes);
         proxyRes.pipe(res);
         proxyRes.on('error', () => res.destroy());
@@ -79,7 +98,10 @@ export function createUpstreamBackend(opts: UpstreamOptions): Backend {
       proxyReq.on('error', (err: NodeJS.ErrnoException) => {
         const code = err.code ?? 'ERROR';
         ctx.upstreamError = `${code}: ${err.message}`;
-        if (res.destroyed || res.writableEnded) { finish(); return; }
+        if (res.destroyed || res.writableEnded) {
+          finish();
+          return;
+        }
         const neverSent = !proxyReq.reusedSocket && NEVER_CONNECTED.has(code);
         // A pooled socket the registry closed just as it was reused (pitfalls #12): only a
         // bodiless first attempt is treated as that race (and retried); anything else is the member failing.
@@ -93,21 +115,41 @@ export function createUpstreamBackend(opts: UpstreamOptions): Backend {
         const idempotent = !hasBody(req) && !sessionBound && !res.headersSent;
         const safeToRetry = neverSent || (keepAliveRace && (req.method === 'GET' || req.method === 'HEAD'));
         if (idempotent && attempt === 0 && safeToRetry) {
-          const other = proxyReq.reusedSocket && code === 'ECONNRESET' ? member : pool.pick(member) ?? member;
-          member.active--; done = true;
+          const other = proxyReq.reusedSocket && code === 'ECONNRESET' ? member : (pool.pick(member) ?? member);
+          member.active--;
+          done = true;
           forward(ctx, other, 1, cacheKey).then(resolve);
           return;
         }
-        opts.logger.warn({ upstream: member.name, method: req.method, path: req.url, error: ctx.upstreamError, reqId: ctx.id }, 'upstream request failed');
+        opts.logger.warn(
+          { upstream: member.name, method: req.method, path: req.url, error: ctx.upstreamError, reqId: ctx.id },
+          'upstream request failed',
+        );
         if (res.headersSent) res.destroy();
-        else if (code === 'ETIMEDOUT') sendError(res, 'GATEWAY_TIMEOUT', `upstream ${member.name} sent nothing for ${opts.idleTimeoutMs / 1000}s`, { upstream: member.name });
-        else if (ctx.route.operation === 'blob_upload' && ctx.route.reference && multi) sendError(res, 'BLOB_UPLOAD_UNKNOWN', `the registry member holding this upload (${member.name}) is unavailable; restart the upload`, { upstream: member.name });
-        else sendError(res, 'BAD_GATEWAY', `upstream registry ${member.name} is unreachable (${code})`, { upstream: member.name });
+        else if (code === 'ETIMEDOUT')
+          sendError(res, 'GATEWAY_TIMEOUT', `upstream ${member.name} sent nothing for ${opts.idleTimeoutMs / 1000}s`, {
+            upstream: member.name,
+          });
+        else if (ctx.route.operation === 'blob_upload' && ctx.route.reference && multi)
+          sendError(
+            res,
+            'BLOB_UPLOAD_UNKNOWN',
+            `the registry member holding this upload (${member.name}) is unavailable; restart the upload`,
+            { upstream: member.name },
+          );
+        else
+          sendError(res, 'BAD_GATEWAY', `upstream registry ${member.name} is unreachable (${code})`, {
+            upstream: member.name,
+          });
         finish();
       });
       // A client that goes away aborts the upstream request too: no half-open sockets (pitfalls #10).
-      res.on('close', () => { if (!res.writableFinished) proxyReq.destroy(); finish(); });
-      if (hasBody(req)) req.pipe(proxyReq); else proxyReq.end();
+      res.on('close', () => {
+        if (!res.writableFinished) proxyReq.destroy();
+        finish();
+      });
+      if (hasBody(req)) req.pipe(proxyReq);
+      else proxyReq.end();
     });
   }
 
@@ -120,12 +162,22 @@ export function createUpstreamBackend(opts: UpstreamOptions): Backend {
       if (!member) return out;
       const mod = member.url.protocol === 'https:' ? https : http;
       const { body, link } = await new Promise<{ body: string; link?: string }>((resolve, reject) => {
-        const r = mod.request(new URL(next!, member.url), { agent: member.agent, headers: { accept: 'application/json', 'user-agent': 'portcullis-search-index' } }, (res) => {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (c: string) => { text += c; });
-          res.on('end', () => (res.statusCode === 200 ? resolve({ body: text, link: ([] as string[]).concat(res.headers.link ?? []).join(', ') }) : reject(new Error(`${next} answered ${res.statusCode}`))));
-        });
+        const r = mod.request(
+          new URL(next!, member.url),
+          { agent: member.agent, headers: { accept: 'application/json', 'user-agent': 'portcullis-search-index' } },
+          (res) => {
+            let text = '';
+            res.setEncoding('utf8');
+            res.on('data', (c: string) => {
+              text += c;
+            });
+            res.on('end', () =>
+              res.statusCode === 200
+                ? resolve({ body: text, link: ([] as string[]).concat(res.headers.link ?? []).join(', ') })
+                : reject(new Error(`${next} answered ${res.statusCode}`)),
+            );
+          },
+        );
         r.setTimeout(30_000, () => r.destroy(new Error('timed out')));
         r.on('error', reject);
         r.end();
@@ -141,12 +193,17 @@ export function createUpstreamBackend(opts: UpstreamOptions): Backend {
   const cache = new ImmutableCache();
 
   function keepInCache(key: string, method: string, proxyRes: http.IncomingMessage): void {
-    if (method === 'HEAD') { cache.put(key, proxyRes.headers, undefined); return; }
+    if (method === 'HEAD') {
+      cache.put(key, proxyRes.headers, undefined);
+      return;
+    }
     const length = Number(proxyRes.headers['content-length']);
     if (!(length <= 64 * 1024)) return;
     const chunks: Buffer[] = [];
     proxyRes.on('data', (c: Buffer) => chunks.push(c));
-    proxyRes.on('end', () => { if (proxyRes.complete) cache.put(key, proxyRes.headers, Buffer.concat(chunks)); });
+    proxyRes.on('end', () => {
+      if (proxyRes.complete) cache.put(key, proxyRes.headers, Buffer.concat(chunks));
+    });
   }
 
   /** Answer from the gateway itself; returns true if it did. */
@@ -158,7 +215,11 @@ export function createUpstreamBackend(opts: UpstreamOptions): Backend {
     // The version check: registry:2 answers `{}` to anyone when it has no auth of its own,
     // and the gateway has already authenticated this request (issue 6).
     if (route.operation === 'ping') {
-      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': 2, [API_VERSION_HEADER]: API_VERSION });
+      res.writeHead(200, {
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': 2,
+        [API_VERSION_HEADER]: API_VERSION,
+      });
       res.end(req.method === 'GET' ? '{}' : undefined);
       ctx.upstreamMember = 'gateway';
       return true;
@@ -180,23 +241,41 @@ export function createUpstreamBackend(opts: UpstreamOptions): Backend {
     handle(ctx) {
       const route = ctx.route;
       if (answerLocally(ctx)) return Promise.resolve();
-      const cacheKey = pool.openAndHealthy() ? ImmutableCache.key(ctx.req.method!, ctx.req.url!, ctx.req.headers.accept) : undefined;
+      const cacheKey = pool.openAndHealthy()
+        ? ImmutableCache.key(ctx.req.method!, ctx.req.url!, ctx.req.headers.accept)
+        : undefined;
       let member: Member | undefined;
       if (multi && route.operation === 'blob_upload' && route.reference) {
         const bound = sessions.get(route.reference);
         member = bound ? pool.byName(bound) : undefined;
         if (bound && member && !member.healthy) {
-          sendError(ctx.res, 'BLOB_UPLOAD_UNKNOWN', `the registry member holding this upload (${member.name}) is down; restart the upload`, { upstream: member.name });
+          sendError(
+            ctx.res,
+            'BLOB_UPLOAD_UNKNOWN',
+            `the registry member holding this upload (${member.name}) is down; restart the upload`,
+            { upstream: member.name },
+          );
           return Promise.resolve();
         }
       }
       member ??= pool.pick();
-      if (!member) { sendError(ctx.res, 'UNAVAILABLE', 'no upstream registry configured'); return Promise.resolve(); }
+      if (!member) {
+        sendError(ctx.res, 'UNAVAILABLE', 'no upstream registry configured');
+        return Promise.resolve();
+      }
       return forward(ctx, member, 0, cacheKey);
     },
     async health(): Promise<BackendHealth[]> {
-      return pool.members.map((m) => ({ name: m.name, kind: 'upstream', healthy: m.healthy, detail: m.lastError, failures: m.failures }));
+      return pool.members.map((m) => ({
+        name: m.name,
+        kind: 'upstream',
+        healthy: m.healthy,
+        detail: m.lastError,
+        failures: m.failures,
+      }));
     },
-    async close() { pool.close(); },
+    async close() {
+      pool.close();
+    },
   };
 }

@@ -6,13 +6,25 @@
 import type { CommandModule } from 'yargs';
 import { collectGarbage, type GcResult } from '../registry/gc.js';
 
-interface Args { storage: string; 's3-endpoint'?: string; 's3-region'?: string; 's3-force-path-style'?: boolean; 's3-checksum-mode'?: string; 'dry-run': boolean; dryRun?: boolean; 'grace-period': string; gracePeriod?: string }
+interface Args {
+  storage: string;
+  's3-endpoint'?: string;
+  's3-region'?: string;
+  's3-force-path-style'?: boolean;
+  's3-checksum-mode'?: string;
+  'dry-run': boolean;
+  dryRun?: boolean;
+  'grace-period': string;
+  gracePeriod?: string;
+}
 
 /** "90s", "30m", "1h", "2d", "500ms" or a bare number of seconds → milliseconds. */
 export function parseDuration(value: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/.exec(value.trim());
   if (!m) throw new Error(`invalid duration ${JSON.stringify(value)} (use e.g. 90s, 30m, 1h, 2d)`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h' | 'd'];
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[
+    (m[2] ?? 's') as 'ms' | 's' | 'm' | 'h' | 'd'
+  ];
   return Math.round(Number(m[1]) * unit);
 }
 
@@ -27,24 +39,43 @@ export const gcCommand: CommandModule<object, Args> = {
   describe: 'delete blobs and manifests of the embedded registry that no tag reaches',
   builder: (y) =>
     y
-      .option('storage', { type: 'string', default: process.env.PORTCULLIS_STORAGE ?? './data', describe: 'storage of the embedded registry: a directory or s3://BUCKET/PREFIX' })
-      .option('s3-endpoint', { type: 'string', default: process.env.PORTCULLIS_S3_ENDPOINT, describe: 'S3-compatible endpoint URL (path-style then)' })
+      .option('storage', {
+        type: 'string',
+        default: process.env.PORTCULLIS_STORAGE ?? './data',
+        describe: 'storage of the embedded registry: a directory or s3://BUCKET/PREFIX',
+      })
+      .option('s3-endpoint', {
+        type: 'string',
+        default: process.env.PORTCULLIS_S3_ENDPOINT,
+        describe: 'S3-compatible endpoint URL (path-style then)',
+      })
       .option('s3-region', { type: 'string', default: process.env.PORTCULLIS_S3_REGION, describe: 'S3 region' })
       .option('s3-force-path-style', { type: 'boolean', describe: 'path-style bucket addressing' })
-      .option('s3-checksum-mode', { type: 'string', choices: ['WHEN_REQUIRED', 'WHEN_SUPPORTED'], default: process.env.PORTCULLIS_S3_CHECKSUM_MODE, describe: 'when to send request checksums' })
+      .option('s3-checksum-mode', {
+        type: 'string',
+        choices: ['WHEN_REQUIRED', 'WHEN_SUPPORTED'],
+        default: process.env.PORTCULLIS_S3_CHECKSUM_MODE,
+        describe: 'when to send request checksums',
+      })
       .option('dry-run', { type: 'boolean', default: false, describe: 'report what would be deleted, delete nothing' })
-      .option('grace-period', { type: 'string', default: '1h', describe: 'never delete anything younger than this (in-flight pushes)' })
+      .option('grace-period', {
+        type: 'string',
+        default: '1h',
+        describe: 'never delete anything younger than this (in-flight pushes)',
+      })
       .example('$0 gc --dry-run', 'show what would be reclaimed') as never,
   handler: async (argv) => {
     try {
       const dryRun = Boolean(argv['dry-run'] ?? argv.dryRun);
       const gracePeriodMs = parseDuration(String(argv['grace-period'] ?? argv.gracePeriod ?? '1h'));
       const s3 = {
-        endpoint: argv['s3-endpoint'], region: argv['s3-region'], forcePathStyle: argv['s3-force-path-style'],
+        endpoint: argv['s3-endpoint'],
+        region: argv['s3-region'],
+        forcePathStyle: argv['s3-force-path-style'],
         checksumMode: argv['s3-checksum-mode'] as 'WHEN_REQUIRED' | 'WHEN_SUPPORTED' | undefined,
       };
       const result = await collectGarbage({ storage: argv.storage, s3, dryRun, gracePeriodMs });
-      process.stdout.write(formatSummary(result, dryRun) + '\n');
+      process.stdout.write(`${formatSummary(result, dryRun)}\n`);
     } catch (e) {
       process.stderr.write(`portcullis gc: ${(e as Error).message}\n`);
       process.exitCode = 1;

@@ -46,7 +46,8 @@ async function run({ action, file, user, cost }: Args, io: HtpasswdIo): Promise<
   const bad = validUserName(user);
   if (bad) throw new HtpasswdCommandError(bad);
   if (action === 'add') {
-    if (!Number.isInteger(cost) || cost < 4 || cost > 17) throw new HtpasswdCommandError('--cost must be an integer from 4 to 17');
+    if (!Number.isInteger(cost) || cost < 4 || cost > 17)
+      throw new HtpasswdCommandError('--cost must be an integer from 4 to 17');
     const text = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
       if (e.code === 'ENOENT') return '';
       throw e;
@@ -70,7 +71,8 @@ async function run({ action, file, user, cost }: Args, io: HtpasswdIo): Promise<
   const entry = parseHtpasswd(text, { allowPlain: true }).users.get(user);
   if (!entry) throw new HtpasswdCommandError(`user ${user} not found in ${file}`);
   const password = await readPassword(io, `Password for ${user}: `, false);
-  if (!(await verifyPassword(entry, password))) throw new HtpasswdCommandError(`password for user ${user} is not correct`);
+  if (!(await verifyPassword(entry, password)))
+    throw new HtpasswdCommandError(`password for user ${user} is not correct`);
   io.stdout.write(`Password for user ${user} correct.\n`);
 }
 
@@ -112,8 +114,14 @@ function promptHidden(io: HtpasswdIo, prompt: string): Promise<string> {
     };
     const onData = (chunk: Buffer | string): void => {
       for (const ch of chunk.toString('utf8')) {
-        if (ch === '\r' || ch === '\n') return done();
-        if (ch === '\u0003') return done(new HtpasswdCommandError('interrupted'));
+        if (ch === '\r' || ch === '\n') {
+          done();
+          return;
+        }
+        if (ch === '\u0003') {
+          done(new HtpasswdCommandError('interrupted'));
+          return;
+        }
         if (ch === '\u007f' || ch === '\b') value = value.slice(0, -1);
         else value += ch;
       }
@@ -127,13 +135,22 @@ export const htpasswdCommand: CommandModule<object, Args> = {
   describe: 'add, delete or verify a user in an htpasswd file (bcrypt)',
   builder: (y) =>
     y
-      .positional('action', { choices: ['add', 'delete', 'verify'] as const, demandOption: true, describe: 'what to do' })
+      .positional('action', {
+        choices: ['add', 'delete', 'verify'] as const,
+        demandOption: true,
+        describe: 'what to do',
+      })
       .positional('file', { type: 'string', demandOption: true, describe: 'htpasswd file (created by add)' })
       .positional('user', { type: 'string', demandOption: true, describe: 'user name' })
       .option('cost', { type: 'number', default: 10, describe: 'bcrypt cost for add (4-17)' })
       .example('$0 htpasswd add users.htpasswd alice', 'prompt for a password')
       .example('printf "%s\\n" "$PW" | $0 htpasswd add users.htpasswd ci', 'password from stdin'),
   handler: async (argv) => {
-    process.exitCode = await runHtpasswd({ action: argv.action, file: argv.file, user: String(argv.user), cost: argv.cost });
+    process.exitCode = await runHtpasswd({
+      action: argv.action,
+      file: argv.file,
+      user: String(argv.user),
+      cost: argv.cost,
+    });
   },
 };

@@ -45,7 +45,14 @@ function withOptions(y: Argv): Argv {
   for (const [name, spec] of Object.entries(OPTIONS) as [string, OptionSpec][]) {
     const def = describeDefault(spec);
     y.option(flagName(name), {
-      type: spec.type === 'boolean' ? 'boolean' : spec.type === 'list' ? 'array' : spec.type === 'number' ? 'number' : 'string',
+      type:
+        spec.type === 'boolean'
+          ? 'boolean'
+          : spec.type === 'list'
+            ? 'array'
+            : spec.type === 'number'
+              ? 'number'
+              : 'string',
       describe: `${spec.describe}\n[env ${envName(name)}]${def ? ` [default: ${def}]` : ''}${spec.type === 'duration' ? ' (duration: 30s, 15m)' : ''}`,
       group: `${spec.group}:`,
       choices: spec.choices as string[] | undefined,
@@ -73,16 +80,24 @@ function load(argv: Record<string, unknown>): { config: Config; sources: Record<
 
 async function runServe(argv: Record<string, unknown>): Promise<void> {
   const { config } = load(argv);
-  let resolved;
-  try { resolved = resolveConfig(config); } catch (e) { fail((e as Error).message); }
+  let resolved: ReturnType<typeof resolveConfig> | undefined;
+  try {
+    resolved = resolveConfig(config);
+  } catch (e) {
+    fail((e as Error).message);
+  }
   const logger = createAppLogger(config.logLevel);
   try {
     const running = await serve(resolved, logger);
-    const backend = resolved.upstreams.length ? `upstream ${resolved.upstreams.map((u) => u.origin).join(', ')}` : `embedded registry, storage ${config.storage}`;
+    const backend = resolved.upstreams.length
+      ? `upstream ${resolved.upstreams.map((u) => u.origin).join(', ')}`
+      : `embedded registry, storage ${config.storage}`;
     const hostPort = new URL(running.urls[0]).host;
     process.stderr.write(`portcullis ${VERSION} serving ${running.urls.join(', ')} (${backend})\n`);
     process.stderr.write(`  push:  docker tag IMAGE ${hostPort}/IMAGE && docker push ${hostPort}/IMAGE\n`);
-    process.stderr.write(`  stats: ${running.urls[0]}${config.dashboardPath}  ${running.urls[0]}${config.statsPath}  ${running.urls[0]}${config.metricsPath}\n`);
+    process.stderr.write(
+      `  stats: ${running.urls[0]}${config.dashboardPath}  ${running.urls[0]}${config.statsPath}  ${running.urls[0]}${config.metricsPath}\n`,
+    );
   } catch (e) {
     if (e instanceof ConfigError || /^--/.test((e as Error).message)) fail((e as Error).message);
     logger.fatal({ err: e }, 'start-up failed');
@@ -92,7 +107,11 @@ async function runServe(argv: Record<string, unknown>): Promise<void> {
 
 function checkConfig(argv: Record<string, unknown>): void {
   const { config, sources } = load(argv);
-  try { resolveConfig(config); } catch (e) { fail((e as Error).message); }
+  try {
+    resolveConfig(config);
+  } catch (e) {
+    fail((e as Error).message);
+  }
   const shown: Record<string, unknown> = {};
   for (const [name, spec] of Object.entries(OPTIONS) as [string, OptionSpec][]) {
     let v = (config as Record<string, unknown>)[name];
@@ -101,25 +120,40 @@ function checkConfig(argv: Record<string, unknown>): void {
     if (spec.type === 'duration') v = formatDuration(v as number);
     shown[name] = v;
   }
-  const doc = toYaml(shown).split('\n').map((line) => {
-    const key = /^(\w+):/.exec(line)?.[1];
-    return key && sources[key] && sources[key] !== 'default' ? `${line}  # from ${sources[key]}` : line;
-  }).join('\n');
+  const doc = toYaml(shown)
+    .split('\n')
+    .map((line) => {
+      const key = /^(\w+):/.exec(line)?.[1];
+      return key && sources[key] && sources[key] !== 'default' ? `${line}  # from ${sources[key]}` : line;
+    })
+    .join('\n');
   process.stdout.write(`# portcullis ${VERSION}: configuration is valid\n${doc}`);
 }
 
 export async function main(args = hideBin(process.argv)): Promise<void> {
   const cli = yargs(args)
     .scriptName('portcullis')
-    .usage('$0 [command] [options]\n\nThe gate in front of a private container registry. Without --upstream it is the registry.')
+    .usage(
+      '$0 [command] [options]\n\nThe gate in front of a private container registry. Without --upstream it is the registry.',
+    )
     .command('$0', 'serve the registry API (default command)', withOptions, (argv) => runServe(argv))
     .command('serve', 'serve the registry API', withOptions, (argv) => runServe(argv))
-    .command('check-config', 'validate flags, env and config file and print the effective configuration', withOptions, (argv) => checkConfig(argv))
-    .command('config-schema', 'print the JSON schema of the config file', {}, () => { process.stdout.write(JSON.stringify(configJsonSchema(), null, 2) + '\n'); })
+    .command(
+      'check-config',
+      'validate flags, env and config file and print the effective configuration',
+      withOptions,
+      (argv) => checkConfig(argv),
+    )
+    .command('config-schema', 'print the JSON schema of the config file', {}, () => {
+      process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
+    })
     .command(htpasswdCommand)
     .command(gcCommand)
     .example('$0', 'embedded registry on 127.0.0.1:5000, storage in ./data')
-    .example('$0 --upstream http://127.0.0.1:5000 --listen 0.0.0.0:443 --tls-cert cert.pem --tls-key key.pem --htpasswd users.htpasswd', 'replace nginx in front of registry:2')
+    .example(
+      '$0 --upstream http://127.0.0.1:5000 --listen 0.0.0.0:443 --tls-cert cert.pem --tls-key key.pem --htpasswd users.htpasswd',
+      'replace nginx in front of registry:2',
+    )
     .env(false)
     .strict()
     .parserConfiguration({ 'boolean-negation': true, 'duplicate-arguments-array': true, 'camel-case-expansion': true })

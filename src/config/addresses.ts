@@ -1,14 +1,19 @@
 /** Parsing of listen addresses, upstream URLs and CIDR lists, with errors fit for ConfigError. */
 import { BlockList, isIP } from 'node:net';
 
-export interface ListenAddress { host: string; port: number }
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
 
 export function parseListen(value: string): ListenAddress {
   let host = '127.0.0.1';
   let portText = value;
   const bracket = /^\[([^\]]+)\]:(\d+)$/.exec(value);
-  if (bracket) { host = bracket[1]; portText = bracket[2]; }
-  else if (value.includes(':')) {
+  if (bracket) {
+    host = bracket[1];
+    portText = bracket[2];
+  } else if (value.includes(':')) {
     const i = value.lastIndexOf(':');
     host = value.slice(0, i) || '0.0.0.0';
     portText = value.slice(i + 1);
@@ -26,8 +31,13 @@ export function isLoopback(host: string): boolean {
 export function parseUpstream(value: string, allowQuery = false): URL {
   if (!/^https?:\/\//i.test(value)) throw new Error(`"${value}" must start with http:// or https://`);
   let url: URL;
-  try { url = new URL(value); } catch { throw new Error(`"${value}" is not a URL (expected e.g. http://127.0.0.1:5000)`); }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`"${value}" must start with http:// or https://`);
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error(`"${value}" is not a URL (expected e.g. http://127.0.0.1:5000)`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new Error(`"${value}" must start with http:// or https://`);
   if ((url.search && !allowQuery) || url.hash) throw new Error(`"${value}" must not have a query or fragment`);
   return url;
 }
@@ -41,7 +51,8 @@ export function parseCidrs(values: string[]): BlockList {
     if (!family) throw new Error(`"${v}" is not an IP address or CIDR`);
     const type = family === 4 ? 'ipv4' : 'ipv6';
     const prefix = bits === undefined ? (family === 4 ? 32 : 128) : Number(bits);
-    if (!Number.isInteger(prefix) || prefix < 0 || prefix > (family === 4 ? 32 : 128)) throw new Error(`"${v}" has an invalid prefix length`);
+    if (!Number.isInteger(prefix) || prefix < 0 || prefix > (family === 4 ? 32 : 128))
+      throw new Error(`"${v}" has an invalid prefix length`);
     list.addSubnet(addr, prefix, type);
   }
   return list;

@@ -7,26 +7,36 @@ import { parse as parseYaml } from 'yaml';
 import { OPTIONS, type OptionName, type OptionSpec, flagName, envName } from './options.js';
 import { parseDuration } from './duration.js';
 
-type ValueOf<S extends OptionSpec> = S['type'] extends 'boolean' ? boolean
-  : S['type'] extends 'number' | 'duration' ? number
-  : S['type'] extends 'list' ? string[]
-  : string;
+type ValueOf<S extends OptionSpec> = S['type'] extends 'boolean'
+  ? boolean
+  : S['type'] extends 'number' | 'duration'
+    ? number
+    : S['type'] extends 'list'
+      ? string[]
+      : string;
 
 export type Config = {
-  [K in OptionName]: (typeof OPTIONS)[K] extends { default: unknown } ? ValueOf<(typeof OPTIONS)[K]> : ValueOf<(typeof OPTIONS)[K]> | undefined;
+  [K in OptionName]: (typeof OPTIONS)[K] extends { default: unknown }
+    ? ValueOf<(typeof OPTIONS)[K]>
+    : ValueOf<(typeof OPTIONS)[K]> | undefined;
 };
 
 export type Source = 'default' | 'file' | 'env' | 'flag';
 
 export class ConfigError extends Error {
-  constructor(readonly option: string, reason: string) {
+  constructor(
+    readonly option: string,
+    reason: string,
+  ) {
     super(option in OPTIONS ? `--${flagName(option)} (${envName(option)}): ${reason}` : `${option}: ${reason}`);
   }
 }
 
 function coerce(name: OptionName, raw: unknown, from: Source): unknown {
   const spec: OptionSpec = OPTIONS[name];
-  const fail = (why: string) => { throw new ConfigError(name, `${why}${from === 'file' ? ' (in the config file)' : ''}`); };
+  const fail = (why: string) => {
+    throw new ConfigError(name, `${why}${from === 'file' ? ' (in the config file)' : ''}`);
+  };
   switch (spec.type) {
     case 'boolean':
       if (typeof raw === 'boolean') return raw;
@@ -39,11 +49,17 @@ function coerce(name: OptionName, raw: unknown, from: Source): unknown {
       return n;
     }
     case 'duration':
-      try { return parseDuration(raw as string | number); } catch (e) { return fail((e as Error).message); }
+      try {
+        return parseDuration(raw as string | number);
+      } catch (e) {
+        return fail((e as Error).message);
+      }
     case 'list': {
       const items = Array.isArray(raw) ? raw : from === 'env' ? String(raw).split(',') : [raw];
-      return items.flatMap((v) => (typeof v === 'string' && from !== 'flag' ? v.split(',') : [v]))
-        .map((v) => String(v).trim()).filter((v) => v !== '');
+      return items
+        .flatMap((v) => (typeof v === 'string' && from !== 'flag' ? v.split(',') : [v]))
+        .map((v) => String(v).trim())
+        .filter((v) => v !== '');
     }
     default: {
       if (typeof raw !== 'string' && typeof raw !== 'number') fail(`expected a string, got ${JSON.stringify(raw)}`);
@@ -58,11 +74,14 @@ export function closest(word: string, candidates: string[]): string | undefined 
   const dist = (a: string, b: string) => {
     const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
     for (let j = 1; j <= b.length; j++) d[0][j] = j;
-    for (let i = 1; i <= a.length; i++) for (let j = 1; j <= b.length; j++)
-      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    for (let i = 1; i <= a.length; i++)
+      for (let j = 1; j <= b.length; j++)
+        d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
     return d[a.length][b.length];
   };
-  const best = candidates.map((c) => [c, dist(word.toLowerCase(), c.toLowerCase())] as const).sort((x, y) => x[1] - y[1])[0];
+  const best = candidates
+    .map((c) => [c, dist(word.toLowerCase(), c.toLowerCase())] as const)
+    .sort((x, y) => x[1] - y[1])[0];
   return best && best[1] <= 3 ? best[0] : undefined;
 }
 
@@ -75,7 +94,8 @@ export function readConfigFile(path: string, flavor?: string): Record<string, un
     throw new ConfigError('config', `cannot read ${path}: ${(e as Error).message.split('\n')[0]}`);
   }
   if (doc === null || doc === undefined) return {};
-  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError('config', `${path} must hold a mapping of option names to values`);
+  if (typeof doc !== 'object' || Array.isArray(doc))
+    throw new ConfigError('config', `${path} must hold a mapping of option names to values`);
   const obj = doc as Record<string, unknown>;
   const sectioned = 'common' in obj || (flavor !== undefined && flavor in obj);
   if (!sectioned) {
@@ -84,10 +104,12 @@ export function readConfigFile(path: string, flavor?: string): Record<string, un
   }
   const section = (name: string) => {
     const s = obj[name] ?? {};
-    if (typeof s !== 'object' || Array.isArray(s)) throw new ConfigError('config', `section "${name}" in ${path} must be a mapping`);
+    if (typeof s !== 'object' || Array.isArray(s))
+      throw new ConfigError('config', `section "${name}" in ${path} must be a mapping`);
     return s as Record<string, unknown>;
   };
-  if (flavor && !(flavor in obj)) throw new ConfigError('flavor', `section "${flavor}" not found in ${path} (has: ${Object.keys(obj).join(', ')})`);
+  if (flavor && !(flavor in obj))
+    throw new ConfigError('flavor', `section "${flavor}" not found in ${path} (has: ${Object.keys(obj).join(', ')})`);
   return { ...section('common'), ...(flavor ? section(flavor) : {}) };
 }
 
@@ -103,7 +125,10 @@ export function loadConfig({ flags, env }: LoadInput): { config: Config; sources
   const names = Object.keys(OPTIONS) as OptionName[];
   for (const name of names) {
     const spec: OptionSpec = OPTIONS[name];
-    if ('default' in spec) { values[name] = Array.isArray(spec.default) ? [...spec.default] : spec.default; sources[name] = 'default'; }
+    if ('default' in spec) {
+      values[name] = Array.isArray(spec.default) ? [...spec.default] : spec.default;
+      sources[name] = 'default';
+    }
   }
   const configPath = (flags.config as string | undefined) ?? env[envName('config')];
   const flavor = (flags.flavor as string | undefined) ?? env[envName('flavor')];
@@ -112,7 +137,10 @@ export function loadConfig({ flags, env }: LoadInput): { config: Config; sources
     for (const [key, raw] of Object.entries(file)) {
       if (!(key in OPTIONS)) {
         const hint = closest(key, names);
-        throw new ConfigError('config', `unknown option "${key}" in ${configPath}${hint ? ` (did you mean "${hint}"?)` : ''}`);
+        throw new ConfigError(
+          'config',
+          `unknown option "${key}" in ${configPath}${hint ? ` (did you mean "${hint}"?)` : ''}`,
+        );
       }
       values[key] = coerce(key as OptionName, raw, 'file');
       sources[key as OptionName] = 'file';
@@ -120,7 +148,10 @@ export function loadConfig({ flags, env }: LoadInput): { config: Config; sources
   }
   for (const name of names) {
     const raw = env[envName(name)];
-    if (raw !== undefined && raw !== '') { values[name] = coerce(name, raw, 'env'); sources[name] = 'env'; }
+    if (raw !== undefined && raw !== '') {
+      values[name] = coerce(name, raw, 'env');
+      sources[name] = 'env';
+    }
   }
   for (const [key, raw] of Object.entries(flags)) {
     if (!(key in OPTIONS) || raw === undefined) continue;

@@ -21,7 +21,9 @@ export interface Resolved {
 }
 
 function attempt<T>(option: keyof Config, fn: () => T): T {
-  try { return fn(); } catch (e) {
+  try {
+    return fn();
+  } catch (e) {
     if (e instanceof ConfigError) throw e;
     throw new ConfigError(option, (e as Error).message);
   }
@@ -30,39 +32,58 @@ function attempt<T>(option: keyof Config, fn: () => T): T {
 function readable(option: keyof Config, path: string | undefined): void {
   if (!path) return;
   attempt(option, () => {
-    try { accessSync(path, constants.R_OK); } catch (e) { throw new Error(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); }
+    try {
+      accessSync(path, constants.R_OK);
+    } catch (e) {
+      throw new Error(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
   });
 }
 
 export function resolveConfig(config: Config): Resolved {
   if (config.listen.length === 0) throw new ConfigError('listen', 'at least one address is needed');
   const listen = config.listen.map((v) => attempt('listen', () => parseListen(v)));
-  const redirectHttp = config.redirectHttp ? attempt('redirectHttp', () => parseListen(config.redirectHttp!)) : undefined;
+  const redirectHttp = config.redirectHttp
+    ? attempt('redirectHttp', () => parseListen(config.redirectHttp!))
+    : undefined;
   const upstreams = config.upstream.map((v) => attempt('upstream', () => parseUpstream(v)));
-  const publicUrl = config.publicUrl ? attempt('publicUrl', () => {
-    const u = new URL(config.publicUrl!);
-    if (u.pathname !== '/' || u.search) throw new Error('must be an origin such as https://registry.example.com');
-    return u;
-  }) : undefined;
-  for (const w of [...config.webhook, ...(config.errorWebhook ? [config.errorWebhook] : [])]) attempt(config.webhook.includes(w) ? 'webhook' : 'errorWebhook', () => parseUpstream(w, true));
+  const publicUrl = config.publicUrl
+    ? attempt('publicUrl', () => {
+        const u = new URL(config.publicUrl!);
+        if (u.pathname !== '/' || u.search) throw new Error('must be an origin such as https://registry.example.com');
+        return u;
+      })
+    : undefined;
+  for (const w of [...config.webhook, ...(config.errorWebhook ? [config.errorWebhook] : [])])
+    attempt(config.webhook.includes(w) ? 'webhook' : 'errorWebhook', () => parseUpstream(w, true));
   const trustedProxies = attempt('trustedProxies', () => parseCidrs(config.trustedProxies));
   const statsAllow = attempt('statsAllow', () => parseCidrs(config.statsAllow));
   if (config.tlsCert && !config.tlsKey) throw new ConfigError('tlsKey', 'is required with --tls-cert');
   if (config.tlsKey && !config.tlsCert) throw new ConfigError('tlsCert', 'is required with --tls-key');
-  if (config.tlsSelfSigned && config.tlsCert) throw new ConfigError('tlsSelfSigned', 'cannot be combined with --tls-cert');
+  if (config.tlsSelfSigned && config.tlsCert)
+    throw new ConfigError('tlsSelfSigned', 'cannot be combined with --tls-cert');
   readable('tlsCert', config.tlsCert);
   readable('tlsKey', config.tlsKey);
   readable('htpasswd', config.htpasswd);
   readable('access', config.access);
   const tls = Boolean(config.tlsCert || config.tlsSelfSigned);
-  if (redirectHttp && !tls) throw new ConfigError('redirectHttp', 'needs TLS (--tls-cert/--tls-key or --tls-self-signed)');
-  if (config.anonymousRead && !config.htpasswd) throw new ConfigError('anonymousRead', 'only makes sense with --htpasswd');
+  if (redirectHttp && !tls)
+    throw new ConfigError('redirectHttp', 'needs TLS (--tls-cert/--tls-key or --tls-self-signed)');
+  if (config.anonymousRead && !config.htpasswd)
+    throw new ConfigError('anonymousRead', 'only makes sense with --htpasswd');
   if (config.access && !config.htpasswd) throw new ConfigError('access', 'needs --htpasswd to know who users are');
   const exposed = listen.find((l) => !isLoopback(l.host));
   if (exposed && !config.htpasswd && !config.insecureNoAuth) {
-    throw new ConfigError('listen', `${exposed.host}:${exposed.port} is reachable from other machines but no --htpasswd is set; add --htpasswd FILE or --insecure-no-auth`);
+    throw new ConfigError(
+      'listen',
+      `${exposed.host}:${exposed.port} is reachable from other machines but no --htpasswd is set; add --htpasswd FILE or --insecure-no-auth`,
+    );
   }
-  if (config.corsOrigin.includes('*') && config.corsCredentials) throw new ConfigError('corsOrigin', '"*" cannot be combined with credentials; list exact origins or pass --no-cors-credentials');
+  if (config.corsOrigin.includes('*') && config.corsCredentials)
+    throw new ConfigError(
+      'corsOrigin',
+      '"*" cannot be combined with credentials; list exact origins or pass --no-cors-credentials',
+    );
   if (config.storage.startsWith('s3://')) {
     attempt('storage', () => parseS3Url(config.storage));
     if (config.s3Endpoint) attempt('s3Endpoint', () => parseUpstream(config.s3Endpoint!));
@@ -73,7 +94,8 @@ export function resolveConfig(config: Config): Resolved {
     if (config.storageRedirect) throw new ConfigError('storageRedirect', 'needs an s3://BUCKET/PREFIX --storage');
   }
   if (config.storageRedirectBase) {
-    if (!config.storageRedirect) throw new ConfigError('storageRedirectBase', 'only makes sense with --storage-redirect');
+    if (!config.storageRedirect)
+      throw new ConfigError('storageRedirectBase', 'only makes sense with --storage-redirect');
     attempt('storageRedirectBase', () => parseUpstream(config.storageRedirectBase!, true));
   }
   const authScheme = (config.authScheme as 'basic' | 'token' | undefined) ?? (config.anonymousRead ? 'token' : 'basic');

@@ -20,14 +20,20 @@ function clfTime(d: Date): string {
   const sign = off >= 0 ? '+' : '-';
   return `${p(d.getDate())}/${MONTHS[d.getMonth()]}/${d.getFullYear()}:${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())} ${sign}${p(Math.floor(Math.abs(off) / 60))}${p(Math.abs(off) % 60)}`;
 }
-const quote = (s: string | undefined) => (s ? s.replace(/["\\]/g, (c) => '\\' + c) : '-');
+const quote = (s: string | undefined) => (s ? s.replace(/["\\]/g, (c) => `\\${c}`) : '-');
 
 export function createAccessLog(target: string, format: 'json' | 'combined'): AccessLog {
   if (target === 'off') return { write() {}, reopen() {}, flush() {} };
   // Asynchronous destination: log lines are batched, not a write(2) per request.
   const dest = pino.destination({ dest: target === '-' ? 1 : target, sync: false, mkdir: true, minLength: 4096 });
   // Batched lines still reach the file within a second on a quiet server (tail -f, logrotate).
-  const flusher = setInterval(() => { try { dest.flush(); } catch { /* not open yet */ } }, 1000);
+  const flusher = setInterval(() => {
+    try {
+      dest.flush();
+    } catch {
+      /* not open yet */
+    }
+  }, 1000);
   flusher.unref();
   const logger: Logger = pino({ base: undefined, messageKey: 'msg', timestamp: pino.stdTimeFunctions.isoTime }, dest);
   return {
@@ -35,31 +41,68 @@ export function createAccessLog(target: string, format: 'json' | 'combined'): Ac
       const durationMs = Number(process.hrtime.bigint() - ctx.startNs) / 1e6;
       if (format === 'combined') {
         const { req } = ctx;
-        dest.write(`${ctx.client.ip} - ${ctx.user ?? '-'} [${clfTime(new Date())}] "${req.method} ${quote(req.url)} HTTP/${req.httpVersion}" ${status} ${bytesOut(ctx)} "${quote(req.headers.referer)}" "${quote(ctx.userAgent)}"\n`);
+        dest.write(
+          `${ctx.client.ip} - ${ctx.user ?? '-'} [${clfTime(new Date())}] "${req.method} ${quote(req.url)} HTTP/${req.httpVersion}" ${status} ${bytesOut(ctx)} "${quote(req.headers.referer)}" "${quote(ctx.userAgent)}"\n`,
+        );
         return;
       }
       logger.info({
-        reqId: ctx.id, ip: ctx.client.ip, user: ctx.user, method: ctx.req.method, path: ctx.req.url, status,
-        bytesIn: bytesIn(ctx), bytesOut: bytesOut(ctx), durationMs: Math.round(durationMs * 100) / 100,
-        op: ctx.route.operation, repo: ctx.route.repository, ua: ctx.userAgent, client: ctx.clientType,
-        upstream: ctx.upstreamMember, upstreamMs: ctx.upstreamMs, error: ctx.upstreamError,
+        reqId: ctx.id,
+        ip: ctx.client.ip,
+        user: ctx.user,
+        method: ctx.req.method,
+        path: ctx.req.url,
+        status,
+        bytesIn: bytesIn(ctx),
+        bytesOut: bytesOut(ctx),
+        durationMs: Math.round(durationMs * 100) / 100,
+        op: ctx.route.operation,
+        repo: ctx.route.repository,
+        ua: ctx.userAgent,
+        client: ctx.clientType,
+        upstream: ctx.upstreamMember,
+        upstreamMs: ctx.upstreamMs,
+        error: ctx.upstreamError,
       });
     },
     reopen() {
       // Lines buffered before the rotation belong to the old file.
-      try { dest.flushSync(); } catch { /* not open yet */ }
+      try {
+        dest.flushSync();
+      } catch {
+        /* not open yet */
+      }
       dest.reopen();
     },
-    flush() { try { dest.flushSync(); } catch { /* not ready yet */ } },
+    flush() {
+      try {
+        dest.flushSync();
+      } catch {
+        /* not ready yet */
+      }
+    },
   };
 }
 
 /** The application (not access) logger: to stderr, secrets redacted by path. */
 export function createAppLogger(level: string): Logger {
-  return pino({
-    level,
-    base: undefined,
-    timestamp: pino.stdTimeFunctions.isoTime,
-    redact: { paths: ['authorization', 'password', '*.authorization', '*.password', 'headers.authorization', 'req.headers.authorization'], censor: '[redacted]' },
-  }, pino.destination({ dest: 2, sync: true }));
+  return pino(
+    {
+      level,
+      base: undefined,
+      timestamp: pino.stdTimeFunctions.isoTime,
+      redact: {
+        paths: [
+          'authorization',
+          'password',
+          '*.authorization',
+          '*.password',
+          'headers.authorization',
+          'req.headers.authorization',
+        ],
+        censor: '[redacted]',
+      },
+    },
+    pino.destination({ dest: 2, sync: true }),
+  );
 }

@@ -14,7 +14,10 @@ export function filterCatalogResponse(res: ServerResponse, filter: (repositories
   let size = 0;
   const collect = (chunk: unknown, encoding?: unknown) => {
     if (chunk === undefined || chunk === null || typeof chunk === 'function') return;
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk, typeof encoding === 'string' ? encoding as BufferEncoding : 'utf8') : Buffer.from(chunk as Uint8Array);
+    const buf =
+      typeof chunk === 'string'
+        ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8')
+        : Buffer.from(chunk as Uint8Array);
     size += buf.length;
     if (size <= MAX_CATALOG_BYTES) chunks.push(buf);
   };
@@ -41,7 +44,9 @@ export function filterCatalogResponse(res: ServerResponse, filter: (repositories
           doc.repositories = filter(doc.repositories.filter((r): r is string => typeof r === 'string'));
           body = Buffer.from(JSON.stringify(doc));
         }
-      } catch { /* not JSON: pass through unchanged */ }
+      } catch {
+        /* not JSON: pass through unchanged */
+      }
     }
     res.removeHeader('transfer-encoding');
     res.setHeader('content-length', body.length);

@@ -15,7 +15,8 @@ export interface CorsPolicy {
 const METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
 const HEADERS = 'Authorization, Accept, Cache-Control, Content-Type, Content-Range, Range';
 // Registry UIs need the digest to delete by digest and Link to page (Joxit#347).
-const EXPOSE = 'Docker-Content-Digest, Docker-Distribution-Api-Version, Docker-Upload-UUID, Link, Location, Range, Content-Range, Content-Length, WWW-Authenticate, OCI-Subject, OCI-Filters-Applied';
+const EXPOSE =
+  'Docker-Content-Digest, Docker-Distribution-Api-Version, Docker-Upload-UUID, Link, Location, Range, Content-Range, Content-Length, WWW-Authenticate, OCI-Subject, OCI-Filters-Applied';
 
 export function createCorsPolicy(origins: string[], credentials: boolean, maxAgeMs: number): CorsPolicy | undefined {
   if (origins.length === 0) return undefined;

@@ -51,10 +51,16 @@ export function resolveClient(req: IncomingMessage, trusted: BlockList, publicUr
     const proto = (forwardedParam(fwd, 'proto') ?? first(req.headers['x-forwarded-proto']))?.toLowerCase();
     if (proto === 'http' || proto === 'https') scheme = proto;
     host = forwardedParam(fwd, 'host') ?? first(req.headers['x-forwarded-host']) ?? host;
-    priorForwardedFor = Array.isArray(req.headers['x-forwarded-for']) ? req.headers['x-forwarded-for'].join(', ') : req.headers['x-forwarded-for'];
+    priorForwardedFor = Array.isArray(req.headers['x-forwarded-for'])
+      ? req.headers['x-forwarded-for'].join(', ')
+      : req.headers['x-forwarded-for'];
     // The client is the rightmost hop that is not itself a trusted proxy.
-    const hops = (priorForwardedFor ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-    const candidate = [...hops].reverse().find((h) => !inList(trusted, h)) ?? hops[0] ?? first(req.headers['x-real-ip']);
+    const hops = (priorForwardedFor ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    const candidate =
+      [...hops].reverse().find((h) => !inList(trusted, h)) ?? hops[0] ?? first(req.headers['x-real-ip']);
     if (candidate) ip = candidate;
   }
   if (publicUrl) {

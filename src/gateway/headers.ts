@@ -8,18 +8,38 @@ import { API_VERSION, API_VERSION_HEADER } from '../oci/errors.js';
 
 /** RFC 9110 §7.6.1 hop-by-hop headers, plus the proxy-only ones nginx also drops. */
 const HOP_BY_HOP = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade',
-  'proxy-authorization', 'proxy-authenticate',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'proxy-authorization',
+  'proxy-authenticate',
   // The gateway's own server already answered "100 Continue"; the upstream must not be asked again.
   'expect',
 ]);
 
 /** Client-supplied forwarding headers; rebuilt by the gateway, never passed on as sent. */
-const FORWARDING = new Set(['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-real-ip', 'x-original-uri']);
+const FORWARDING = new Set([
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-forwarded-port',
+  'x-real-ip',
+  'x-original-uri',
+]);
 
 function connectionTokens(headers: IncomingHttpHeaders): string[] {
   const c = headers.connection;
-  return c ? c.toLowerCase().split(',').map((s) => s.trim()) : [];
+  return c
+    ? c
+        .toLowerCase()
+        .split(',')
+        .map((s) => s.trim())
+    : [];
 }
 
 /**
@@ -28,7 +48,11 @@ function connectionTokens(headers: IncomingHttpHeaders): string[] {
  * Transfer-Encoding is hop-by-hop: Node re-chunks a body without Content-Length itself,
  * and bodiless requests never get a chunked encoding (pitfalls #2).
  */
-export function upstreamRequestHeaders(headers: IncomingHttpHeaders, client: ClientView, rawUrl: string): OutgoingHttpHeaders {
+export function upstreamRequestHeaders(
+  headers: IncomingHttpHeaders,
+  client: ClientView,
+  rawUrl: string,
+): OutgoingHttpHeaders {
   const named = connectionTokens(headers);
   const out: OutgoingHttpHeaders = {};
   for (const [k, v] of Object.entries(headers)) {
@@ -52,7 +76,11 @@ export function upstreamRequestHeaders(headers: IncomingHttpHeaders, client: Cli
 export function rewriteUrl(value: string, upstreamOrigins: ReadonlySet<string>, client: ClientView): string {
   if (value.startsWith('/')) return value;
   let url: URL;
-  try { url = new URL(value); } catch { return value; }
+  try {
+    url = new URL(value);
+  } catch {
+    return value;
+  }
   const publicHost = client.host.toLowerCase();
   const internal = upstreamOrigins.has(url.origin);
   const downgraded = url.host.toLowerCase() === publicHost && url.protocol !== `${client.scheme}:`;
@@ -67,18 +95,29 @@ export function rewriteLink(value: string, upstreamOrigins: ReadonlySet<string>,
 
 /** Bearer realm="..." of an upstream token service: point it at the public origin (pitfalls #9). */
 export function rewriteAuthenticate(value: string, upstreamOrigins: ReadonlySet<string>, client: ClientView): string {
-  return value.replace(/realm="([^"]*)"/i, (_, realm: string) => `realm="${rewriteUrl(realm, upstreamOrigins, client)}"`);
+  return value.replace(
+    /realm="([^"]*)"/i,
+    (_, realm: string) => `realm="${rewriteUrl(realm, upstreamOrigins, client)}"`,
+  );
 }
 
 /** Headers for the client from an upstream response. */
-export function clientResponseHeaders(headers: IncomingHttpHeaders, upstreamOrigins: ReadonlySet<string>, client: ClientView): OutgoingHttpHeaders {
+export function clientResponseHeaders(
+  headers: IncomingHttpHeaders,
+  upstreamOrigins: ReadonlySet<string>,
+  client: ClientView,
+): OutgoingHttpHeaders {
   const named = connectionTokens(headers);
   const out: OutgoingHttpHeaders = {};
   for (const [k, v] of Object.entries(headers)) {
     if (v === undefined || HOP_BY_HOP.has(k) || named.includes(k)) continue;
     if (k === 'location' && typeof v === 'string') out[k] = rewriteUrl(v, upstreamOrigins, client);
-    else if (k === 'link') out[k] = Array.isArray(v) ? v.map((l) => rewriteLink(l, upstreamOrigins, client)) : rewriteLink(v as string, upstreamOrigins, client);
-    else if (k === 'www-authenticate' && typeof v === 'string') out[k] = rewriteAuthenticate(v, upstreamOrigins, client);
+    else if (k === 'link')
+      out[k] = Array.isArray(v)
+        ? v.map((l) => rewriteLink(l, upstreamOrigins, client))
+        : rewriteLink(v as string, upstreamOrigins, client);
+    else if (k === 'www-authenticate' && typeof v === 'string')
+      out[k] = rewriteAuthenticate(v, upstreamOrigins, client);
     else out[k] = v;
   }
   // distribution always sends it, but other registries and error pages may not (pitfalls #7).

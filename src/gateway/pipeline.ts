@@ -65,16 +65,29 @@ export function createGateway(deps: GatewayDeps): Gateway {
     }
     accessLog.write(ctx, status);
     stats?.record({
-      method: ctx.req.method!, status, operation: ctx.route.operation, repository: ctx.route.repository, reference: ctx.route.reference,
-      user: ctx.user, clientType: ctx.clientType, clientVersion: ctx.clientVersion,
-      bytesIn: bytesIn(ctx), bytesOut: bytesOut(ctx), durationMs: Number(process.hrtime.bigint() - ctx.startNs) / 1e6,
-      upstreamMs: ctx.upstreamMs, upstreamError: ctx.upstreamError, upstreamMember: ctx.upstreamMember,
+      method: ctx.req.method!,
+      status,
+      operation: ctx.route.operation,
+      repository: ctx.route.repository,
+      reference: ctx.route.reference,
+      user: ctx.user,
+      clientType: ctx.clientType,
+      clientVersion: ctx.clientVersion,
+      bytesIn: bytesIn(ctx),
+      bytesOut: bytesOut(ctx),
+      durationMs: Number(process.hrtime.bigint() - ctx.startNs) / 1e6,
+      upstreamMs: ctx.upstreamMs,
+      upstreamError: ctx.upstreamError,
+      upstreamMember: ctx.upstreamMember,
     });
   }
 
   async function handle(ctx: RequestContext): Promise<void> {
     const { req, res, route } = ctx;
-    if (stats?.handle(req, res, ctx.client.ip)) { ctx.quiet = true; return; }
+    if (stats?.handle(req, res, ctx.client.ip)) {
+      ctx.quiet = true;
+      return;
+    }
     // Every response, the gateway's own errors included, says which API it speaks (pitfalls #7).
     res.setHeader(API_VERSION_HEADER, API_VERSION);
     if (deps.hsts && ctx.client.scheme === 'https') res.setHeader('strict-transport-security', 'max-age=31536000');
@@ -82,12 +95,23 @@ export function createGateway(deps: GatewayDeps): Gateway {
       if (cors.preflight(req, res)) return;
       cors.decorate(req, res);
     }
-    if (deps.draining()) { sendError(res, 'UNAVAILABLE', 'portcullis is shutting down', undefined, { headers: { connection: 'close', 'retry-after': '5' } }); return; }
+    if (deps.draining()) {
+      sendError(res, 'UNAVAILABLE', 'portcullis is shutting down', undefined, {
+        headers: { connection: 'close', 'retry-after': '5' },
+      });
+      return;
+    }
     const blockedBy = userAgents?.blockedBy(ctx.userAgent);
     if (blockedBy) {
       stats?.blockedAgent(ctx.clientType);
-      logger.info({ ua: ctx.userAgent, rule: blockedBy, ip: ctx.client.ip }, 'refused a client too old for registry API v2');
-      sendError(res, 'NOT_FOUND', 'this client cannot speak registry API v2; upgrade docker to 1.6 or later', { userAgent: ctx.userAgent ?? null, rule: blockedBy });
+      logger.info(
+        { ua: ctx.userAgent, rule: blockedBy, ip: ctx.client.ip },
+        'refused a client too old for registry API v2',
+      );
+      sendError(res, 'NOT_FOUND', 'this client cannot speak registry API v2; upgrade docker to 1.6 or later', {
+        userAgent: ctx.userAgent ?? null,
+        rule: blockedBy,
+      });
       return;
     }
     const path = req.url!.split('?')[0];
@@ -95,18 +119,44 @@ export function createGateway(deps: GatewayDeps): Gateway {
       await auth.handleTokenRequest(req, res, { clientIp: ctx.client.ip, publicOrigin: publicOrigin(ctx.client) });
       return;
     }
-    if (path === '/v1/_ping') { search.ping(req, res); return; }
+    if (path === '/v1/_ping') {
+      search.ping(req, res);
+      return;
+    }
     if (path === '/v1/search') {
       // Searching needs what listing the catalog needs; results are filtered per user.
-      const result = auth?.enabled ? await auth.check({ method: req.method!, url: '/v2/_catalog', headers: req.headers, clientIp: ctx.client.ip, publicOrigin: publicOrigin(ctx.client), route: { operation: 'catalog', api: true } }) : { ok: true as const, user: undefined };
-      if (!result.ok) { req.resume(); sendRegistryError(res, result.error); return; }
+      const result = auth?.enabled
+        ? await auth.check({
+            method: req.method!,
+            url: '/v2/_catalog',
+            headers: req.headers,
+            clientIp: ctx.client.ip,
+            publicOrigin: publicOrigin(ctx.client),
+            route: { operation: 'catalog', api: true },
+          })
+        : { ok: true as const, user: undefined };
+      if (!result.ok) {
+        req.resume();
+        sendRegistryError(res, result.error);
+        return;
+      }
       ctx.user = result.user;
       await search.search(req, res, (repos) => (auth?.enabled ? auth.filterCatalog(result.user, repos) : repos));
       return;
     }
-    if (!route.api) { sendError(res, 'NOT_FOUND', `${path} is not part of the registry API`, { path }); return; }
+    if (!route.api) {
+      sendError(res, 'NOT_FOUND', `${path} is not part of the registry API`, { path });
+      return;
+    }
     if (auth?.enabled) {
-      const result = await auth.check({ method: req.method!, url: req.url!, headers: req.headers, clientIp: ctx.client.ip, publicOrigin: publicOrigin(ctx.client), route });
+      const result = await auth.check({
+        method: req.method!,
+        url: req.url!,
+        headers: req.headers,
+        clientIp: ctx.client.ip,
+        publicOrigin: publicOrigin(ctx.client),
+        route,
+      });
       if (!result.ok) {
         if (result.reason !== 'missing') stats?.authFailure(result.reason);
         // Drain the body of a refused upload so the client sees the 401, not a reset.
@@ -126,11 +176,16 @@ export function createGateway(deps: GatewayDeps): Gateway {
     const client = identifyClient(ua);
     const ctx: RequestContext = {
       id: (req.headers['x-request-id'] as string | undefined)?.slice(0, 128) ?? randomUUID(),
-      req, res, startNs: process.hrtime.bigint(),
+      req,
+      res,
+      startNs: process.hrtime.bigint(),
       client: resolveClient(req, deps.trustedProxies, deps.publicUrl),
       route: classifyRoute(req.method!, req.url!),
-      userAgent: ua, clientType: client.type, clientVersion: client.version,
-      socketReadStart: socket.bytesRead, socketWrittenStart: socket.bytesWritten,
+      userAgent: ua,
+      clientType: client.type,
+      clientVersion: client.version,
+      socketReadStart: socket.bytesRead,
+      socketWrittenStart: socket.bytesWritten,
     };
     res.on('close', () => done(ctx));
     handle(ctx).catch((err: Error) => {

@@ -39,9 +39,7 @@ export interface RegistryRoute {
 }
 
 const NAME = '[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*)*';
-const ROUTE = new RegExp(
-  `^/v2/(${NAME})/(manifests|blobs/uploads|blobs|tags/list|referrers)(?:/([^/?]*))?/?$`,
-);
+const ROUTE = new RegExp(`^/v2/(${NAME})/(manifests|blobs/uploads|blobs|tags/list|referrers)(?:/([^/?]*))?/?$`);
 
 export const REPOSITORY_NAME = new RegExp(`^${NAME}$`);
 
@@ -60,13 +58,28 @@ export function classifyRoute(method: string, rawUrl: string): RegistryRoute {
   switch (kind) {
     case 'manifests':
       if (!reference) break;
-      if (read) return { operation: method === 'GET' ? 'manifest_get' : 'manifest_head', repository, reference, action: 'pull', api: true };
+      if (read)
+        return {
+          operation: method === 'GET' ? 'manifest_get' : 'manifest_head',
+          repository,
+          reference,
+          action: 'pull',
+          api: true,
+        };
       if (method === 'PUT') return { operation: 'manifest_put', repository, reference, action: 'push', api: true };
-      if (method === 'DELETE') return { operation: 'manifest_delete', repository, reference, action: 'delete', api: true };
+      if (method === 'DELETE')
+        return { operation: 'manifest_delete', repository, reference, action: 'delete', api: true };
       break;
     case 'blobs':
       if (!reference) break;
-      if (read) return { operation: method === 'GET' ? 'blob_get' : 'blob_head', repository, reference, action: 'pull', api: true };
+      if (read)
+        return {
+          operation: method === 'GET' ? 'blob_get' : 'blob_head',
+          repository,
+          reference,
+          action: 'pull',
+          api: true,
+        };
       if (method === 'DELETE') return { operation: 'blob_delete', repository, reference, action: 'delete', api: true };
       break;
     case 'blobs/uploads':

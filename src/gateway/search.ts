@@ -39,7 +39,7 @@ export function createSearchIndex(backend: Backend): SearchIndex {
     for (let i = 0; i < repos.length; i += 8) {
       const batch = repos.slice(i, i + 8);
       const tags = await Promise.all(batch.map((r) => backend.listTags(r).catch(() => [] as string[])));
-      batch.forEach((name, j) => out.push({ name, tags: tags[j] }));
+      for (const [j, name] of batch.entries()) out.push({ name, tags: tags[j] });
     }
     return out;
   }
@@ -48,14 +48,18 @@ export function createSearchIndex(backend: Backend): SearchIndex {
     if (!cached || Date.now() - cached.at > TTL_MS) {
       const p = build();
       cached = { at: Date.now(), entries: p };
-      p.catch(() => { cached = undefined; });
+      p.catch(() => {
+        cached = undefined;
+      });
     }
     return cached.entries;
   }
 
   return {
-    invalidate() { cached = undefined; },
-    ping(req, res) {
+    invalidate() {
+      cached = undefined;
+    },
+    ping(_req, res) {
       json(res, 200, true, { 'x-docker-registry-standalone': 'true', 'x-docker-registry-version': '0.9.1' });
       return true;
     },
@@ -67,13 +71,26 @@ export function createSearchIndex(backend: Backend): SearchIndex {
       const needle = query.toLowerCase();
       const all = await entries();
       const allowed = new Set(visible(all.map((e) => e.name)));
-      const matches = all.filter((e) => allowed.has(e.name) && (needle === '' || e.name.includes(needle) || e.tags.some((t) => t.toLowerCase().includes(needle))));
+      const matches = all.filter(
+        (e) =>
+          allowed.has(e.name) &&
+          (needle === '' || e.name.includes(needle) || e.tags.some((t) => t.toLowerCase().includes(needle))),
+      );
       const results = matches.slice((page - 1) * n, page * n).map((e) => ({
         name: e.name,
         description: e.tags.length ? `tags: ${e.tags.slice(0, 10).join(', ')}${e.tags.length > 10 ? ', ...' : ''}` : '',
-        star_count: 0, is_official: false, is_automated: false,
+        star_count: 0,
+        is_official: false,
+        is_automated: false,
       }));
-      json(res, 200, { query, num_results: matches.length, num_pages: Math.ceil(matches.length / n), page, page_size: n, results });
+      json(res, 200, {
+        query,
+        num_results: matches.length,
+        num_pages: Math.ceil(matches.length / n),
+        page,
+        page_size: n,
+        results,
+      });
     },
   };
 }

@@ -21,7 +21,15 @@ export interface RegistryEvent {
   id: string;
   timestamp: string;
   action: 'push' | 'pull' | 'delete';
-  target: { mediaType?: string; digest?: string; size?: number; length?: number; repository: string; url?: string; tag?: string };
+  target: {
+    mediaType?: string;
+    digest?: string;
+    size?: number;
+    length?: number;
+    repository: string;
+    url?: string;
+    tag?: string;
+  };
   request: { id: string; addr: string; host: string; method: string; useragent: string };
   actor: { name?: string };
   source: { addr: string; instanceID: string };
@@ -46,28 +54,57 @@ export function eventFor(ctx: RequestContext, status: number): RegistryEvent | u
   if (status < 200 || status >= 300 || !route.repository) return undefined;
   let action: RegistryEvent['action'];
   switch (route.operation) {
-    case 'manifest_put': action = 'push'; break;
-    case 'manifest_get': case 'blob_get': action = 'pull'; break;
-    case 'manifest_delete': case 'blob_delete': action = 'delete'; break;
-    case 'blob_upload': if (req.method !== 'PUT' || status !== 201) return undefined; action = 'push'; break;
-    default: return undefined;
+    case 'manifest_put':
+      action = 'push';
+      break;
+    case 'manifest_get':
+    case 'blob_get':
+      action = 'pull';
+      break;
+    case 'manifest_delete':
+    case 'blob_delete':
+      action = 'delete';
+      break;
+    case 'blob_upload':
+      if (req.method !== 'PUT' || status !== 201) return undefined;
+      action = 'push';
+      break;
+    default:
+      return undefined;
   }
-  const digest = (res.getHeader('docker-content-digest') as string | undefined) ?? (route.reference && DIGEST.test(route.reference) ? route.reference : undefined);
+  const digest =
+    (res.getHeader('docker-content-digest') as string | undefined) ??
+    (route.reference && DIGEST.test(route.reference) ? route.reference : undefined);
   const isManifest = route.operation.startsWith('manifest');
   const tag = isManifest && route.reference && !DIGEST.test(route.reference) ? route.reference : undefined;
-  const size = Number(isManifest && action === 'push' ? req.headers['content-length'] : res.getHeader('content-length')) || undefined;
+  const size =
+    Number(isManifest && action === 'push' ? req.headers['content-length'] : res.getHeader('content-length')) ||
+    undefined;
   const origin = `${ctx.client.scheme}://${ctx.client.host}`;
   return {
     id: randomUUID(),
     timestamp: new Date().toISOString(),
     action,
     target: {
-      mediaType: isManifest ? (action === 'push' ? req.headers['content-type'] : (res.getHeader('content-type') as string | undefined)) : 'application/octet-stream',
-      digest, size, length: size, repository: route.repository,
+      mediaType: isManifest
+        ? action === 'push'
+          ? req.headers['content-type']
+          : (res.getHeader('content-type') as string | undefined)
+        : 'application/octet-stream',
+      digest,
+      size,
+      length: size,
+      repository: route.repository,
       url: digest ? `${origin}/v2/${route.repository}/${isManifest ? 'manifests' : 'blobs'}/${digest}` : undefined,
       tag,
     },
-    request: { id: ctx.id, addr: `${ctx.client.ip}`, host: ctx.client.host, method: req.method!, useragent: ctx.userAgent ?? '' },
+    request: {
+      id: ctx.id,
+      addr: `${ctx.client.ip}`,
+      host: ctx.client.host,
+      method: req.method!,
+      useragent: ctx.userAgent ?? '',
+    },
     actor: { name: ctx.user },
     source: { addr: hostname(), instanceID: INSTANCE },
   };
@@ -76,10 +113,21 @@ export function eventFor(ctx: RequestContext, status: number): RegistryEvent | u
 function post(url: URL, body: string, contentType: string, timeoutMs: number): Promise<number> {
   const mod = url.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
-    const req = mod.request(url, { method: 'POST', headers: { 'content-type': contentType, 'content-length': Buffer.byteLength(body), 'user-agent': 'portcullis-notifications' } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
+    const req = mod.request(
+      url,
+      {
+        method: 'POST',
+        headers: {
+          'content-type': contentType,
+          'content-length': Buffer.byteLength(body),
+          'user-agent': 'portcullis-notifications',
+        },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
     req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     req.on('error', reject);
     req.end(body);
@@ -90,7 +138,11 @@ class EndpointQueue {
   private readonly queue: string[] = [];
   private busy = false;
   private closed = false;
-  constructor(private readonly url: URL, private readonly contentType: string, private readonly opts: WebhookOptions) {}
+  constructor(
+    private readonly url: URL,
+    private readonly contentType: string,
+    private readonly opts: WebhookOptions,
+  ) {}
 
   push(body: string): void {
     if (this.queue.length >= this.opts.queueSize) {
@@ -110,10 +162,16 @@ class EndpointQueue {
       for (let attempt = 1; attempt <= this.opts.maxAttempts && !this.closed; attempt++) {
         try {
           const status = await post(this.url, body, this.contentType, this.opts.timeoutMs);
-          if (status >= 200 && status < 300) { delivered = true; break; }
+          if (status >= 200 && status < 300) {
+            delivered = true;
+            break;
+          }
           this.opts.logger.warn({ endpoint: this.url.href, status, attempt }, 'webhook endpoint refused an event');
         } catch (e) {
-          this.opts.logger.warn({ endpoint: this.url.href, error: (e as Error).message, attempt }, 'webhook delivery failed');
+          this.opts.logger.warn(
+            { endpoint: this.url.href, error: (e as Error).message, attempt },
+            'webhook delivery failed',
+          );
         }
         await new Promise((r) => setTimeout(r, Math.min(30_000, 250 * 2 ** (attempt - 1))).unref());
       }
@@ -124,7 +182,9 @@ class EndpointQueue {
     this.busy = false;
   }
 
-  close(): void { this.closed = true; }
+  close(): void {
+    this.closed = true;
+  }
 }
 
 export interface Notifier {
@@ -141,6 +201,8 @@ export function createNotifier(opts: WebhookOptions, contentType = EVENTS_MEDIA_
       const body = JSON.stringify(payload);
       for (const q of queues) q.push(body);
     },
-    close() { for (const q of queues) q.close(); },
+    close() {
+      for (const q of queues) q.close();
+    },
   };
 }

@@ -61,6 +61,7 @@ function classify(ua: string): ClientType {
     if (m) return { type, version: m[1].replace(/\+.*$/, '').replace(/^v(?=\d)/, '') };
   }
   const browser = new UAParser(ua).getBrowser();
-  if (browser.name) return { type: 'browser', version: browser.major ? `${browser.name} ${browser.major}` : browser.name };
+  if (browser.name)
+    return { type: 'browser', version: browser.major ? `${browser.name} ${browser.major}` : browser.name };
   return { type: 'other' };
 }

@@ -20,7 +20,9 @@ export function createUserAgentPolicy(opts: { extra: string[]; defaultRule: bool
     try {
       return { source, re: new RegExp(source) };
     } catch (err) {
-      throw new Error(`--block-user-agent: invalid regular expression ${JSON.stringify(source)}: ${(err as Error).message}`);
+      throw new Error(
+        `--block-user-agent: invalid regular expression ${JSON.stringify(source)}: ${(err as Error).message}`,
+      );
     }
   });
   if (rules.length === 0) return { blockedBy: () => undefined };

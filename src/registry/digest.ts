@@ -13,7 +13,11 @@ export type Algorithm = 'sha256' | 'sha512';
 const ENCODED_LENGTH: Record<Algorithm, number> = { sha256: 64, sha512: 128 };
 const DIGEST = /^(sha256|sha512):([a-f0-9]+)$/;
 
-export interface ParsedDigest { algorithm: Algorithm; hex: string; digest: string }
+export interface ParsedDigest {
+  algorithm: Algorithm;
+  hex: string;
+  digest: string;
+}
 
 /** Parse a digest, or return null when it is not a registered algorithm with a well-formed encoding. */
 export function parseDigest(value: string): ParsedDigest | null {
@@ -31,7 +35,10 @@ export function isDigest(value: string): boolean {
 /** Parse or throw DIGEST_INVALID (400). */
 export function requireDigest(value: string | null | undefined, what = 'digest'): ParsedDigest {
   const d = value ? parseDigest(value) : null;
-  if (!d) throw new RegistryError('DIGEST_INVALID', `invalid ${what}: only sha256 and sha512 digests are supported`, { digest: value ?? null });
+  if (!d)
+    throw new RegistryError('DIGEST_INVALID', `invalid ${what}: only sha256 and sha512 digests are supported`, {
+      digest: value ?? null,
+    });
   return d;
 }
 

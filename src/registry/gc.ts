@@ -16,8 +16,19 @@ import { openStorage } from './storage/open.js';
 import { parseManifest } from './manifest-parse.js';
 
 /** `storage`: a directory or `s3://BUCKET/PREFIX` (with `s3` client options). */
-export interface GcOptions { storage: string; s3?: S3Options; dryRun: boolean; gracePeriodMs: number; logger?: Logger }
-export interface GcResult { blobsDeleted: number; bytesFreed: number; manifestsDeleted: number; kept: number }
+export interface GcOptions {
+  storage: string;
+  s3?: S3Options;
+  dryRun: boolean;
+  gracePeriodMs: number;
+  logger?: Logger;
+}
+export interface GcResult {
+  blobsDeleted: number;
+  bytesFreed: number;
+  manifestsDeleted: number;
+  kept: number;
+}
 
 export async function collectGarbage(opts: GcOptions): Promise<GcResult> {
   const storage = await openStorage(opts.storage, opts.s3);
@@ -55,7 +66,7 @@ async function sweep(storage: FilesystemStorage | S3Storage, opts: GcOptions): P
       markedBlobs.add(digest);
       const body = await storage.readBlobBuffer(digest);
       if (!body) return;
-      let m;
+      let m: ReturnType<typeof parseManifest>;
       try {
         m = parseManifest(body, rev.mediaType);
       } catch {
@@ -79,7 +90,9 @@ async function sweep(storage: FilesystemStorage | S3Storage, opts: GcOptions): P
           try {
             const m = parseManifest(body, (await repos.getRevision(repo, digest))?.mediaType);
             for (const b of m.blobs) markedBlobs.add(b.digest);
-          } catch { /* unparsable: its blobs fall to the grace period */ }
+          } catch {
+            /* unparsable: its blobs fall to the grace period */
+          }
         }
         continue;
       }

@@ -3,7 +3,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { API_VERSION, API_VERSION_HEADER, RegistryError } from '../oci/errors.js';
 
 /** Write a complete non-error response; every response carries the API version header. */
-export function send(res: ServerResponse, status: number, headers: Record<string, string | number> = {}, body?: Buffer | string): void {
+export function send(
+  res: ServerResponse,
+  status: number,
+  headers: Record<string, string | number> = {},
+  body?: Buffer | string,
+): void {
   res.statusCode = status;
   res.setHeader(API_VERSION_HEADER, API_VERSION);
   for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
@@ -22,7 +27,12 @@ function lowerKeys(h: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(h).map(([k, v]) => [k.toLowerCase(), v]));
 }
 
-export function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string | number> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  value: unknown,
+  headers: Record<string, string | number> = {},
+): void {
   send(res, status, { 'content-type': 'application/json', ...headers }, JSON.stringify(value));
 }
 
@@ -51,7 +61,14 @@ export async function readBody(req: IncomingMessage, limit: number, what: string
   // is sent on a keep-alive connection), so the client reads the 413 instead of a broken pipe;
   // beyond it the connection is closed rather than spend the bandwidth.
   const drain = declared === null || declared <= DRAIN_LIMIT;
-  const tooLarge = () => new RegistryError('MANIFEST_INVALID', `${what} exceeds the ${limit} byte limit`, { limit }, 413, drain ? {} : { connection: 'close' });
+  const tooLarge = () =>
+    new RegistryError(
+      'MANIFEST_INVALID',
+      `${what} exceeds the ${limit} byte limit`,
+      { limit },
+      413,
+      drain ? {} : { connection: 'close' },
+    );
   if (declared !== null && declared > limit) throw tooLarge();
   const chunks: Buffer[] = [];
   let total = 0;
@@ -74,7 +91,10 @@ export function discardBody(req: IncomingMessage): void {
  * several ranges, or syntactically invalid — which RFC 9110 §14.2 says to ignore), or
  * 'unsatisfiable' (416).
  */
-export function parseRange(header: string | undefined, size: number): { start: number; end: number } | 'unsatisfiable' | null {
+export function parseRange(
+  header: string | undefined,
+  size: number,
+): { start: number; end: number } | 'unsatisfiable' | null {
   if (!header) return null;
   const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
   if (!m || (m[1] === '' && m[2] === '')) return null;

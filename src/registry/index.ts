@@ -62,7 +62,7 @@ export async function createRegistryCore(opts: RegistryCoreOptions): Promise<Reg
     const w = await driver.checkWrite();
     if (!w.ok) throw new Error(w.detail);
   }
-  if (opts.redirect && !(isS3(driver))) throw new Error('storage redirects need an s3:// storage');
+  if (opts.redirect && !isS3(driver)) throw new Error('storage redirects need an s3:// storage');
   const storage: Storage = withMetadataCache(driver, opts.metadataCacheTtlMs ?? 0);
   const redirect = opts.redirect && isS3(driver) ? blobRedirect(driver, opts.redirect) : undefined;
   const repos = new RepositoryStore(storage);
@@ -98,7 +98,10 @@ export async function createRegistryCore(opts: RegistryCoreOptions): Promise<Reg
 }
 
 /** Where a blob GET is redirected: a presigned URL of the object, or the same key under a CDN origin. */
-function blobRedirect(driver: S3Storage, opts: { base?: string; expiresSeconds?: number }): (digest: string) => Promise<string> {
+function blobRedirect(
+  driver: S3Storage,
+  opts: { base?: string; expiresSeconds?: number },
+): (digest: string) => Promise<string> {
   const expires = opts.expiresSeconds ?? 900;
   if (opts.base) {
     const base = opts.base.replace(/\/+$/, '');

@@ -4,9 +4,23 @@
  */
 import { RegistryError } from '../oci/errors.js';
 import { parseDigest } from './digest.js';
-import { bareMediaType, DOCKER_SCHEMA1, MANIFEST_KINDS, OCI_INDEX, OCI_MANIFEST, type ManifestKind } from './media-types.js';
+import {
+  bareMediaType,
+  DOCKER_SCHEMA1,
+  MANIFEST_KINDS,
+  OCI_INDEX,
+  OCI_MANIFEST,
+  type ManifestKind,
+} from './media-types.js';
 
-export interface Descriptor { mediaType: string; digest: string; size: number; urls?: string[]; artifactType?: string; annotations?: Record<string, string> }
+export interface Descriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  urls?: string[];
+  artifactType?: string;
+  annotations?: Record<string, string>;
+}
 
 export interface ParsedManifest {
   mediaType: string;
@@ -29,8 +43,10 @@ function descriptor(v: unknown, where: string): Descriptor {
   const d = v as Partial<Descriptor> | null;
   if (!d || typeof d !== 'object') throw invalid(`${where}: not a descriptor`);
   if (typeof d.mediaType !== 'string' || !d.mediaType) throw invalid(`${where}: mediaType missing`);
-  if (typeof d.digest !== 'string' || !parseDigest(d.digest)) throw invalid(`${where}: invalid digest`, { digest: d.digest ?? null });
-  if (typeof d.size !== 'number' || !Number.isSafeInteger(d.size) || d.size < 0) throw invalid(`${where}: invalid size`);
+  if (typeof d.digest !== 'string' || !parseDigest(d.digest))
+    throw invalid(`${where}: invalid digest`, { digest: d.digest ?? null });
+  if (typeof d.size !== 'number' || !Number.isSafeInteger(d.size) || d.size < 0)
+    throw invalid(`${where}: invalid size`);
   return d as Descriptor;
 }
 
@@ -45,7 +61,9 @@ export function parseManifest(body: Buffer, contentType: string | undefined): Pa
   const ct = bareMediaType(contentType);
   const declared = typeof doc.mediaType === 'string' ? doc.mediaType : undefined;
   if (doc.schemaVersion === 1 || DOCKER_SCHEMA1.includes(ct) || (declared && DOCKER_SCHEMA1.includes(declared))) {
-    throw invalid('Docker schema 1 manifests are not supported: push with a current client (schema 2 or OCI)', { schemaVersion: 1 });
+    throw invalid('Docker schema 1 manifests are not supported: push with a current client (schema 2 or OCI)', {
+      schemaVersion: 1,
+    });
   }
   if (doc.schemaVersion !== 2) throw invalid('schemaVersion must be 2');
   // Content-Type MUST equal the manifest's mediaType when the manifest has one.
@@ -70,6 +88,7 @@ export function parseManifest(body: Buffer, contentType: string | undefined): Pa
   }
   if (doc.subject !== undefined) out.subject = descriptor(doc.subject, 'subject');
   if (typeof doc.artifactType === 'string') out.artifactType = doc.artifactType;
-  if (doc.annotations && typeof doc.annotations === 'object') out.annotations = doc.annotations as Record<string, string>;
+  if (doc.annotations && typeof doc.annotations === 'object')
+    out.annotations = doc.annotations as Record<string, string>;
   return out;
 }

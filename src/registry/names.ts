@@ -23,7 +23,10 @@ export type Reference = { tag: string; digest?: undefined } | { digest: ParsedDi
 export function parseReference(ref: string): Reference {
   const d = parseDigest(ref);
   if (d) return { digest: d };
-  if (ref.includes(':')) throw new RegistryError('DIGEST_INVALID', 'invalid digest: only sha256 and sha512 digests are supported', { reference: ref });
+  if (ref.includes(':'))
+    throw new RegistryError('DIGEST_INVALID', 'invalid digest: only sha256 and sha512 digests are supported', {
+      reference: ref,
+    });
   if (!TAG.test(ref)) throw new RegistryError('MANIFEST_INVALID', 'invalid tag', { reference: ref });
   return { tag: ref };
 }

@@ -12,8 +12,18 @@
 import { parseDigest } from './digest.js';
 import type { Storage } from './storage/types.js';
 
-export interface Revision { mediaType: string; size: number; subject?: string }
-export interface ReferrerDescriptor { mediaType: string; digest: string; size: number; artifactType?: string; annotations?: Record<string, string> }
+export interface Revision {
+  mediaType: string;
+  size: number;
+  subject?: string;
+}
+export interface ReferrerDescriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  artifactType?: string;
+  annotations?: Record<string, string>;
+}
 
 function digestKey(digest: string): string {
   const d = parseDigest(digest);
@@ -46,14 +56,19 @@ export class RepositoryStore {
     if (!v) return null;
     const text = v.toString('utf8').trim();
     try {
-      const doc = text.startsWith('{') ? (JSON.parse(text) as { digest: string; revision?: Revision }) : { digest: text };
+      const doc = text.startsWith('{')
+        ? (JSON.parse(text) as { digest: string; revision?: Revision })
+        : { digest: text };
       return parseDigest(doc.digest) ? doc : null;
     } catch {
       return null;
     }
   }
   async putTag(repo: string, tag: string, digest: string, revision?: Revision): Promise<void> {
-    await this.storage.writeMeta(`${this.base(repo)}/_manifests/tags/${tag}`, JSON.stringify({ digest, ...(revision ? { revision } : {}) }));
+    await this.storage.writeMeta(
+      `${this.base(repo)}/_manifests/tags/${tag}`,
+      JSON.stringify({ digest, ...(revision ? { revision } : {}) }),
+    );
   }
   async deleteTag(repo: string, tag: string): Promise<boolean> {
     return this.storage.deleteMeta(`${this.base(repo)}/_manifests/tags/${tag}`);
@@ -73,7 +88,9 @@ export class RepositoryStore {
     }
   }
   async revisionMtime(repo: string, digest: string): Promise<number | null> {
-    return (await this.storage.statMeta(`${this.base(repo)}/_manifests/revisions/${digestKey(digest)}`))?.mtimeMs ?? null;
+    return (
+      (await this.storage.statMeta(`${this.base(repo)}/_manifests/revisions/${digestKey(digest)}`))?.mtimeMs ?? null
+    );
   }
   async putRevision(repo: string, digest: string, rev: Revision): Promise<void> {
     await this.storage.writeMeta(`${this.base(repo)}/_manifests/revisions/${digestKey(digest)}`, JSON.stringify(rev));
@@ -121,7 +138,9 @@ export class RepositoryStore {
       if (!v) continue;
       try {
         out.push(JSON.parse(v.toString('utf8')) as ReferrerDescriptor);
-      } catch { /* torn or foreign file: skip */ }
+      } catch {
+        /* torn or foreign file: skip */
+      }
     }
     return out.sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
   }

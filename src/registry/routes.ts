@@ -26,7 +26,12 @@ export interface RequestInfo {
 
 type Handler = (ctx: CoreContext, r: RequestInfo) => Promise<void>;
 
-interface Route { pattern: RegExp; methods: Record<string, Handler>; write?: string[]; deletes?: string[] }
+interface Route {
+  pattern: RegExp;
+  methods: Record<string, Handler>;
+  write?: string[];
+  deletes?: string[];
+}
 
 const READ = ['GET', 'HEAD'];
 
@@ -34,11 +39,22 @@ const ROUTES: Route[] = [
   // end-4a/4b/11: POST /v2/<name>/blobs/uploads/
   { pattern: /^\/v2\/(.+)\/blobs\/uploads\/?$/, methods: { POST: startUpload } },
   // end-5/6/13/14: the upload session
-  { pattern: /^\/v2\/(.+)\/blobs\/uploads\/([^/]+)$/, methods: { GET: uploadStatus, PATCH: continueUpload, PUT: finishUpload, DELETE: cancelUpload } },
+  {
+    pattern: /^\/v2\/(.+)\/blobs\/uploads\/([^/]+)$/,
+    methods: { GET: uploadStatus, PATCH: continueUpload, PUT: finishUpload, DELETE: cancelUpload },
+  },
   // end-2/10
-  { pattern: /^\/v2\/(.+)\/blobs\/([^/]+)$/, methods: { GET: getBlob, HEAD: getBlob, DELETE: deleteBlob }, deletes: ['DELETE'] },
+  {
+    pattern: /^\/v2\/(.+)\/blobs\/([^/]+)$/,
+    methods: { GET: getBlob, HEAD: getBlob, DELETE: deleteBlob },
+    deletes: ['DELETE'],
+  },
   // end-3/7/9
-  { pattern: /^\/v2\/(.+)\/manifests\/([^/]+)$/, methods: { GET: getManifest, HEAD: getManifest, PUT: putManifest, DELETE: deleteManifest }, deletes: ['DELETE'] },
+  {
+    pattern: /^\/v2\/(.+)\/manifests\/([^/]+)$/,
+    methods: { GET: getManifest, HEAD: getManifest, PUT: putManifest, DELETE: deleteManifest },
+    deletes: ['DELETE'],
+  },
   // end-8a/8b
   { pattern: /^\/v2\/(.+)\/tags\/list$/, methods: { GET: listTags } },
   // end-12a/12b
@@ -55,8 +71,17 @@ export async function dispatch(ctx: CoreContext, req: IncomingMessage, res: Serv
       res.destroy();
     } else if ((e as NodeJS.ErrnoException)?.code === 'ENOSPC' || (e as NodeJS.ErrnoException)?.code === 'EDQUOT') {
       // The write went to a temp file that is discarded: nothing half-written becomes visible.
-      ctx.logger.warn({ method: req.method, url: req.url, code: (e as NodeJS.ErrnoException).code }, 'registry core: storage full');
-      sendError(res, 'UNAVAILABLE', 'the registry storage is full; the upload was discarded, retry when space is freed', { errno: (e as NodeJS.ErrnoException).code }, { status: 507 });
+      ctx.logger.warn(
+        { method: req.method, url: req.url, code: (e as NodeJS.ErrnoException).code },
+        'registry core: storage full',
+      );
+      sendError(
+        res,
+        'UNAVAILABLE',
+        'the registry storage is full; the upload was discarded, retry when space is freed',
+        { errno: (e as NodeJS.ErrnoException).code },
+        { status: 507 },
+      );
       // Read (and drop) the rest of the body, so the client gets this answer instead of a reset.
       req.resume();
     } else {
@@ -68,7 +93,9 @@ export async function dispatch(ctx: CoreContext, req: IncomingMessage, res: Serv
 
 function isClientGone(e: unknown, req: IncomingMessage): boolean {
   const code = (e as NodeJS.ErrnoException)?.code;
-  return req.destroyed || code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ERR_STREAM_DESTROYED';
+  return (
+    req.destroyed || code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ERR_STREAM_DESTROYED'
+  );
 }
 
 async function route(ctx: CoreContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -80,12 +107,16 @@ async function route(ctx: CoreContext, req: IncomingMessage, res: ServerResponse
 
   // end-1: API version check.
   if (path === '/v2' || path === '/v2/') {
-    if (!READ.includes(method)) throw new RegistryError('UNSUPPORTED', `${method} not supported on /v2/`, undefined, 405, { allow: 'GET, HEAD' });
+    if (!READ.includes(method))
+      throw new RegistryError('UNSUPPORTED', `${method} not supported on /v2/`, undefined, 405, { allow: 'GET, HEAD' });
     return sendJson(res, 200, {});
   }
   // end-15 (registry:2 extension, not in the OCI spec): repository catalog.
   if (path === '/v2/_catalog') {
-    if (method !== 'GET') throw new RegistryError('UNSUPPORTED', `${method} not supported on /v2/_catalog`, undefined, 405, { allow: 'GET' });
+    if (method !== 'GET')
+      throw new RegistryError('UNSUPPORTED', `${method} not supported on /v2/_catalog`, undefined, 405, {
+        allow: 'GET',
+      });
     return listCatalog(ctx, { req, res, method, name: '', ref: '', query });
   }
   for (const r of ROUTES) {
@@ -94,7 +125,9 @@ async function route(ctx: CoreContext, req: IncomingMessage, res: ServerResponse
     const name = requireRepositoryName(m[1]);
     const handler = r.methods[method];
     if (!handler) {
-      throw new RegistryError('UNSUPPORTED', `${method} is not supported here`, undefined, 405, { allow: Object.keys(r.methods).join(', ') });
+      throw new RegistryError('UNSUPPORTED', `${method} is not supported here`, undefined, 405, {
+        allow: Object.keys(r.methods).join(', '),
+      });
     }
     if (ctx.readOnly && !READ.includes(method)) {
       throw new RegistryError('UNSUPPORTED', 'the registry is read-only', undefined, 405);

@@ -41,10 +41,15 @@ export function createListener(handler: http.RequestListener, opts: ListenerOpti
   server.setTimeout(opts.idleTimeoutMs + 1000);
   // Malformed requests get a plain 400 and the socket closes, never a crash (smuggling shapes, obs-fold).
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-    if (!socket.writable) { socket.destroy(); return; }
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     const body = errorBody('BAD_REQUEST', `malformed request (${err.code ?? 'parse error'})`);
-    socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${API_VERSION_HEADER}: ${API_VERSION}\r\nConnection: close\r\n\r\n${body}`);
+    socket.end(
+      `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${API_VERSION_HEADER}: ${API_VERSION}\r\nConnection: close\r\n\r\n${body}`,
+    );
   });
   return server;
 }
@@ -52,7 +57,10 @@ export function createListener(handler: http.RequestListener, opts: ListenerOpti
 export function listen(server: Listener, addr: ListenAddress): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(addr.port, addr.host, () => { server.off('error', reject); resolve(); });
+    server.listen(addr.port, addr.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
 }
 
@@ -62,7 +70,13 @@ export function createRedirectListener(httpsPort: number, headerTimeoutMs: numbe
     const host = (req.headers.host ?? 'localhost').replace(/:\d+$/, '');
     const target = `https://${host}${httpsPort === 443 ? '' : `:${httpsPort}`}${req.url ?? '/'}`;
     const body = errorBody('UNSUPPORTED', 'this registry only speaks HTTPS', { location: target });
-    res.writeHead(308, { location: target, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), [API_VERSION_HEADER]: API_VERSION, connection: 'close' });
+    res.writeHead(308, {
+      location: target,
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(body),
+      [API_VERSION_HEADER]: API_VERSION,
+      connection: 'close',
+    });
     res.end(req.method === 'HEAD' ? undefined : body);
   });
 }

@@ -1,7 +1,8 @@
 /** Drop root after binding privileged ports (seed 000: the app should not run as root). */
 export function dropPrivileges(user?: string, group?: string): string | undefined {
   if (!user && !group) return undefined;
-  if (typeof process.setuid !== 'function' || typeof process.setgid !== 'function') throw new Error('--user/--group need a POSIX system');
+  if (typeof process.setuid !== 'function' || typeof process.setgid !== 'function')
+    throw new Error('--user/--group need a POSIX system');
   // Group first: once the user is dropped, changing group is no longer permitted.
   if (group) process.setgid(group);
   if (user) {

@@ -24,56 +24,136 @@ import { VERSION } from '../version.js';
 import { createNotifier } from '../gateway/webhooks.js';
 import { hostname } from 'node:os';
 
-export interface Running { listeners: Listener[]; urls: string[]; stop(): Promise<void> }
+export interface Running {
+  listeners: Listener[];
+  urls: string[];
+  stop(): Promise<void>;
+}
 
 async function loadTls(r: Resolved): Promise<TlsMaterial | undefined> {
   const c = r.config;
   if (c.tlsCert && c.tlsKey) return readTlsFiles(c.tlsCert, c.tlsKey);
   // Kept beside filesystem storage; with object storage, in ./portcullis-tls of the working directory.
   const dir = c.storage.startsWith('s3://') ? resolvePath('portcullis-tls') : join(resolvePath(c.storage), 'tls');
-  if (c.tlsSelfSigned) return selfSigned(dir, r.listen.map((l) => l.host));
+  if (c.tlsSelfSigned)
+    return selfSigned(
+      dir,
+      r.listen.map((l) => l.host),
+    );
   return undefined;
 }
 
 export async function serve(r: Resolved, logger: Logger): Promise<Running> {
   const c = r.config;
   const backend: Backend = r.upstreams.length
-    ? createUpstreamBackend({ urls: r.upstreams, balance: c.upstreamBalance as 'round-robin' | 'least-conn', healthIntervalMs: c.healthInterval, idleTimeoutMs: c.idleTimeout, logger })
-    : await createEmbeddedBackend({ ...embeddedStorageOptions(c), deleteEnabled: c.delete && !c.readOnly, readOnly: c.readOnly, logger });
-  const auth: AuthService | undefined = c.htpasswd ? await createAuth({
-    htpasswdFile: c.htpasswd, allowPlain: c.htpasswdAllowPlain, realm: c.realm, anonymousRead: c.anonymousRead,
-    scheme: r.authScheme, accessFile: c.access, tokenTtlMs: c.tokenTtl, service: r.publicUrl?.host ?? 'portcullis',
-    bruteForce: { maxFailures: c.bruteForceMax, windowMs: c.bruteForceWindow, blockMs: c.bruteForceBlock }, logger,
-  }) : undefined;
+    ? createUpstreamBackend({
+        urls: r.upstreams,
+        balance: c.upstreamBalance as 'round-robin' | 'least-conn',
+        healthIntervalMs: c.healthInterval,
+        idleTimeoutMs: c.idleTimeout,
+        logger,
+      })
+    : await createEmbeddedBackend({
+        ...embeddedStorageOptions(c),
+        deleteEnabled: c.delete && !c.readOnly,
+        readOnly: c.readOnly,
+        logger,
+      });
+  const auth: AuthService | undefined = c.htpasswd
+    ? await createAuth({
+        htpasswdFile: c.htpasswd,
+        allowPlain: c.htpasswdAllowPlain,
+        realm: c.realm,
+        anonymousRead: c.anonymousRead,
+        scheme: r.authScheme,
+        accessFile: c.access,
+        tokenTtlMs: c.tokenTtl,
+        service: r.publicUrl?.host ?? 'portcullis',
+        bruteForce: { maxFailures: c.bruteForceMax, windowMs: c.bruteForceWindow, blockMs: c.bruteForceBlock },
+        logger,
+      })
+    : undefined;
   const stats = createStats({
-    allow: c.statsAllow, stubStatusPath: c.statsPath, metricsPath: c.metricsPath, dashboardPath: c.dashboardPath,
-    topN: 20, version: VERSION, health: () => backend.health(), logger,
+    allow: c.statsAllow,
+    stubStatusPath: c.statsPath,
+    metricsPath: c.metricsPath,
+    dashboardPath: c.dashboardPath,
+    topN: 20,
+    version: VERSION,
+    health: () => backend.health(),
+    logger,
   });
   const accessLog = createAccessLog(c.accessLog, c.logFormat as 'json' | 'combined');
   let tls = await loadTls(r);
-  if (tls && c.tlsSelfSigned) logger.warn({ cert: tls.certPath, sha256: tls.fingerprint }, 'using a self-signed certificate; clients must trust it (docker: /etc/docker/certs.d/HOST:PORT/ca.crt)');
-  const notifier = createNotifier({ endpoints: c.webhook, timeoutMs: c.webhookTimeout, queueSize: c.webhookQueue, maxAttempts: 5, logger, onDropped: (endpoint) => stats.webhookDropped(endpoint) });
-  const errorNotifier = createNotifier({ endpoints: c.errorWebhook ? [c.errorWebhook] : [], timeoutMs: c.webhookTimeout, queueSize: 100, maxAttempts: 3, logger }, 'application/json');
+  if (tls && c.tlsSelfSigned)
+    logger.warn(
+      { cert: tls.certPath, sha256: tls.fingerprint },
+      'using a self-signed certificate; clients must trust it (docker: /etc/docker/certs.d/HOST:PORT/ca.crt)',
+    );
+  const notifier = createNotifier({
+    endpoints: c.webhook,
+    timeoutMs: c.webhookTimeout,
+    queueSize: c.webhookQueue,
+    maxAttempts: 5,
+    logger,
+    onDropped: (endpoint) => stats.webhookDropped(endpoint),
+  });
+  const errorNotifier = createNotifier(
+    {
+      endpoints: c.errorWebhook ? [c.errorWebhook] : [],
+      timeoutMs: c.webhookTimeout,
+      queueSize: 100,
+      maxAttempts: 3,
+      logger,
+    },
+    'application/json',
+  );
   let draining = false;
   const gateway = createGateway({
-    backend, auth, stats, accessLog, logger,
+    backend,
+    auth,
+    stats,
+    accessLog,
+    logger,
     userAgents: createUserAgentPolicy({ extra: c.blockUserAgent, defaultRule: c.defaultUaBlock }),
     cors: createCorsPolicy(c.corsOrigin, c.corsCredentials, c.corsMaxAge),
-    trustedProxies: r.trustedProxies, publicUrl: r.publicUrl, hsts: c.hsts, draining: () => draining,
+    trustedProxies: r.trustedProxies,
+    publicUrl: r.publicUrl,
+    hsts: c.hsts,
+    draining: () => draining,
     notifier,
     onInternalError: (err, ctx) => {
       stats.internalError();
-      errorNotifier?.notify({ error: err.message, stack: err.stack, requestId: ctx.id, method: ctx.req.method, path: ctx.req.url, time: new Date().toISOString(), host: hostname(), version: VERSION });
+      errorNotifier?.notify({
+        error: err.message,
+        stack: err.stack,
+        requestId: ctx.id,
+        method: ctx.req.method,
+        path: ctx.req.url,
+        time: new Date().toISOString(),
+        host: hostname(),
+        version: VERSION,
+      });
     },
   });
 
   const listeners: Listener[] = [];
   const urls: string[] = [];
   for (const addr of r.listen) {
-    const server = createListener(gateway, { tls, tlsMinVersion: c.tlsMinVersion, headerTimeoutMs: c.headerTimeout, keepAliveTimeoutMs: c.keepAliveTimeout, idleTimeoutMs: c.idleTimeout });
+    const server = createListener(gateway, {
+      tls,
+      tlsMinVersion: c.tlsMinVersion,
+      headerTimeoutMs: c.headerTimeout,
+      keepAliveTimeoutMs: c.keepAliveTimeout,
+      idleTimeoutMs: c.idleTimeout,
+    });
     stats.attach(server);
-    try { await listen(server, addr); } catch (e) {
-      throw new Error(`--listen ${addr.host}:${addr.port}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    try {
+      await listen(server, addr);
+    } catch (e) {
+      throw new Error(
+        `--listen ${addr.host}:${addr.port}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      );
     }
     const port = (server.address() as { port: number }).port;
     listeners.push(server);
@@ -92,7 +172,8 @@ export async function serve(r: Resolved, logger: Logger): Promise<Running> {
     if (tls && (c.tlsCert || c.tlsSelfSigned)) {
       try {
         const next = c.tlsCert ? readTlsFiles(c.tlsCert, c.tlsKey!) : tls;
-        for (const s of listeners) (s as import('node:https').Server).setSecureContext(secureContextOptions(next, c.tlsMinVersion));
+        for (const s of listeners)
+          (s as import('node:https').Server).setSecureContext(secureContextOptions(next, c.tlsMinVersion));
         tls = next;
         logger.info({ sha256: next.fingerprint }, 'reloaded TLS certificate');
       } catch (e) {
@@ -125,8 +206,14 @@ export async function serve(r: Resolved, logger: Logger): Promise<Running> {
     return stopping;
   }
 
-  process.on('SIGHUP', () => { logger.info('SIGHUP: reloading'); void reload(); });
-  process.on('SIGUSR1', () => { accessLog.reopen(); logger.info('SIGUSR1: reopened the access log'); });
+  process.on('SIGHUP', () => {
+    logger.info('SIGHUP: reloading');
+    void reload();
+  });
+  process.on('SIGUSR1', () => {
+    accessLog.reopen();
+    logger.info('SIGUSR1: reopened the access log');
+  });
   for (const sig of ['SIGTERM', 'SIGINT'] as const) {
     process.on(sig, () => {
       logger.info(`${sig}: finishing in-flight requests (up to ${c.shutdownGrace / 1000}s)`);

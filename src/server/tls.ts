@@ -10,21 +10,50 @@ import { isIP } from 'node:net';
 import type { SecureVersion } from 'node:tls';
 import { ConfigError } from '../config/load.js';
 
-export interface TlsMaterial { cert: string; key: string; certPath: string; fingerprint: string }
+export interface TlsMaterial {
+  cert: string;
+  key: string;
+  certPath: string;
+  fingerprint: string;
+}
 
 /** Modern AEAD suites only; TLS 1.3 suites are always enabled by OpenSSL. */
 export const CIPHERS = [
-  'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384',
-  'ECDHE-RSA-AES256-GCM-SHA384', 'ECDHE-ECDSA-CHACHA20-POLY1305', 'ECDHE-RSA-CHACHA20-POLY1305',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
 ].join(':');
 
 export function readTlsFiles(certPath: string, keyPath: string): TlsMaterial {
-  let cert: string; let key: string;
-  try { cert = readFileSync(certPath, 'utf8'); } catch (e) { throw new ConfigError('tlsCert', `cannot read ${certPath}: ${(e as NodeJS.ErrnoException).code}`); }
-  try { key = readFileSync(keyPath, 'utf8'); } catch (e) { throw new ConfigError('tlsKey', `cannot read ${keyPath}: ${(e as NodeJS.ErrnoException).code}`); }
+  let cert: string;
+  let key: string;
+  try {
+    cert = readFileSync(certPath, 'utf8');
+  } catch (e) {
+    throw new ConfigError('tlsCert', `cannot read ${certPath}: ${(e as NodeJS.ErrnoException).code}`);
+  }
+  try {
+    key = readFileSync(keyPath, 'utf8');
+  } catch (e) {
+    throw new ConfigError('tlsKey', `cannot read ${keyPath}: ${(e as NodeJS.ErrnoException).code}`);
+  }
   let fingerprint: string;
-  try { fingerprint = new X509Certificate(cert).fingerprint256; } catch (e) { throw new ConfigError('tlsCert', `${certPath} is not a PEM certificate: ${(e as Error).message}`); }
-  try { createSecureContext({ cert, key }); } catch (e) { throw new ConfigError('tlsKey', `${keyPath} does not match ${certPath} or is not a PEM key: ${(e as Error).message}`); }
+  try {
+    fingerprint = new X509Certificate(cert).fingerprint256;
+  } catch (e) {
+    throw new ConfigError('tlsCert', `${certPath} is not a PEM certificate: ${(e as Error).message}`);
+  }
+  try {
+    createSecureContext({ cert, key });
+  } catch (e) {
+    throw new ConfigError(
+      'tlsKey',
+      `${keyPath} does not match ${certPath} or is not a PEM key: ${(e as Error).message}`,
+    );
+  }
   return { cert, key, certPath: resolve(certPath), fingerprint };
 }
 
@@ -42,7 +71,9 @@ export async function selfSigned(dir: string, hosts: string[]): Promise<TlsMater
   // node-forge is large: loaded only when a certificate has to be made.
   const { generate } = await import('selfsigned');
   const pems = await generate([{ name: 'commonName', value: names.find((n) => !isIP(n)) ?? 'localhost' }], {
-    keyType: 'ec', curve: 'P-256', algorithm: 'sha256',
+    keyType: 'ec',
+    curve: 'P-256',
+    algorithm: 'sha256',
     notAfterDate: new Date(Date.now() + 825 * 86_400_000),
     extensions: [
       { name: 'basicConstraints', cA: false },
@@ -57,7 +88,13 @@ export async function selfSigned(dir: string, hosts: string[]): Promise<TlsMater
 }
 
 export function secureContextOptions(m: TlsMaterial, minVersion: string) {
-  return { cert: m.cert, key: m.key, minVersion: minVersion as SecureVersion, ciphers: CIPHERS, honorCipherOrder: true };
+  return {
+    cert: m.cert,
+    key: m.key,
+    minVersion: minVersion as SecureVersion,
+    ciphers: CIPHERS,
+    honorCipherOrder: true,
+  };
 }
 
 export function buildSecureContext(m: TlsMaterial, minVersion: string): SecureContext {

@@ -30,7 +30,14 @@ export interface TransferEvent {
   durationMs: number;
 }
 
-export interface Tally { name: string; requests: number; bytesIn: number; bytesOut: number; pushes: number; pulls: number }
+export interface Tally {
+  name: string;
+  requests: number;
+  bytesIn: number;
+  bytesOut: number;
+  pushes: number;
+  pulls: number;
+}
 
 export interface ActivitySnapshot {
   recent: TransferEvent[];
@@ -45,7 +52,11 @@ const PENDING_LIMIT = 1_000;
 const PENDING_MAX_AGE_MS = 3_600_000;
 export const SERIES_SECONDS = 600;
 
-interface PendingPush { bytes: number; firstAt: number; lastAt: number }
+interface PendingPush {
+  bytes: number;
+  firstAt: number;
+  lastAt: number;
+}
 
 /** Bounded name → tally map; when full, the quietest half is dropped at the next prune. */
 class Tallies {
@@ -189,8 +200,15 @@ export class Activity {
     this.pendingPushes.delete(key);
     const at = p ? Math.min(p.firstAt, now - r.durationMs) : now - r.durationMs;
     this.recent.push({
-      kind: 'push', at, repository: r.repository!, reference: r.reference ?? '', user: r.user,
-      client: r.clientType, clientVersion: r.clientVersion, bytes: p?.bytes ?? 0, durationMs: now - at,
+      kind: 'push',
+      at,
+      repository: r.repository!,
+      reference: r.reference ?? '',
+      user: r.user,
+      client: r.clientType,
+      clientVersion: r.clientVersion,
+      bytes: p?.bytes ?? 0,
+      durationMs: now - at,
     });
     tally.pushes++;
     client.pushes++;
@@ -209,8 +227,15 @@ export class Activity {
       return;
     }
     const event: TransferEvent = {
-      kind: 'pull', at: now - r.durationMs, repository: r.repository!, reference: r.reference ?? '', user: r.user,
-      client: r.clientType, clientVersion: r.clientVersion, bytes: r.bytesOut, durationMs: r.durationMs,
+      kind: 'pull',
+      at: now - r.durationMs,
+      repository: r.repository!,
+      reference: r.reference ?? '',
+      user: r.user,
+      client: r.clientType,
+      clientVersion: r.clientVersion,
+      bytes: r.bytesOut,
+      durationMs: r.durationMs,
     };
     this.recent.push(event);
     this.openPulls.set(key, event);

@@ -21,10 +21,16 @@ export function createAllowList(cidrs: readonly string[]): AllowList {
   for (const entry of cidrs) {
     const [addr, prefixText, extra] = entry.trim().split('/');
     const family = isIP(addr ?? '');
-    if (!family || extra !== undefined) throw new Error(`invalid stats allow entry "${entry}": expected an address or CIDR such as 10.0.0.0/8`);
+    if (!family || extra !== undefined)
+      throw new Error(`invalid stats allow entry "${entry}": expected an address or CIDR such as 10.0.0.0/8`);
     const max = family === 4 ? 32 : 128;
     const prefix = prefixText === undefined ? max : Number(prefixText);
-    if (!Number.isInteger(prefix) || prefix < 0 || prefix > max || (prefixText !== undefined && !/^\d+$/.test(prefixText))) {
+    if (
+      !Number.isInteger(prefix) ||
+      prefix < 0 ||
+      prefix > max ||
+      (prefixText !== undefined && !/^\d+$/.test(prefixText))
+    ) {
       throw new Error(`invalid stats allow entry "${entry}": prefix must be 0..${max}`);
     }
     list.addSubnet(addr!, prefix, family === 4 ? 'ipv4' : 'ipv6');

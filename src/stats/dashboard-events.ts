@@ -10,7 +10,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 
-interface Client { res: ServerResponse; congested: boolean }
+interface Client {
+  res: ServerResponse;
+  congested: boolean;
+}
 
 export class EventHub {
   private readonly clients = new Set<Client>();

@@ -222,7 +222,8 @@ connect();
 })();
 `;
 
-const LOGO = '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="1.8" aria-hidden="true"><path d="M4 21V8l8-5 8 5v13"/><path d="M8 21v-9M12 21v-9M16 21v-9M4 12h16M4 16h16"/></svg>';
+const LOGO =
+  '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="1.8" aria-hidden="true"><path d="M4 21V8l8-5 8 5v13"/><path d="M8 21v-9M12 21v-9M16 21v-9M4 12h16M4 16h16"/></svg>';
 
 const HTML = `<!doctype html>
 <html lang="en">

@@ -13,14 +13,27 @@
  */
 
 /** What prom-client's Registry reads from a metric's get() (its own types are not exported). */
-export interface MetricValue { value: number; labels: Record<string, string | number>; metricName?: string }
-export interface MetricSnapshot { name: string; help: string; type: 'histogram'; values: MetricValue[]; aggregator: 'sum' }
+export interface MetricValue {
+  value: number;
+  labels: Record<string, string | number>;
+  metricName?: string;
+}
+export interface MetricSnapshot {
+  name: string;
+  help: string;
+  type: 'histogram';
+  values: MetricValue[];
+  aggregator: 'sum';
+}
 
 export class HistogramSeries {
   readonly counts: Float64Array;
   sum = 0;
   count = 0;
-  constructor(readonly labels: Record<string, string>, private readonly bounds: readonly number[]) {
+  constructor(
+    readonly labels: Record<string, string>,
+    private readonly bounds: readonly number[],
+  ) {
     this.counts = new Float64Array(bounds.length);
   }
 
@@ -67,7 +80,11 @@ export class FastHistogram {
       let cumulative = 0;
       for (let i = 0; i < this.buckets.length; i++) {
         cumulative += s.counts[i]!;
-        values.push({ labels: { ...s.labels, le: this.buckets[i]! }, value: cumulative, metricName: `${this.name}_bucket` });
+        values.push({
+          labels: { ...s.labels, le: this.buckets[i]! },
+          value: cumulative,
+          metricName: `${this.name}_bucket`,
+        });
       }
       values.push({ labels: { ...s.labels, le: '+Inf' }, value: s.count, metricName: `${this.name}_bucket` });
       values.push({ labels: s.labels, value: s.sum, metricName: `${this.name}_sum` });

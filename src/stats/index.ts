@@ -54,7 +54,12 @@ export function createStats(opts: StatsOptions): Stats {
     connections: () => tracker.snapshot(),
     health: opts.health,
   });
-  const activity = new Activity(opts.topN, RECENT_TRANSFERS, (repo) => metrics.push(repo), (repo) => metrics.pull(repo));
+  const activity = new Activity(
+    opts.topN,
+    RECENT_TRANSFERS,
+    (repo) => metrics.push(repo),
+    (repo) => metrics.pull(repo),
+  );
   const hub = new EventHub(opts.logger);
   const eventsPath = `${opts.dashboardPath.replace(/\/+$/, '')}/events`;
   // Every registry request passes through handle(): reject /v2/ paths with one prefix test,
@@ -68,8 +73,13 @@ export function createStats(opts: StatsOptions): Stats {
     if (healthPending) return;
     healthPending = true;
     checkHealth(opts.health)
-      .then((h) => { health = h; healthAt = Date.now(); })
-      .finally(() => { healthPending = false; });
+      .then((h) => {
+        health = h;
+        healthAt = Date.now();
+      })
+      .finally(() => {
+        healthPending = false;
+      });
   };
 
   const state = () => ({
@@ -96,8 +106,13 @@ export function createStats(opts: StatsOptions): Stats {
   timer.unref();
 
   const deny = (res: ServerResponse): void => {
-    const body = JSON.stringify({ errors: [{ code: 'DENIED', message: 'stats are not available from this address', detail: null }] });
-    res.writeHead(403, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+    const body = JSON.stringify({
+      errors: [{ code: 'DENIED', message: 'stats are not available from this address', detail: null }],
+    });
+    res.writeHead(403, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+    });
     res.end(body);
   };
 
@@ -105,7 +120,11 @@ export function createStats(opts: StatsOptions): Stats {
     metrics.metrics().then(
       (body) => {
         if (res.destroyed) return;
-        res.writeHead(200, { 'content-type': metrics.contentType, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-cache' });
+        res.writeHead(200, {
+          'content-type': metrics.contentType,
+          'content-length': Buffer.byteLength(body),
+          'cache-control': 'no-cache',
+        });
         res.end(req.method === 'HEAD' ? undefined : body);
       },
       (err: unknown) => {

@@ -21,7 +21,10 @@ const PREFIX = 'portcullis_';
 /** Registry requests span a 1 ms HEAD to a many-minute multi-GB blob upload. */
 export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 
-interface Cell { labels: Record<string, string>; value: number }
+interface Cell {
+  labels: Record<string, string>;
+  value: number;
+}
 
 /** A counter family whose cells are keyed by whatever the caller can compute without allocating. */
 class Cells<K> {
@@ -65,7 +68,7 @@ export class GatewayMetrics {
   private readonly upstream: FastHistogram;
   private readonly upstreamByMember = new Map<string, HistogramSeries>();
 
-  constructor(private readonly opts: MetricsOptions) {
+  constructor(readonly opts: MetricsOptions) {
     this.repositories = new LabelBound(opts.topN);
     this.clients = new LabelBound(opts.topN);
     const registers = [this.registry];
@@ -73,8 +76,12 @@ export class GatewayMetrics {
     // dashboards work; everything portcullis-specific carries the prefix.
     collectDefaultMetrics({ register: this.registry });
 
-    new Gauge({ name: `${PREFIX}build_info`, help: 'portcullis version (value is always 1)', labelNames: ['version', 'node'], registers })
-      .set({ version: opts.version, node: process.version }, 1);
+    new Gauge({
+      name: `${PREFIX}build_info`,
+      help: 'portcullis version (value is always 1)',
+      labelNames: ['version', 'node'],
+      registers,
+    }).set({ version: opts.version, node: process.version }, 1);
 
     const connections = opts.connections;
     new Gauge({
@@ -90,26 +97,88 @@ export class GatewayMetrics {
       },
     });
     this.fromNumber(`${PREFIX}connections_accepted_total`, 'Accepted client connections', () => connections().accepted);
-    this.fromNumber(`${PREFIX}connections_handled_total`, 'Handled client connections (accepted minus those refused at the connection limit)', () => connections().handled);
+    this.fromNumber(
+      `${PREFIX}connections_handled_total`,
+      'Handled client connections (accepted minus those refused at the connection limit)',
+      () => connections().handled,
+    );
 
-    this.fromCells(`${PREFIX}requests_total`, 'Registry requests answered, by method, status and registry operation (stats endpoints excluded)', ['method', 'status', 'operation'], this.requests);
+    this.fromCells(
+      `${PREFIX}requests_total`,
+      'Registry requests answered, by method, status and registry operation (stats endpoints excluded)',
+      ['method', 'status', 'operation'],
+      this.requests,
+    );
     const received = this.received;
     const sent = this.sent;
-    this.fromArray(`${PREFIX}received_bytes_total`, 'Request body bytes received from clients, by registry operation', received);
+    this.fromArray(
+      `${PREFIX}received_bytes_total`,
+      'Request body bytes received from clients, by registry operation',
+      received,
+    );
     this.fromArray(`${PREFIX}sent_bytes_total`, 'Response bytes sent to clients, by registry operation', sent);
-    this.fromCells(`${PREFIX}client_requests_total`, 'Registry requests by client type (docker, podman, skopeo, containerd, ...)', ['client'], this.clientRequests);
-    this.fromCells(`${PREFIX}upstream_errors_total`, 'Failed attempts to reach the registry backend, by upstream member and error kind', ['member', 'kind'], this.upstreamErrors);
-    this.fromCells(`${PREFIX}auth_failures_total`, 'Rejected authentication attempts, by reason', ['reason'], this.authFailures);
-    this.fromCells(`${PREFIX}blocked_user_agents_total`, 'Requests refused because the client cannot speak Registry API v2, by client', ['client'], this.blocked);
-    this.fromCells(`${PREFIX}pushes_total`, `Image pushes (manifest PUT accepted), by repository (first ${opts.topN} repositories, the rest as "other")`, ['repository'], this.pushes);
-    this.fromCells(`${PREFIX}pulls_total`, `Image pulls (manifest GET answered), by repository (first ${opts.topN} repositories, the rest as "other")`, ['repository'], this.pulls);
+    this.fromCells(
+      `${PREFIX}client_requests_total`,
+      'Registry requests by client type (docker, podman, skopeo, containerd, ...)',
+      ['client'],
+      this.clientRequests,
+    );
+    this.fromCells(
+      `${PREFIX}upstream_errors_total`,
+      'Failed attempts to reach the registry backend, by upstream member and error kind',
+      ['member', 'kind'],
+      this.upstreamErrors,
+    );
+    this.fromCells(
+      `${PREFIX}auth_failures_total`,
+      'Rejected authentication attempts, by reason',
+      ['reason'],
+      this.authFailures,
+    );
+    this.fromCells(
+      `${PREFIX}blocked_user_agents_total`,
+      'Requests refused because the client cannot speak Registry API v2, by client',
+      ['client'],
+      this.blocked,
+    );
+    this.fromCells(
+      `${PREFIX}pushes_total`,
+      `Image pushes (manifest PUT accepted), by repository (first ${opts.topN} repositories, the rest as "other")`,
+      ['repository'],
+      this.pushes,
+    );
+    this.fromCells(
+      `${PREFIX}pulls_total`,
+      `Image pulls (manifest GET answered), by repository (first ${opts.topN} repositories, the rest as "other")`,
+      ['repository'],
+      this.pulls,
+    );
 
-    this.fromCells(`${PREFIX}webhook_dropped_total`, 'Webhook events dropped (queue full or retries exhausted), by endpoint', ['endpoint'], this.webhookDrops);
-    this.fromNumber(`${PREFIX}internal_errors_total`, 'Unexpected errors caught by the gateway (bugs, not client or backend failures)', () => this.internalErrors);
+    this.fromCells(
+      `${PREFIX}webhook_dropped_total`,
+      'Webhook events dropped (queue full or retries exhausted), by endpoint',
+      ['endpoint'],
+      this.webhookDrops,
+    );
+    this.fromNumber(
+      `${PREFIX}internal_errors_total`,
+      'Unexpected errors caught by the gateway (bugs, not client or backend failures)',
+      () => this.internalErrors,
+    );
 
-    this.duration = new FastHistogram(`${PREFIX}request_duration_seconds`, 'Time from request start to response end, by registry operation', ['operation'], DURATION_BUCKETS);
+    this.duration = new FastHistogram(
+      `${PREFIX}request_duration_seconds`,
+      'Time from request start to response end, by registry operation',
+      ['operation'],
+      DURATION_BUCKETS,
+    );
     this.durationByOp = OPERATIONS.map((operation) => this.duration.child({ operation }));
-    this.upstream = new FastHistogram(`${PREFIX}upstream_duration_seconds`, 'Time spent waiting for the registry backend (upstream member or embedded storage)', ['member'], DURATION_BUCKETS);
+    this.upstream = new FastHistogram(
+      `${PREFIX}upstream_duration_seconds`,
+      'Time spent waiting for the registry backend (upstream member or embedded storage)',
+      ['member'],
+      DURATION_BUCKETS,
+    );
     this.registry.registerMetric(this.duration as never);
     this.registry.registerMetric(this.upstream as never);
 
@@ -146,7 +215,12 @@ export class GatewayMetrics {
     // One numeric key per (method, status, operation): status < 1000, operations < 16.
     const key = (m * 1000 + status) * 16 + op;
     let cell = this.requests.map.get(key);
-    if (!cell) cell = this.requests.get(key, () => ({ method: METHODS[m]!, status: String(status), operation: OPERATIONS[op]! }));
+    if (!cell)
+      cell = this.requests.get(key, () => ({
+        method: METHODS[m]!,
+        status: String(status),
+        operation: OPERATIONS[op]!,
+      }));
     cell.value++;
     this.durationByOp[op]!.observe(r.durationMs / 1000);
     this.received[op]! += r.bytesIn;
@@ -167,7 +241,11 @@ export class GatewayMetrics {
         }
         h.observe(r.upstreamMs / 1000);
       }
-      if (r.upstreamError !== undefined) this.bump(this.upstreamErrors, `${member}\u0000${r.upstreamError}`, () => ({ member: this.small.label(member), kind: this.small.label(r.upstreamError) }));
+      if (r.upstreamError !== undefined)
+        this.bump(this.upstreamErrors, `${member}\u0000${r.upstreamError}`, () => ({
+          member: this.small.label(member),
+          kind: this.small.label(r.upstreamError),
+        }));
     }
   }
 
@@ -206,7 +284,10 @@ export class GatewayMetrics {
   /** A prom-client Counter filled from cells at scrape time; cells mapped to "other" merge there. */
   private fromCells<K>(name: string, help: string, labelNames: string[], cells: Cells<K>): void {
     new Counter({
-      name, help, labelNames, registers: [this.registry],
+      name,
+      help,
+      labelNames,
+      registers: [this.registry],
       collect() {
         this.reset();
         for (const c of cells.map.values()) this.inc(c.labels, c.value);
@@ -216,17 +297,24 @@ export class GatewayMetrics {
 
   private fromArray(name: string, help: string, values: Float64Array): void {
     new Counter({
-      name, help, labelNames: ['operation'], registers: [this.registry],
+      name,
+      help,
+      labelNames: ['operation'],
+      registers: [this.registry],
       collect() {
         this.reset();
-        OPERATIONS.forEach((operation, i) => { if (values[i]) this.inc({ operation }, values[i]!); });
+        OPERATIONS.forEach((operation, i) => {
+          if (values[i]) this.inc({ operation }, values[i]!);
+        });
       },
     });
   }
 
   private fromNumber(name: string, help: string, read: () => number): void {
     new Counter({
-      name, help, registers: [this.registry],
+      name,
+      help,
+      registers: [this.registry],
       collect() {
         this.reset();
         this.inc(read());

@@ -27,7 +27,7 @@ void exhaustive;
 
 const OTHER_OPERATION = OPERATIONS.indexOf('other');
 const OPERATION_INDEX: Record<string, number> = Object.create(null);
-OPERATIONS.forEach((op, i) => (OPERATION_INDEX[op] = i));
+for (const [i, op] of OPERATIONS.entries()) OPERATION_INDEX[op] = i;
 
 export function operationIndex(op: string): number {
   return OPERATION_INDEX[op] ?? OTHER_OPERATION;
@@ -39,13 +39,21 @@ const OTHER_METHOD = METHODS.length - 1;
 
 export function methodIndex(method: string): number {
   switch (method) {
-    case 'GET': return 0;
-    case 'HEAD': return 1;
-    case 'PUT': return 2;
-    case 'POST': return 3;
-    case 'PATCH': return 4;
-    case 'DELETE': return 5;
-    case 'OPTIONS': return 6;
-    default: return OTHER_METHOD;
+    case 'GET':
+      return 0;
+    case 'HEAD':
+      return 1;
+    case 'PUT':
+      return 2;
+    case 'POST':
+      return 3;
+    case 'PATCH':
+      return 4;
+    case 'DELETE':
+      return 5;
+    case 'OPTIONS':
+      return 6;
+    default:
+      return OTHER_METHOD;
   }
 }

@@ -16,7 +16,8 @@ export class Ring<T> {
   /** Oldest first. */
   toArray(): T[] {
     const out: T[] = [];
-    for (let i = 0; i < this.size; i++) out.push(this.items[(this.next - this.size + i + this.capacity) % this.capacity]!);
+    for (let i = 0; i < this.size; i++)
+      out.push(this.items[(this.next - this.size + i + this.capacity) % this.capacity]!);
     return out;
   }
 }
@@ -26,7 +27,10 @@ export class SeriesRing {
   private readonly data: Float64Array[];
   private next = 0;
   private size = 0;
-  constructor(readonly names: readonly string[], readonly capacity: number) {
+  constructor(
+    readonly names: readonly string[],
+    readonly capacity: number,
+  ) {
     this.data = names.map(() => new Float64Array(capacity));
   }
 
@@ -40,7 +44,8 @@ export class SeriesRing {
     const out: Record<string, number[]> = {};
     this.names.forEach((name, n) => {
       const arr: number[] = [];
-      for (let i = 0; i < this.size; i++) arr.push(this.data[n]![(this.next - this.size + i + this.capacity) % this.capacity]!);
+      for (let i = 0; i < this.size; i++)
+        arr.push(this.data[n]![(this.next - this.size + i + this.capacity) % this.capacity]!);
       out[name] = arr;
     });
     return out;

@@ -22,7 +22,11 @@ const HEALTH_TIMEOUT_MS = 5_000;
 
 export function servePing(req: IncomingMessage, res: ServerResponse): void {
   const body = 'true';
-  res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length, 'cache-control': 'no-cache' });
+  res.writeHead(200, {
+    'content-type': 'application/json',
+    'content-length': body.length,
+    'cache-control': 'no-cache',
+  });
   res.end(req.method === 'HEAD' ? undefined : body);
 }
 
@@ -33,11 +37,22 @@ export async function checkHealth(health: () => Promise<ServiceHealth[]>): Promi
     return await Promise.race([
       health(),
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`health check did not answer within ${HEALTH_TIMEOUT_MS} ms`)), HEALTH_TIMEOUT_MS);
+        timer = setTimeout(
+          () => reject(new Error(`health check did not answer within ${HEALTH_TIMEOUT_MS} ms`)),
+          HEALTH_TIMEOUT_MS,
+        );
       }),
     ]);
   } catch (err) {
-    return [{ name: 'health', kind: 'upstream', healthy: false, detail: err instanceof Error ? err.message : String(err), failures: 1 }];
+    return [
+      {
+        name: 'health',
+        kind: 'upstream',
+        healthy: false,
+        detail: err instanceof Error ? err.message : String(err),
+        failures: 1,
+      },
+    ];
   } finally {
     clearTimeout(timer);
   }
@@ -49,7 +64,13 @@ export function statusDocument(version: string, startedAt: number, services: Ser
   return { host: hostname(), version, uptime: Math.round((Date.now() - startedAt) / 1000), services, failures };
 }
 
-export async function serveStatus(req: IncomingMessage, res: ServerResponse, version: string, startedAt: number, health: () => Promise<ServiceHealth[]>): Promise<void> {
+export async function serveStatus(
+  req: IncomingMessage,
+  res: ServerResponse,
+  version: string,
+  startedAt: number,
+  health: () => Promise<ServiceHealth[]>,
+): Promise<void> {
   const doc = statusDocument(version, startedAt, await checkHealth(health));
   const body = JSON.stringify(doc);
   if (res.destroyed) return;

@@ -52,7 +52,10 @@ t.test('ACL matrix', (t) => {
   const policy = createAccessPolicy(parseAccessFile(EXAMPLE, 'access.yaml'), false);
   for (const [user, repo, want] of MATRIX) {
     const u = user === '-' ? undefined : user;
-    const got = (policy.allows(u, repo, 'pull') ? 'p' : '') + (policy.allows(u, repo, 'push') ? 'P' : '') + (policy.allows(u, repo, 'delete') ? 'd' : '');
+    const got =
+      (policy.allows(u, repo, 'pull') ? 'p' : '') +
+      (policy.allows(u, repo, 'push') ? 'P' : '') +
+      (policy.allows(u, repo, 'delete') ? 'd' : '');
     t.equal(got, want, `${user} on ${repo}`);
   }
   t.end();
@@ -75,11 +78,23 @@ t.test('without an access file any authenticated user may do everything', (t) =>
 
 t.test('validation errors name the file and the path inside it', (t) => {
   const cases: Array<[string, RegExp]> = [
-    ['rules:\n  - repository: "a/*"\n    users: [x]\n    actions: [pull, pish]\n', /^f\.yaml: rules\[0\]\.actions\[1\]: /],
-    ['rules:\n  - repository: "a/*"\n    actions: [pull]\n', /^f\.yaml: rules\[0\]: a rule needs at least one of users, groups/],
-    ['rules:\n  - repository: "a/*"\n    groups: [nobody]\n    actions: [pull]\n', /^f\.yaml: rules\[0\]\.groups\[0\]: unknown group "nobody"/],
+    [
+      'rules:\n  - repository: "a/*"\n    users: [x]\n    actions: [pull, pish]\n',
+      /^f\.yaml: rules\[0\]\.actions\[1\]: /,
+    ],
+    [
+      'rules:\n  - repository: "a/*"\n    actions: [pull]\n',
+      /^f\.yaml: rules\[0\]: a rule needs at least one of users, groups/,
+    ],
+    [
+      'rules:\n  - repository: "a/*"\n    groups: [nobody]\n    actions: [pull]\n',
+      /^f\.yaml: rules\[0\]\.groups\[0\]: unknown group "nobody"/,
+    ],
     ['rules:\n  - repository: "A/B"\n    users: [x]\n    actions: [pull]\n', /^f\.yaml: rules\[0\]\.repository: /],
-    ['rules:\n  - repository: "*"\n    anonymous: true\n    actions: [push]\n', /^f\.yaml: rules\[0\]\.actions: anonymous rules may only grant pull/],
+    [
+      'rules:\n  - repository: "*"\n    anonymous: true\n    actions: [push]\n',
+      /^f\.yaml: rules\[0\]\.actions: anonymous rules may only grant pull/,
+    ],
     ['rules: []\nextra: 1\n', /^f\.yaml: \(top level\): /],
     ['rules: [\n', /^f\.yaml: invalid YAML: /],
     ['groups: {a: [x]}\n', /^f\.yaml: rules: /],
@@ -99,7 +114,10 @@ t.test('through check(): 403 DENIED names repository and action; catalog is filt
   const dir = tempDirSync(t);
   const accessFile = join(dir, 'access.yaml');
   writeFileSync(accessFile, EXAMPLE);
-  const auth = await authWithUsers(t, { accessFile }, [['alice', 'pw'], ['bob', 'pw']]);
+  const auth = await authWithUsers(t, { accessFile }, [
+    ['alice', 'pw'],
+    ['bob', 'pw'],
+  ]);
   const r = await auth.check(request('PUT', '/v2/team-b/app/manifests/v1', basic('alice', 'pw')));
   t.equal(r.ok, false);
   if (!r.ok) {
@@ -110,11 +128,16 @@ t.test('through check(): 403 DENIED names repository and action; catalog is filt
     t.match(r.error.message, /push/);
     t.same(r.error.detail, { repository: 'team-b/app', action: 'push' });
   }
-  t.same(await auth.check(request('PUT', '/v2/team-a/app/manifests/v1', basic('alice', 'pw'))), { ok: true, user: 'alice' });
+  t.same(await auth.check(request('PUT', '/v2/team-a/app/manifests/v1', basic('alice', 'pw'))), {
+    ok: true,
+    user: 'alice',
+  });
   t.same(auth.filterCatalog('bob', ['team-a/app', 'public/x']), ['team-a/app', 'public/x']);
   t.same(auth.filterCatalog(undefined, ['team-a/app', 'public/x', 'tools/lint']), ['public/x', 'tools/lint']);
   // A cross-repository mount reads the source: it needs pull there.
-  const mount = await auth.check(request('POST', '/v2/team-a/app/blobs/uploads/?mount=sha256:00&from=secret/repo', basic('alice', 'pw')));
+  const mount = await auth.check(
+    request('POST', '/v2/team-a/app/blobs/uploads/?mount=sha256:00&from=secret/repo', basic('alice', 'pw')),
+  );
   t.equal(mount.ok, true, 'authenticated users may pull everything in this file');
   t.match(auth.logs.text(), /missing from the htpasswd file: root, ci/);
 });
@@ -124,7 +147,9 @@ t.test('mount from a repository the user may not pull is denied', async (t) => {
   const accessFile = join(dir, 'access.yaml');
   writeFileSync(accessFile, 'rules:\n  - repository: "mine/*"\n    users: [alice]\n    actions: [pull, push]\n');
   const auth = await authWithUsers(t, { accessFile });
-  const r = await auth.check(request('POST', '/v2/mine/app/blobs/uploads/?mount=sha256:00&from=theirs/app', basic('alice', 'pw')));
+  const r = await auth.check(
+    request('POST', '/v2/mine/app/blobs/uploads/?mount=sha256:00&from=theirs/app', basic('alice', 'pw')),
+  );
   t.equal(r.ok ? 200 : r.error.status, 403);
   if (!r.ok) t.same(r.error.detail, { repository: 'theirs/app', action: 'pull' });
 });

@@ -5,23 +5,26 @@ import { authWithUsers, basic, request } from './fixtures/helpers.js';
 
 const LIMIT = { maxFailures: 3, windowMs: 60_000, blockMs: 300_000 };
 
-t.test('after maxFailures wrong passwords the address gets 429 with Retry-After, even with the right password', async (t) => {
-  const auth = await authWithUsers(t, { bruteForce: LIMIT });
-  for (let i = 0; i < 3; i++) {
-    const r = await auth.check(request('GET', '/v2/', basic('alice', `wrong${i}`)));
-    t.equal(r.ok ? 200 : r.error.status, 401, `attempt ${i + 1} is a plain 401`);
-  }
-  const r = await auth.check(request('GET', '/v2/', basic('alice', 'pw')));
-  t.equal(r.ok, false);
-  if (r.ok) return;
-  t.equal(r.reason, 'throttled');
-  t.equal(r.error.status, 429);
-  t.equal(r.error.code, 'TOOMANYREQUESTS');
-  t.equal(r.error.headers['retry-after'], '300');
-  t.same(r.error.detail, { retryAfterSeconds: 300 });
-  t.match(auth.logs.text(), /blocking this address/);
-  t.notMatch(auth.logs.text(), /wrong0|wrong1|wrong2/, 'passwords never logged');
-});
+t.test(
+  'after maxFailures wrong passwords the address gets 429 with Retry-After, even with the right password',
+  async (t) => {
+    const auth = await authWithUsers(t, { bruteForce: LIMIT });
+    for (let i = 0; i < 3; i++) {
+      const r = await auth.check(request('GET', '/v2/', basic('alice', `wrong${i}`)));
+      t.equal(r.ok ? 200 : r.error.status, 401, `attempt ${i + 1} is a plain 401`);
+    }
+    const r = await auth.check(request('GET', '/v2/', basic('alice', 'pw')));
+    t.equal(r.ok, false);
+    if (r.ok) return;
+    t.equal(r.reason, 'throttled');
+    t.equal(r.error.status, 429);
+    t.equal(r.error.code, 'TOOMANYREQUESTS');
+    t.equal(r.error.headers['retry-after'], '300');
+    t.same(r.error.detail, { retryAfterSeconds: 300 });
+    t.match(auth.logs.text(), /blocking this address/);
+    t.notMatch(auth.logs.text(), /wrong0|wrong1|wrong2/, 'passwords never logged');
+  },
+);
 
 t.test('requests without credentials never count, however many', async (t) => {
   const auth = await authWithUsers(t, { bruteForce: LIMIT });

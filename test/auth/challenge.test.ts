@@ -54,13 +54,24 @@ t.test('the realm is quoted safely', async (t) => {
 t.test('token scheme: 401 carries the Bearer challenge with realm, service and scope', async (t) => {
   const auth = await setup(t, { scheme: 'token', anonymousRead: true });
   const ping = await auth.check(request('GET', '/v2/'));
-  if (!ping.ok) t.equal(ping.error.headers['www-authenticate'], 'Bearer realm="https://reg.example:8443/token",service="reg.example:8443"');
+  if (!ping.ok)
+    t.equal(
+      ping.error.headers['www-authenticate'],
+      'Bearer realm="https://reg.example:8443/token",service="reg.example:8443"',
+    );
   const push = await auth.check(request('POST', '/v2/team/app/blobs/uploads/'));
   t.equal(push.ok, false);
   if (!push.ok) {
-    t.equal(push.error.headers['www-authenticate'], 'Bearer realm="https://reg.example:8443/token",service="reg.example:8443",scope="repository:team/app:pull,push"');
+    t.equal(
+      push.error.headers['www-authenticate'],
+      'Bearer realm="https://reg.example:8443/token",service="reg.example:8443",scope="repository:team/app:pull,push"',
+    );
   }
-  t.same(await auth.check(request('GET', '/v2/', basic('alice', 'pw'))), { ok: true, user: 'alice' }, 'curl -u keeps working in token scheme');
+  t.same(
+    await auth.check(request('GET', '/v2/', basic('alice', 'pw'))),
+    { ok: true, user: 'alice' },
+    'curl -u keeps working in token scheme',
+  );
 });
 
 t.test('health endpoints never need credentials; unknown non-API paths do', async (t) => {
@@ -72,7 +83,14 @@ t.test('health endpoints never need credentials; unknown non-API paths do', asyn
 
 t.test('garbage Authorization headers get 401 invalid, never a throw', async (t) => {
   const auth = await setup(t);
-  for (const h of ['Basic', 'Basic !!!', 'Digest x', 'Bearer', 'Bearer not.a.jwt', 'Basic ' + Buffer.from('nocolon').toString('base64')]) {
+  for (const h of [
+    'Basic',
+    'Basic !!!',
+    'Digest x',
+    'Bearer',
+    'Bearer not.a.jwt',
+    `Basic ${Buffer.from('nocolon').toString('base64')}`,
+  ]) {
     const r = await auth.check(request('GET', '/v2/', h));
     t.equal(r.ok, false, h);
     if (!r.ok) t.equal(r.error.status, 401, h);
@@ -83,8 +101,14 @@ t.test('auth disabled: everything allowed', async (t) => {
   const { createAuth } = await import('../../src/auth/index.js');
   const { captureLogger } = await import('./fixtures/helpers.js');
   const auth = await createAuth({
-    allowPlain: false, realm: 'r', anonymousRead: false, scheme: 'basic', tokenTtlMs: 1, service: 's',
-    bruteForce: { maxFailures: 1, windowMs: 1, blockMs: 1 }, logger: captureLogger().logger,
+    allowPlain: false,
+    realm: 'r',
+    anonymousRead: false,
+    scheme: 'basic',
+    tokenTtlMs: 1,
+    service: 's',
+    bruteForce: { maxFailures: 1, windowMs: 1, blockMs: 1 },
+    logger: captureLogger().logger,
   });
   t.equal(auth.enabled, false);
   t.same(await auth.check(request('DELETE', '/v2/x/manifests/latest')), { ok: true });

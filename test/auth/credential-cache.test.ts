@@ -80,7 +80,7 @@ t.test('the cache holds HMACs, never the password', async (t) => {
   await withTempDir(async (dir) => {
     const s = await store(dir);
     await s.verify('alice', 'correct horse');
-    const internals = JSON.stringify([...((s.cache as unknown as { verified: Map<string, string> }).verified.keys())]);
+    const internals = JSON.stringify([...(s.cache as unknown as { verified: Map<string, string> }).verified.keys()]);
     t.notMatch(internals, /correct horse/);
     s.close();
   });

@@ -12,14 +12,25 @@ function io(input: string): HtpasswdIo & { out: () => string; err: () => string 
   let err = '';
   return {
     stdin: Readable.from([Buffer.from(input)]),
-    stdout: new Writable({ write: (c, _e, cb) => { out += c; cb(); } }),
-    stderr: new Writable({ write: (c, _e, cb) => { err += c; cb(); } }),
+    stdout: new Writable({
+      write: (c, _e, cb) => {
+        out += c;
+        cb();
+      },
+    }),
+    stderr: new Writable({
+      write: (c, _e, cb) => {
+        err += c;
+        cb();
+      },
+    }),
     out: () => out,
     err: () => err,
   };
 }
 
-const apacheVerifies = (file: string, user: string, pw: string) => spawnSync('htpasswd', ['-vb', file, user, pw]).status === 0;
+const apacheVerifies = (file: string, user: string, pw: string) =>
+  spawnSync('htpasswd', ['-vb', file, user, pw]).status === 0;
 
 t.test('add writes a bcrypt cost-10 line that Apache htpasswd verifies', async (t) => {
   const dir = tempDirSync(t);
@@ -38,7 +49,7 @@ t.test('add replaces an existing user in place and keeps other lines; --cost app
   const file = join(dir, 'users');
   execFileSync('htpasswd', ['-bcm', file, 'bob', 'b']);
   execFileSync('htpasswd', ['-bm', file, 'alice', 'old']);
-  writeFileSync(file, '# team\n' + readFileSync(file, 'utf8'));
+  writeFileSync(file, `# team\n${readFileSync(file, 'utf8')}`);
   execFileSync('chmod', ['600', file]);
   t.equal(await runHtpasswd({ action: 'add', file, user: 'alice', cost: 5 }, io('new\n')), 0);
   const lines = readFileSync(file, 'utf8').split('\n');

@@ -101,11 +101,17 @@ t.test('malformed lines are reported by line number, without their content, and 
     await writeFile(file, text);
     const { users, problems } = parseHtpasswd(text, { allowPlain: false });
     t.same([...users.keys()].sort(), ['alice', 'ivan']);
-    t.same(problems.map((p) => p.line), [3, 4, 5, 6, 7, 8]);
+    t.same(
+      problems.map((p) => p.line),
+      [3, 4, 5, 6, 7, 8],
+    );
     t.match(problems[3].message, /malformed bcrypt/);
     t.match(problems[4].message, /unsupported hash scheme \$6\$/);
     t.match(problems[5].message, /already defined on line 2/);
-    t.notOk(problems.some((p) => p.message.includes('tooshort') || p.message.includes('6dcf')), 'no hash material in messages');
+    t.notOk(
+      problems.some((p) => p.message.includes('tooshort') || p.message.includes('6dcf')),
+      'no hash material in messages',
+    );
     t.equal(users.get('alice')!.kind, 'bcrypt', 'first definition wins, like Apache and nginx');
   });
 });

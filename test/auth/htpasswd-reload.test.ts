@@ -20,7 +20,12 @@ t.test('a user added with htpasswd is accepted without restart (file watch)', as
   await withTempDir(async (dir) => {
     const file = join(dir, 'users');
     htpasswdTool(file, 'B', 'alice', 'a', true);
-    const s = await HtpasswdStore.open({ file, allowPlain: false, logger: captureLogger().logger, watch: { pollMs: 100, debounceMs: 20 } });
+    const s = await HtpasswdStore.open({
+      file,
+      allowPlain: false,
+      logger: captureLogger().logger,
+      watch: { pollMs: 100, debounceMs: 20 },
+    });
     t.equal(await s.verify('bob', 'b'), false);
     await sleep(20);
     htpasswdTool(file, 'B', 'bob', 'b');
@@ -35,7 +40,12 @@ t.test('mtime polling alone notices a change (fs.watch silent, as on NFS)', asyn
   await withTempDir(async (dir) => {
     const file = join(dir, 'users');
     htpasswdTool(file, 'm', 'alice', 'a', true);
-    const s = await HtpasswdStore.open({ file, allowPlain: false, logger: captureLogger().logger, watch: { pollMs: 50, debounceMs: 10, fsWatch: false } });
+    const s = await HtpasswdStore.open({
+      file,
+      allowPlain: false,
+      logger: captureLogger().logger,
+      watch: { pollMs: 50, debounceMs: 10, fsWatch: false },
+    });
     // Same size, new content and mtime: only a version check (mtime/size/inode) sees this.
     await sleep(30);
     htpasswdTool(file, 'm', 'alice', 'b');
@@ -79,10 +89,19 @@ t.test('a deleted file keeps the previous users', async (t) => {
 t.test('start-up errors are one line naming the flag', async (t) => {
   const logger = captureLogger().logger;
   const base = {
-    allowPlain: false, realm: 'r', anonymousRead: false, scheme: 'basic' as const, tokenTtlMs: 1000, service: 's',
-    bruteForce: { maxFailures: 10, windowMs: 1000, blockMs: 1000 }, logger, watch: false as const,
+    allowPlain: false,
+    realm: 'r',
+    anonymousRead: false,
+    scheme: 'basic' as const,
+    tokenTtlMs: 1000,
+    service: 's',
+    bruteForce: { maxFailures: 10, windowMs: 1000, blockMs: 1000 },
+    logger,
+    watch: false as const,
   };
-  await t.rejects(createAuth({ ...base, htpasswdFile: '/nonexistent/users' }), { message: '--htpasswd: cannot read /nonexistent/users: ENOENT' });
+  await t.rejects(createAuth({ ...base, htpasswdFile: '/nonexistent/users' }), {
+    message: '--htpasswd: cannot read /nonexistent/users: ENOENT',
+  });
   await withTempDir(async (dir) => {
     const file = join(dir, 'users');
     htpasswdTool(file, 'B', 'alice', 'a', true);
@@ -101,7 +120,10 @@ t.test('crypt, {SHA} and plain users are named in start-up warnings; hashes are 
     htpasswdTool(file, 'B', 'gooduser', 'pw');
     const logs = captureLogger();
     const s = await HtpasswdStore.open({ file, allowPlain: true, logger: logs.logger, watch: false });
-    const warnings = logs.lines().filter((l) => l.level === 40).map((l) => String(l.msg));
+    const warnings = logs
+      .lines()
+      .filter((l) => l.level === 40)
+      .map((l) => String(l.msg));
     t.ok(warnings.some((w) => /traditional crypt.*olduser/.test(w)));
     t.ok(warnings.some((w) => /\{SHA\}.*shauser/.test(w)));
     t.ok(warnings.some((w) => /plain-text.*plainuser/.test(w)));

@@ -20,7 +20,15 @@ async function serve(t: { teardown(fn: () => unknown): void }, auth: AuthService
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}/token`;
 }
 
-async function token(url: string, query: string, authorization?: string): Promise<{ status: number; body: any; headers: Headers }> {
+async function token(
+  url: string,
+  query: string,
+  authorization?: string,
+): Promise<{
+  status: number; // biome-ignore lint/suspicious/noExplicitAny: JSON bodies of several shapes, read field by field
+  body: any;
+  headers: Headers;
+}> {
   const res = await fetch(`${url}?${query}`, { headers: authorization ? { authorization } : {} });
   return { status: res.status, body: await res.json(), headers: res.headers };
 }
@@ -38,7 +46,10 @@ rules:
 `;
 
 async function setup(t: { teardown(fn: () => unknown): void }, over = {}) {
-  const auth = await authWithUsers(t, { scheme: 'token', anonymousRead: true, ...over }, [['alice', 'pw'], ['bob', 'pw2']]);
+  const auth = await authWithUsers(t, { scheme: 'token', anonymousRead: true, ...over }, [
+    ['alice', 'pw'],
+    ['bob', 'pw2'],
+  ]);
   return { auth, url: await serve(t, auth) };
 }
 
@@ -47,7 +58,11 @@ t.test('right credentials: a token granting the intersection of requested scope 
   const accessFile = join(dir, 'access.yaml');
   writeFileSync(accessFile, ACCESS);
   const { auth, url } = await setup(t, { accessFile });
-  const r = await token(url, 'service=reg.example:8443&scope=repository:team-a/app:pull,push,delete&scope=repository:other/x:pull,push&account=alice', basic('alice', 'pw'));
+  const r = await token(
+    url,
+    'service=reg.example:8443&scope=repository:team-a/app:pull,push,delete&scope=repository:other/x:pull,push&account=alice',
+    basic('alice', 'pw'),
+  );
   t.equal(r.status, 200);
   t.equal(r.headers.get('cache-control'), 'no-store');
   t.type(r.body.token, 'string');
@@ -69,7 +84,10 @@ t.test('right credentials: a token granting the intersection of requested scope 
   t.equal(wider.ok, false, 'repository not in the token');
   if (!wider.ok) {
     t.equal(wider.error.status, 401);
-    t.match(wider.error.headers['www-authenticate'], /scope="repository:team-a\/other:pull",error="insufficient_scope"/);
+    t.match(
+      wider.error.headers['www-authenticate'],
+      /scope="repository:team-a\/other:pull",error="insufficient_scope"/,
+    );
   }
 });
 
@@ -139,7 +157,14 @@ t.test('expired tokens are refused', async (t) => {
 t.test('a token stops working when its user is removed from htpasswd', async (t) => {
   const { auth, url } = await setup(t);
   const r = await token(url, 'scope=repository:a/b:pull', basic('bob', 'pw2'));
-  writeFileSync(auth.file, (await import('node:fs')).readFileSync(auth.file, 'utf8').split('\n').filter((l) => !l.startsWith('bob:')).join('\n'));
+  writeFileSync(
+    auth.file,
+    (await import('node:fs'))
+      .readFileSync(auth.file, 'utf8')
+      .split('\n')
+      .filter((l) => !l.startsWith('bob:'))
+      .join('\n'),
+  );
   await auth.reload();
   t.equal((await auth.check(request('GET', '/v2/a/b/manifests/x', `Bearer ${r.body.token}`))).ok, false);
 });
@@ -153,9 +178,17 @@ t.test('OAuth2 password grant (containerd) and other methods', async (t) => {
   });
   t.equal(ok.status, 200);
   t.type(((await ok.json()) as { access_token: string }).access_token, 'string');
-  const bad = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=password&username=alice&password=x' });
+  const bad = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'grant_type=password&username=alice&password=x',
+  });
   t.equal(bad.status, 401);
-  const refresh = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=refresh_token&refresh_token=x' });
+  const refresh = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'grant_type=refresh_token&refresh_token=x',
+  });
   t.equal(refresh.status, 400);
   t.equal(((await refresh.json()) as { error: string }).error, 'unsupported_grant_type');
   const put = await fetch(url, { method: 'PUT' });

@@ -7,7 +7,11 @@ import { PORTCULLIS_BIN, tempDir } from '../helpers/processes.js';
 import { OPTIONS, flagName, envName } from '../../src/config/options.js';
 
 function run(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const r = spawnSync(process.execPath, [PORTCULLIS_BIN, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH, ...env }, timeout: 20_000 });
+  const r = spawnSync(process.execPath, [PORTCULLIS_BIN, ...args], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH, ...env },
+    timeout: 20_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -24,8 +28,16 @@ t.test('--help documents every option with its env name', async (t) => {
 t.test('bad input ends start-up with one line naming the flag, exit 2', async (t) => {
   const cases: [string[], NodeJS.ProcessEnv, RegExp][] = [
     [['--idle-timout', '5s'], {}, /^portcullis: --idle-timout: unknown option \(did you mean --idle-timeout\?\)/],
-    [['--upstream', 'registry:5000'], {}, /^portcullis: --upstream \(PORTCULLIS_UPSTREAM\): "registry:5000" must start with http/],
-    [['--tls-cert', '/missing.pem', '--tls-key', '/missing.key'], {}, /^portcullis: --tls-cert .*cannot read \/missing\.pem: ENOENT/],
+    [
+      ['--upstream', 'registry:5000'],
+      {},
+      /^portcullis: --upstream \(PORTCULLIS_UPSTREAM\): "registry:5000" must start with http/,
+    ],
+    [
+      ['--tls-cert', '/missing.pem', '--tls-key', '/missing.key'],
+      {},
+      /^portcullis: --tls-cert .*cannot read \/missing\.pem: ENOENT/,
+    ],
     [['--idle-timeout', 'soon'], {}, /^portcullis: --idle-timeout .*not a duration/],
     [['--listen', '0.0.0.0:5000'], {}, /--listen .*no --htpasswd/],
     [['--htpasswd', '/missing.htpasswd'], {}, /--htpasswd .*cannot read \/missing\.htpasswd/],
@@ -55,7 +67,9 @@ t.test('check-config prints the effective configuration and where values came fr
   const dir = await tempDir();
   const file = join(dir, 'portcullis.yaml');
   writeFileSync(file, 'common:\n  realm: corp\nprod:\n  idleTimeout: 30m\n');
-  const r = run(['check-config', '--config', file, '--flavor', 'prod', '--log-level', 'warn'], { PORTCULLIS_HSTS: 'true' });
+  const r = run(['check-config', '--config', file, '--flavor', 'prod', '--log-level', 'warn'], {
+    PORTCULLIS_HSTS: 'true',
+  });
   t.equal(r.code, 0, r.stderr);
   t.match(r.stdout, /configuration is valid/);
   t.match(r.stdout, /realm: corp\s+# from file/);

@@ -41,14 +41,21 @@ t.test('flavors: a section inherits from common', async (t) => {
   const { config } = loadConfig({ flags: { config: file, flavor: 'prod' }, env: {} });
   t.equal(config.realm, 'shared');
   t.equal(config.logLevel, 'warn');
-  t.throws(() => loadConfig({ flags: { config: file, flavor: 'staging' }, env: {} }), /--flavor .*section "staging" not found/);
+  t.throws(
+    () => loadConfig({ flags: { config: file, flavor: 'staging' }, env: {} }),
+    /--flavor .*section "staging" not found/,
+  );
 });
 
 t.test('errors name the flag, the env variable and the reason in one line', async (t) => {
   const cases: [Record<string, unknown>, NodeJS.ProcessEnv, RegExp][] = [
     [{ idleTimeout: 'forever' }, {}, /^--idle-timeout \(PORTCULLIS_IDLE_TIMEOUT\): not a duration/],
     [{}, { PORTCULLIS_LOG_FORMAT: 'xml' }, /^--log-format \(PORTCULLIS_LOG_FORMAT\): must be one of json, combined/],
-    [{}, { PORTCULLIS_IDLE_TIMOUT: '1s' }, /PORTCULLIS_IDLE_TIMOUT: unknown environment variable \(did you mean PORTCULLIS_IDLE_TIMEOUT\?\)/],
+    [
+      {},
+      { PORTCULLIS_IDLE_TIMOUT: '1s' },
+      /PORTCULLIS_IDLE_TIMOUT: unknown environment variable \(did you mean PORTCULLIS_IDLE_TIMEOUT\?\)/,
+    ],
     [{}, { PORTCULLIS_HSTS: 'maybe' }, /--hsts \(PORTCULLIS_HSTS\): expected true or false/],
   ];
   for (const [flags, env, re] of cases) {
@@ -62,14 +69,23 @@ t.test('unknown keys in the config file are refused with a suggestion', async (t
   const dir = await tempDir();
   const file = join(dir, 'c.yaml');
   writeFileSync(file, 'upstreams: [http://127.0.0.1:5000]\n');
-  t.throws(() => loadConfig({ flags: { config: file }, env: {} }), /unknown option "upstreams" .*did you mean "upstream"/);
+  t.throws(
+    () => loadConfig({ flags: { config: file }, env: {} }),
+    /unknown option "upstreams" .*did you mean "upstream"/,
+  );
 });
 
 t.test('resolve: bad URL, missing cert, exposed without auth', async (t) => {
   const base = loadConfig({ flags: {}, env: {} }).config;
-  t.throws(() => resolveConfig({ ...base, upstream: ['127.0.0.1:5000'] }), /--upstream \(PORTCULLIS_UPSTREAM\): .* must start with http/);
+  t.throws(
+    () => resolveConfig({ ...base, upstream: ['127.0.0.1:5000'] }),
+    /--upstream \(PORTCULLIS_UPSTREAM\): .* must start with http/,
+  );
   t.throws(() => resolveConfig({ ...base, upstream: ['http://'] }), /--upstream .*is not a URL/);
-  t.throws(() => resolveConfig({ ...base, tlsCert: '/nonexistent.pem', tlsKey: '/nonexistent.key' }), /--tls-cert .*cannot read \/nonexistent.pem: ENOENT/);
+  t.throws(
+    () => resolveConfig({ ...base, tlsCert: '/nonexistent.pem', tlsKey: '/nonexistent.key' }),
+    /--tls-cert .*cannot read \/nonexistent.pem: ENOENT/,
+  );
   t.throws(() => resolveConfig({ ...base, tlsCert: '/x.pem' }), /--tls-key .*required/);
   t.throws(() => resolveConfig({ ...base, listen: ['0.0.0.0:5000'] }), /--listen .*no --htpasswd/);
   t.doesNotThrow(() => resolveConfig({ ...base, listen: ['0.0.0.0:5000'], insecureNoAuth: true }));

@@ -7,21 +7,32 @@ import t from 'tap';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { makeOciImage, fileDigest } from '../helpers/oci-image.js';
-import { startPortcullis, freePort, tempDir, removeDir, skopeo, fetchInsecure, PORTCULLIS_BIN } from '../helpers/processes.js';
+import {
+  startPortcullis,
+  freePort,
+  tempDir,
+  removeDir,
+  skopeo,
+  fetchInsecure,
+  PORTCULLIS_BIN,
+} from '../helpers/processes.js';
 
-const basic = (u: string, p: string) => 'Basic ' + Buffer.from(`${u}:${p}`).toString('base64');
+const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
 
 function htpasswd(args: string[], password?: string): Promise<number> {
   return new Promise((resolve) => {
     const p = spawn(process.execPath, [PORTCULLIS_BIN, 'htpasswd', ...args], { stdio: ['pipe', 'ignore', 'inherit'] });
-    p.stdin.end(password ? password + '\n' : '');
+    p.stdin.end(password ? `${password}\n` : '');
     p.on('exit', (code) => resolve(code ?? 1));
   });
 }
 
 async function until(check: () => Promise<boolean>, ms = 10_000): Promise<boolean> {
   const end = Date.now() + ms;
-  while (Date.now() < end) { if (await check()) return true; await new Promise((r) => setTimeout(r, 100)); }
+  while (Date.now() < end) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
   return false;
 }
 
@@ -32,21 +43,51 @@ t.test('users added and removed during a push take effect without a restart; the
   t.equal(await htpasswd(['add', file, 'alice', '--cost', '5'], 'alice-pw'), 0);
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const gw = await startPortcullis(['--storage', join(work, 'data'), '--listen', `127.0.0.1:${port}`, '--htpasswd', file], { probe: `${base}/_ping` });
+  const gw = await startPortcullis(
+    ['--storage', join(work, 'data'), '--listen', `127.0.0.1:${port}`, '--htpasswd', file],
+    { probe: `${base}/_ping` },
+  );
   t.teardown(() => gw.stop());
 
   const image = await makeOciImage(join(work, 'img'), { layerSizes: [96 << 20, 1 << 20] });
-  const push = skopeo(['copy', '--dest-tls-verify=false', '--dest-creds', 'alice:alice-pw', `oci:${image.dir}:latest`, `docker://127.0.0.1:${port}/reload/app:v1`]);
+  const push = skopeo([
+    'copy',
+    '--dest-tls-verify=false',
+    '--dest-creds',
+    'alice:alice-pw',
+    `oci:${image.dir}:latest`,
+    `docker://127.0.0.1:${port}/reload/app:v1`,
+  ]);
   await new Promise((r) => setTimeout(r, 300));
   t.equal(await htpasswd(['add', file, 'bob', '--cost', '5'], 'bob-pw'), 0, 'bob added while the push runs');
-  t.ok(await until(async () => (await fetchInsecure(`${base}/v2/`, { headers: { authorization: basic('bob', 'bob-pw') } })).status === 200), 'bob can log in without a restart');
+  t.ok(
+    await until(
+      async () =>
+        (await fetchInsecure(`${base}/v2/`, { headers: { authorization: basic('bob', 'bob-pw') } })).status === 200,
+    ),
+    'bob can log in without a restart',
+  );
   await push;
   t.pass('the push that was running completed');
 
   const out = join(work, 'out');
-  await skopeo(['copy', '--src-tls-verify=false', '--src-creds', 'bob:bob-pw', `docker://127.0.0.1:${port}/reload/app:v1`, `oci:${out}:v1`]);
-  for (const l of image.layers) t.equal(await fileDigest(join(out, 'blobs', 'sha256', l.digest.slice(7))), l.digest, 'pushed layer intact');
+  await skopeo([
+    'copy',
+    '--src-tls-verify=false',
+    '--src-creds',
+    'bob:bob-pw',
+    `docker://127.0.0.1:${port}/reload/app:v1`,
+    `oci:${out}:v1`,
+  ]);
+  for (const l of image.layers)
+    t.equal(await fileDigest(join(out, 'blobs', 'sha256', l.digest.slice(7))), l.digest, 'pushed layer intact');
 
   t.equal(await htpasswd(['delete', file, 'alice']), 0);
-  t.ok(await until(async () => (await fetchInsecure(`${base}/v2/`, { headers: { authorization: basic('alice', 'alice-pw') } })).status === 401), 'a deleted user is refused, cached credentials included');
+  t.ok(
+    await until(
+      async () =>
+        (await fetchInsecure(`${base}/v2/`, { headers: { authorization: basic('alice', 'alice-pw') } })).status === 401,
+    ),
+    'a deleted user is refused, cached credentials included',
+  );
 });

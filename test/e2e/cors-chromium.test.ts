@@ -12,10 +12,20 @@ import http from 'node:http';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { makeOciImage } from '../helpers/oci-image.js';
-import { startPortcullis, freePort, tempDir, removeDir, skopeo, fetchInsecure, execFileP, hasCommand } from '../helpers/processes.js';
+import {
+  startPortcullis,
+  freePort,
+  tempDir,
+  removeDir,
+  skopeo,
+  fetchInsecure,
+  execFileP,
+  hasCommand,
+} from '../helpers/processes.js';
 
 const CHROMIUM = process.env.E2E_CHROMIUM ?? '/usr/bin/chromium';
-const MANIFEST_ACCEPT = 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json';
+const MANIFEST_ACCEPT =
+  'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json';
 
 /**
  * The registry UI: when loaded with ?registry=ORIGIN&repo=R&tag=T&user=U&password=P it lists
@@ -72,17 +82,31 @@ const PAGE = `<!doctype html>
 async function serveUi(): Promise<{ origin: string; close: () => Promise<void> }> {
   const port = await freePort();
   const server = http.createServer((req, res) => {
-    if (req.url === '/favicon.ico') { res.writeHead(404).end(); return; }
+    if (req.url === '/favicon.ico') {
+      res.writeHead(404).end();
+      return;
+    }
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
     res.end(PAGE);
   });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  return { origin: `http://127.0.0.1:${port}`, close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }) };
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }
 
-const missing = !existsSync(CHROMIUM) ? `${CHROMIUM} is not installed (Debian package chromium)`
-  : !hasCommand('skopeo') ? 'skopeo is not installed'
-    : !hasCommand('htpasswd') ? 'htpasswd (apache2-utils) is not installed' : undefined;
+const missing = !existsSync(CHROMIUM)
+  ? `${CHROMIUM} is not installed (Debian package chromium)`
+  : !hasCommand('skopeo')
+    ? 'skopeo is not installed'
+    : !hasCommand('htpasswd')
+      ? 'htpasswd (apache2-utils) is not installed'
+      : undefined;
 
 if (missing) {
   t.plan(0, missing);
@@ -101,40 +125,74 @@ if (missing) {
 
   const port = await freePort();
   const registry = `http://127.0.0.1:${port}`;
-  const gw = await startPortcullis([
-    '--listen', `127.0.0.1:${port}`, '--storage', join(work, 'data'), '--htpasswd', htpasswd,
-    '--cors-origin', ui.origin, '--cors-max-age', '10m', '--log-format', 'combined',
-  ], { probe: `${registry}/_ping` });
+  const gw = await startPortcullis(
+    [
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--storage',
+      join(work, 'data'),
+      '--htpasswd',
+      htpasswd,
+      '--cors-origin',
+      ui.origin,
+      '--cors-max-age',
+      '10m',
+      '--log-format',
+      'combined',
+    ],
+    { probe: `${registry}/_ping` },
+  );
   t.teardown(() => gw.stop());
 
   // Push an image with skopeo first, under two repositories (two, so the catalog can page).
   const image = await makeOciImage(join(work, 'img'), { layerSizes: [2048] });
   for (const ref of ['team/alpha:v1', 'team/zeta:v2']) {
-    await skopeo(['copy', '--quiet', '--dest-tls-verify=false', '--dest-creds', 'alice:secret', `oci:${image.dir}:${image.tag}`, `docker://127.0.0.1:${port}/${ref}`]);
+    await skopeo([
+      'copy',
+      '--quiet',
+      '--dest-tls-verify=false',
+      '--dest-creds',
+      'alice:secret',
+      `oci:${image.dir}:${image.tag}`,
+      `docker://127.0.0.1:${port}/${ref}`,
+    ]);
   }
-  const head = await fetchInsecure(`${registry}/v2/team/alpha/manifests/v1`, { method: 'HEAD', headers: { accept: MANIFEST_ACCEPT, authorization: 'Basic ' + Buffer.from('alice:secret').toString('base64') } });
+  const head = await fetchInsecure(`${registry}/v2/team/alpha/manifests/v1`, {
+    method: 'HEAD',
+    headers: { accept: MANIFEST_ACCEPT, authorization: `Basic ${Buffer.from('alice:secret').toString('base64')}` },
+  });
   t.equal(head.status, 200, 'the pushed manifest is there');
   const digest = head.headers['docker-content-digest'];
   t.equal(digest, image.manifest.digest, 'skopeo pushed the generated manifest unchanged');
 
   /** The access log from `from` on, once it holds `expect` (lines are written when responses close). */
   const logAfter = async (from: number, expect: string): Promise<string> => {
-    for (let i = 0; i < 50 && !gw.output().slice(from).includes(expect); i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 50 && !gw.output().slice(from).includes(expect); i++)
+      await new Promise((r) => setTimeout(r, 100));
     return gw.output().slice(from);
   };
 
   t.test('preflight is answered 204 without credentials, only for the allowed origin', async (t) => {
-    const preflight = (origin: string) => fetchInsecure(`${registry}/v2/team/alpha/manifests/v1`, {
-      method: 'OPTIONS',
-      headers: { origin, 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization,accept' },
-    });
+    const preflight = (origin: string) =>
+      fetchInsecure(`${registry}/v2/team/alpha/manifests/v1`, {
+        method: 'OPTIONS',
+        headers: {
+          origin,
+          'access-control-request-method': 'GET',
+          'access-control-request-headers': 'authorization,accept',
+        },
+      });
     const ok = await preflight(ui.origin);
     t.equal(ok.status, 204, 'preflight from the allowed origin: 204, no credentials needed');
     t.equal(ok.headers['access-control-allow-origin'], ui.origin, 'echoes the exact origin');
     t.equal(ok.headers['access-control-allow-credentials'], 'true', 'credentials allowed');
     t.match(ok.headers['access-control-allow-methods'], /\bGET\b/);
     t.match(ok.headers['access-control-allow-methods'], /\bDELETE\b/);
-    t.match(String(ok.headers['access-control-allow-headers']).toLowerCase(), /authorization/, 'Authorization may be sent');
+    t.match(
+      String(ok.headers['access-control-allow-headers']).toLowerCase(),
+      /authorization/,
+      'Authorization may be sent',
+    );
     t.equal(ok.headers['access-control-max-age'], '600', '--cors-max-age 10m -> 600 s');
     t.match(ok.headers.vary, /Origin/i, 'Vary: Origin');
     t.notOk(ok.headers['www-authenticate'], 'no challenge on a preflight');
@@ -155,7 +213,14 @@ if (missing) {
   t.test('headless Chromium: a page from the allowed origin lists tags and fetches a manifest', async (t) => {
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--no-first-run',
+      ],
       timeout: 120_000,
     });
     t.teardown(() => browser.close());
@@ -167,9 +232,16 @@ if (missing) {
 
     const q = new URLSearchParams({ registry, repo: 'team/alpha', tag: 'v1', user: 'alice', password: 'secret' });
     await page.goto(`${ui.origin}/ui.html?${q}`);
-    await page.waitForFunction(() => (window as unknown as { __result?: unknown }).__result !== undefined, undefined, { timeout: 60_000 });
+    await page.waitForFunction(() => (window as unknown as { __result?: unknown }).__result !== undefined, undefined, {
+      timeout: 60_000,
+    });
+    // biome-ignore lint/suspicious/noExplicitAny: the page's result object, checked field by field below
     const result = await page.evaluate(() => (window as unknown as { __result: Record<string, any> }).__result);
-    t.same(result.errors, {}, `no fetch failed in the page${Object.keys(result.errors).length ? ` (console: ${consoleLines.join(' | ')})` : ''}`);
+    t.same(
+      result.errors,
+      {},
+      `no fetch failed in the page${Object.keys(result.errors).length ? ` (console: ${consoleLines.join(' | ')})` : ''}`,
+    );
 
     t.equal(result.anonymous?.status, 401, 'without credentials the page reads a 401');
     t.match(result.anonymous?.challenge, /^Basic realm=/, 'and the exposed WWW-Authenticate challenge');
@@ -183,18 +255,30 @@ if (missing) {
     t.equal(result.manifest?.apiVersion, 'registry/2.0', 'Docker-Distribution-Api-Version is exposed too');
     t.equal(result.manifest?.body?.schemaVersion, 2, 'the page got the manifest JSON');
     t.equal(result.manifest?.body?.config?.digest, image.config.digest, 'with the pushed config');
-    t.same(result.manifest?.body?.layers?.map((l: { digest: string }) => l.digest), image.layers.map((l) => l.digest), 'and the pushed layers');
+    t.same(
+      result.manifest?.body?.layers?.map((l: { digest: string }) => l.digest),
+      image.layers.map((l) => l.digest),
+      'and the pushed layers',
+    );
 
     t.equal(result.catalog?.status, 200, 'catalog page with credentials');
     t.same(result.catalog?.body, { repositories: ['team/alpha'] }, 'first page of one');
-    t.match(result.catalog?.link, /<\/v2\/_catalog\?.*n=1.*>; rel="next"/, 'the Link header for the next page is exposed');
+    t.match(
+      result.catalog?.link,
+      /<\/v2\/_catalog\?.*n=1.*>; rel="next"/,
+      'the Link header for the next page is exposed',
+    );
 
     // Chromium sent a preflight for each credentialed URL (Authorization is not a simple
     // header), and portcullis answered each 204; the access log shows them.
     const log = await logAfter(logFrom, '"GET /v2/_catalog?n=1 ');
     for (const path of ['/v2/team/alpha/tags/list', '/v2/team/alpha/manifests/v1', '/v2/_catalog?n=1']) {
       t.match(log, `"OPTIONS ${path} HTTP/1.1" 204`, `Chromium's preflight for ${path} was answered 204`);
-      t.match(log, new RegExp(` alice \\[[^\\]]+\\] "GET ${path.replace(/[?]/g, '\\?')} HTTP/1.1" 200`), `then the GET ${path} ran as alice`);
+      t.match(
+        log,
+        new RegExp(` alice \\[[^\\]]+\\] "GET ${path.replace(/[?]/g, '\\?')} HTTP/1.1" 200`),
+        `then the GET ${path} ran as alice`,
+      );
     }
     t.notMatch(log, /"OPTIONS [^"]*" 401/, 'no preflight was challenged');
   });
@@ -202,7 +286,14 @@ if (missing) {
   t.test('headless Chromium: a page from an origin that is not allowed is blocked', async (t) => {
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--no-first-run',
+      ],
       timeout: 120_000,
     });
     t.teardown(() => browser.close());
@@ -212,14 +303,27 @@ if (missing) {
     page.on('console', (m) => consoleLines.push(m.text()));
     const q = new URLSearchParams({ registry, repo: 'team/alpha', tag: 'v1', user: 'alice', password: 'secret' });
     await page.goto(`${evil.origin}/ui.html?${q}`);
-    await page.waitForFunction(() => (window as unknown as { __result?: unknown }).__result !== undefined, undefined, { timeout: 60_000 });
+    await page.waitForFunction(() => (window as unknown as { __result?: unknown }).__result !== undefined, undefined, {
+      timeout: 60_000,
+    });
+    // biome-ignore lint/suspicious/noExplicitAny: the page's result object, checked field by field below
     const result = await page.evaluate(() => (window as unknown as { __result: Record<string, any> }).__result);
     for (const step of ['anonymous', 'tags', 'manifest', 'catalog']) {
       t.match(result.errors[step], /Failed to fetch/, `${step}: the fetch rejects`);
       t.notOk(result[step], `${step}: the page got nothing`);
     }
-    t.ok(consoleLines.some((l) => /blocked by CORS policy/.test(l)), 'Chromium says it was blocked by CORS policy');
-    t.ok(consoleLines.some((l) => /preflight request doesn't pass access control check/.test(l)), 'for the credentialed requests, by the preflight');
-    t.match(await logAfter(logFrom, '"OPTIONS /v2/team/alpha/tags/list '), /"OPTIONS \/v2\/team\/alpha\/tags\/list HTTP\/1\.1" (?!204)\d{3}/, 'its preflight was not answered as CORS');
+    t.ok(
+      consoleLines.some((l) => /blocked by CORS policy/.test(l)),
+      'Chromium says it was blocked by CORS policy',
+    );
+    t.ok(
+      consoleLines.some((l) => /preflight request doesn't pass access control check/.test(l)),
+      'for the credentialed requests, by the preflight',
+    );
+    t.match(
+      await logAfter(logFrom, '"OPTIONS /v2/team/alpha/tags/list '),
+      /"OPTIONS \/v2\/team\/alpha\/tags\/list HTTP\/1\.1" (?!204)\d{3}/,
+      'its preflight was not answered as CORS',
+    );
   });
 }

@@ -37,7 +37,11 @@ if (!started.ok) {
     const other = `127.0.0.1:${port}/e2e/other:v1`;
     await dk.ok(['tag', ref, other]);
     const mounted = await dk.ok(['push', other]);
-    t.equal(mounted.output.match(/Mounted from e2e\/app/g)?.length, 3, 'all 3 layers mounted from e2e/app (cross-repository mount), none uploaded again');
+    t.equal(
+      mounted.output.match(/Mounted from e2e\/app/g)?.length,
+      3,
+      'all 3 layers mounted from e2e/app (cross-repository mount), none uploaded again',
+    );
     t.notMatch(mounted.output, /Pushed/, 'no layer uploaded twice');
     t.match(mounted.output, `v1: digest: ${digest}`, 'same manifest digest in the second repository');
 

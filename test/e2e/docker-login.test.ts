@@ -9,10 +9,20 @@ import t from 'tap';
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { makeOciImage } from '../helpers/oci-image.js';
-import { startPortcullis, freePort, tempDir, removeDir, fetchInsecure, execFileP, hasCommand } from '../helpers/processes.js';
+import {
+  startPortcullis,
+  freePort,
+  tempDir,
+  removeDir,
+  fetchInsecure,
+  execFileP,
+  hasCommand,
+} from '../helpers/processes.js';
 import { startDockerd, loadImage, pushRmiPull, inspectImage, diffIds, type Dockerd } from '../helpers/dockerd.js';
 
-const started = hasCommand('htpasswd') ? await startDockerd() : { ok: false as const, reason: 'htpasswd (apache2-utils) is not installed' };
+const started = hasCommand('htpasswd')
+  ? await startDockerd()
+  : { ok: false as const, reason: 'htpasswd (apache2-utils) is not installed' };
 
 async function savedAuths(config: string): Promise<Record<string, unknown>> {
   const text = await readFile(join(config, 'config.json'), 'utf8').catch(() => '{}');
@@ -38,7 +48,10 @@ if (!started.ok) {
     const port = await freePort();
     const host = `127.0.0.1:${port}`;
     const origin = `https://${host}`;
-    const gw = await startPortcullis(['--listen', host, '--tls-self-signed', '--storage', join(work, 'basic'), '--htpasswd', htpasswd], { probe: `${origin}/_ping` });
+    const gw = await startPortcullis(
+      ['--listen', host, '--tls-self-signed', '--storage', join(work, 'basic'), '--htpasswd', htpasswd],
+      { probe: `${origin}/_ping` },
+    );
     t.teardown(() => gw.stop());
     const alice = await dk.newConfig('alice');
 
@@ -75,9 +88,19 @@ if (!started.ok) {
     // 127.0.0.1 is an insecure registry to docker: after the HTTPS endpoint refuses the pull it
     // also tries plain HTTP on the same port and prints that last error (EOF from a TLS port).
     // The HTTPS answer, the one portcullis gave, is in the daemon's log.
-    t.match(pull.output, /no basic auth credentials|unauthorized|Get "http:\/\/127\.0\.0\.1:\d+\/v2\/": EOF/, 'docker reports the refusal (or its plain-HTTP fallback)');
-    t.match(dk.log().slice(logFrom), /no basic auth credentials/, 'the HTTPS endpoint answered: no basic auth credentials');
-    const tags = await fetchInsecure(`${origin}/v2/e2e/private/tags/list`, { headers: { authorization: 'Basic ' + Buffer.from('alice:secret').toString('base64') } });
+    t.match(
+      pull.output,
+      /no basic auth credentials|unauthorized|Get "http:\/\/127\.0\.0\.1:\d+\/v2\/": EOF/,
+      'docker reports the refusal (or its plain-HTTP fallback)',
+    );
+    t.match(
+      dk.log().slice(logFrom),
+      /no basic auth credentials/,
+      'the HTTPS endpoint answered: no basic auth credentials',
+    );
+    const tags = await fetchInsecure(`${origin}/v2/e2e/private/tags/list`, {
+      headers: { authorization: `Basic ${Buffer.from('alice:secret').toString('base64')}` },
+    });
     t.same(JSON.parse(tags.body).tags, ['v1'], 'the refused push left no v2 tag');
 
     // After logout the saved credentials are gone and pushes are refused again.
@@ -89,55 +112,84 @@ if (!started.ok) {
     t.match(afterLogout.output, /no basic auth credentials/, 'docker says: no basic auth credentials');
   });
 
-  t.test('--anonymous-read (token scheme): anonymous pull works, anonymous push refused, wrong password still fails', async (t) => {
-    const port = await freePort();
-    const host = `127.0.0.1:${port}`;
-    const origin = `https://${host}`;
-    const gw = await startPortcullis(['--listen', host, '--tls-self-signed', '--storage', join(work, 'anon'), '--htpasswd', htpasswd, '--anonymous-read'], { probe: `${origin}/_ping` });
-    t.teardown(() => gw.stop());
+  t.test(
+    '--anonymous-read (token scheme): anonymous pull works, anonymous push refused, wrong password still fails',
+    async (t) => {
+      const port = await freePort();
+      const host = `127.0.0.1:${port}`;
+      const origin = `https://${host}`;
+      const gw = await startPortcullis(
+        [
+          '--listen',
+          host,
+          '--tls-self-signed',
+          '--storage',
+          join(work, 'anon'),
+          '--htpasswd',
+          htpasswd,
+          '--anonymous-read',
+        ],
+        { probe: `${origin}/_ping` },
+      );
+      t.teardown(() => gw.stop());
 
-    const challenge = await fetchInsecure(`${origin}/v2/`);
-    t.equal(challenge.status, 401, '/v2/ still challenges anonymous clients');
-    t.match(challenge.headers['www-authenticate'], /^Bearer realm="https:\/\/127\.0\.0\.1:\d+\/token"/, 'with a Bearer challenge pointing at the token service');
+      const challenge = await fetchInsecure(`${origin}/v2/`);
+      t.equal(challenge.status, 401, '/v2/ still challenges anonymous clients');
+      t.match(
+        challenge.headers['www-authenticate'],
+        /^Bearer realm="https:\/\/127\.0\.0\.1:\d+\/token"/,
+        'with a Bearer challenge pointing at the token service',
+      );
 
-    const alice = await dk.newConfig('alice');
-    const wrong = await login(dk, alice, host, 'alice', 'not-the-password');
-    t.not(wrong.code, 0, 'docker login with a wrong password fails under the token scheme');
-    t.match(wrong.output, /unauthorized/i, 'and says unauthorized');
-    t.notOk(host in (await savedAuths(alice)), 'nothing saved for the registry');
+      const alice = await dk.newConfig('alice');
+      const wrong = await login(dk, alice, host, 'alice', 'not-the-password');
+      t.not(wrong.code, 0, 'docker login with a wrong password fails under the token scheme');
+      t.match(wrong.output, /unauthorized/i, 'and says unauthorized');
+      t.notOk(host in (await savedAuths(alice)), 'nothing saved for the registry');
 
-    const right = await login(dk, alice, host, 'alice', 'secret');
-    t.equal(right.code, 0, `docker login with the right password succeeds${right.code ? `: ${right.output}` : ''}`);
-    t.match(right.output, /Login Succeeded/);
+      const right = await login(dk, alice, host, 'alice', 'secret');
+      t.equal(right.code, 0, `docker login with the right password succeeds${right.code ? `: ${right.output}` : ''}`);
+      t.match(right.output, /Login Succeeded/);
 
-    const ref = `${host}/e2e/public:v1`;
-    await loadImage(dk, image, ref, work);
-    const digest = await pushRmiPull(t, dk, { ref, tag: 'v1', image, work, config: alice, origin, repo: 'e2e/public' });
+      const ref = `${host}/e2e/public:v1`;
+      await loadImage(dk, image, ref, work);
+      const digest = await pushRmiPull(t, dk, {
+        ref,
+        tag: 'v1',
+        image,
+        work,
+        config: alice,
+        origin,
+        repo: 'e2e/public',
+      });
 
-    // Log out and pull anonymously.
-    const logout = await dk.ok(['logout', host], { config: alice });
-    t.match(logout.output, /Removing login credentials/);
-    t.notOk(host in (await savedAuths(alice)), 'logout removed the credentials');
-    await dk.ok(['rmi', ref]);
-    const pull = await dk.run(['pull', ref], { config: alice });
-    t.equal(pull.code, 0, `anonymous docker pull works${pull.code ? `: ${pull.output}` : ''}`);
-    t.match(pull.output, `Digest: ${digest}`, 'anonymous pull gets the pushed digest');
-    t.same((await inspectImage(dk, ref))?.RootFS.Layers, await diffIds(image), 'anonymous pull: same layers');
+      // Log out and pull anonymously.
+      const logout = await dk.ok(['logout', host], { config: alice });
+      t.match(logout.output, /Removing login credentials/);
+      t.notOk(host in (await savedAuths(alice)), 'logout removed the credentials');
+      await dk.ok(['rmi', ref]);
+      const pull = await dk.run(['pull', ref], { config: alice });
+      t.equal(pull.code, 0, `anonymous docker pull works${pull.code ? `: ${pull.output}` : ''}`);
+      t.match(pull.output, `Digest: ${digest}`, 'anonymous pull gets the pushed digest');
+      t.same((await inspectImage(dk, ref))?.RootFS.Layers, await diffIds(image), 'anonymous pull: same layers');
 
-    // Anonymous push: refused, to a new repository and to the existing one.
-    for (const target of [`${host}/e2e/anon:v1`, `${host}/e2e/public:v2`]) {
-      await dk.ok(['tag', ref, target]);
-      const push = await dk.run(['push', target], { config: alice });
-      t.not(push.code, 0, `anonymous push to ${target.slice(host.length + 1)} is refused`);
-      t.match(push.output, /denied: requested access to the resource is denied/, 'docker says access is denied');
-      // A 401 docker cannot classify makes it retry every layer 5 times (~50 s) before failing.
-      t.ok(push.ms < 15_000, `refused at once, without docker's upload retries (${push.ms} ms)`);
-    }
-    const catalog = await fetchInsecure(`${origin}/v2/_catalog`, { headers: { authorization: 'Basic ' + Buffer.from('alice:secret').toString('base64') } });
-    t.same(JSON.parse(catalog.body).repositories, ['e2e/public'], 'the refused pushes created no repository');
+      // Anonymous push: refused, to a new repository and to the existing one.
+      for (const target of [`${host}/e2e/anon:v1`, `${host}/e2e/public:v2`]) {
+        await dk.ok(['tag', ref, target]);
+        const push = await dk.run(['push', target], { config: alice });
+        t.not(push.code, 0, `anonymous push to ${target.slice(host.length + 1)} is refused`);
+        t.match(push.output, /denied: requested access to the resource is denied/, 'docker says access is denied');
+        // A 401 docker cannot classify makes it retry every layer 5 times (~50 s) before failing.
+        t.ok(push.ms < 15_000, `refused at once, without docker's upload retries (${push.ms} ms)`);
+      }
+      const catalog = await fetchInsecure(`${origin}/v2/_catalog`, {
+        headers: { authorization: `Basic ${Buffer.from('alice:secret').toString('base64')}` },
+      });
+      t.same(JSON.parse(catalog.body).repositories, ['e2e/public'], 'the refused pushes created no repository');
 
-    const again = await login(dk, alice, host, 'alice', 'wrong-again');
-    t.not(again.code, 0, 'docker login with a wrong password still fails after anonymous use');
-    t.match(again.output, /unauthorized/i);
-  });
+      const again = await login(dk, alice, host, 'alice', 'wrong-again');
+      t.not(again.code, 0, 'docker login with a wrong password still fails after anonymous use');
+      t.match(again.output, /unauthorized/i);
+    },
+  );
 }

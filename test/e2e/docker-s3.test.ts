@@ -26,7 +26,10 @@ if (!started.ok) {
     const bucket = await swift.createBucket();
     const port = await freePort();
     const origin = `http://127.0.0.1:${port}`;
-    const gw = await startPortcullis(['--listen', `127.0.0.1:${port}`, '--storage', `s3://${bucket}/registry`, '--s3-endpoint', swift.endpoint], { env: swift.env, probe: `${origin}/_ping` });
+    const gw = await startPortcullis(
+      ['--listen', `127.0.0.1:${port}`, '--storage', `s3://${bucket}/registry`, '--s3-endpoint', swift.endpoint],
+      { env: swift.env, probe: `${origin}/_ping` },
+    );
     t.teardown(() => gw.stop());
 
     const image = await makeOciImage(join(work, 'src'), { layerSizes: [24 << 20, 1024] });
@@ -35,6 +38,9 @@ if (!started.ok) {
     await pushRmiPull(t, dk, { ref, tag: 'v1', image, work, origin, repo: 's3/app' });
     // docker recompresses a loaded layer on push (new digest), so look for an object of its size.
     const objects = await swift.listKeys(bucket, 'registry/');
-    t.ok(objects.some((o: { size: number }) => o.size >= 24 << 20), 'the layer is stored in the bucket');
+    t.ok(
+      objects.some((o: { size: number }) => o.size >= 24 << 20),
+      'the layer is stored in the bucket',
+    );
   });
 }

@@ -12,7 +12,9 @@ import { makeOciImage, type GeneratedImage } from '../helpers/oci-image.js';
 import { startPortcullis, freePort, tempDir, removeDir, skopeo, execFileP, hasCommand } from '../helpers/processes.js';
 import { startDockerd, type Dockerd } from '../helpers/dockerd.js';
 
-const started = hasCommand('htpasswd') ? await startDockerd() : { ok: false as const, reason: 'htpasswd (apache2-utils) is not installed' };
+const started = hasCommand('htpasswd')
+  ? await startDockerd()
+  : { ok: false as const, reason: 'htpasswd (apache2-utils) is not installed' };
 
 /** NAME column of `docker search`'s default table (header checked, rows in order). */
 function names(output: string): { header: string; rows: string[] } {
@@ -22,7 +24,14 @@ function names(output: string): { header: string; rows: string[] } {
 }
 
 async function push(image: GeneratedImage, host: string, ref: string, creds?: string): Promise<void> {
-  await skopeo(['copy', '--quiet', '--dest-tls-verify=false', ...(creds ? ['--dest-creds', creds] : []), `oci:${image.dir}:${image.tag}`, `docker://${host}/${ref}`]);
+  await skopeo([
+    'copy',
+    '--quiet',
+    '--dest-tls-verify=false',
+    ...(creds ? ['--dest-creds', creds] : []),
+    `oci:${image.dir}:${image.tag}`,
+    `docker://${host}/${ref}`,
+  ]);
 }
 
 if (!started.ok) {
@@ -34,12 +43,15 @@ if (!started.ok) {
   t.teardown(() => removeDir(work));
   const image = await makeOciImage(join(work, 'img'), { layerSizes: [1024] });
 
-  const search = (host: string, term: string, config?: string, extra: string[] = []) => dk.run(['search', ...extra, `${host}/${term}`], { config, timeoutMs: 120_000 });
+  const search = (host: string, term: string, config?: string, extra: string[] = []) =>
+    dk.run(['search', ...extra, `${host}/${term}`], { config, timeoutMs: 120_000 });
 
   t.test('no auth, plain HTTP: docker search lists matching repositories by name and tag', async (t) => {
     const port = await freePort();
     const host = `127.0.0.1:${port}`;
-    const gw = await startPortcullis(['--listen', host, '--storage', join(work, 'open')], { probe: `http://${host}/_ping` });
+    const gw = await startPortcullis(['--listen', host, '--storage', join(work, 'open')], {
+      probe: `http://${host}/_ping`,
+    });
     t.teardown(() => gw.stop());
     await push(image, host, 'team/alpha:v1');
     await push(image, host, 'tools/beta:build-42');
@@ -63,60 +75,100 @@ if (!started.ok) {
     t.equal(none.code, 0, 'a search without matches succeeds');
     t.same(names(none.stdout).rows, [], 'and lists no rows');
 
-    const formatted = await dk.run(['search', '--format', '{{.Name}}', '--limit', '1', `${host}/a`], { timeoutMs: 120_000 });
+    const formatted = await dk.run(['search', '--format', '{{.Name}}', '--limit', '1', `${host}/a`], {
+      timeoutMs: 120_000,
+    });
     t.equal(formatted.code, 0, `--format/--limit work${formatted.code ? `: ${formatted.output}` : ''}`);
     t.same(formatted.stdout.trim().split('\n'), ['team/alpha'], '--limit 1 gives the first match only');
 
     // A push through the gateway is searchable at once.
     await push(image, host, 'tools/delta:v9');
-    t.same(names((await search(host, 'tools')).stdout).rows, ['tools/beta', 'tools/delta'], 'a fresh push shows up at once');
+    t.same(
+      names((await search(host, 'tools')).stdout).rows,
+      ['tools/beta', 'tools/delta'],
+      'a fresh push shows up at once',
+    );
   });
 
-  t.test('--htpasswd and --access over TLS: search needs docker login and lists only what the user may pull', async (t) => {
-    const htpasswd = join(work, 'users.htpasswd');
-    await execFileP('htpasswd', ['-Bbc', '-C', '5', htpasswd, 'alice', 'pw-alice']);
-    await execFileP('htpasswd', ['-Bb', '-C', '5', htpasswd, 'bob', 'pw-bob']);
-    const access = join(work, 'access.yaml');
-    await writeFile(access, [
-      'rules:',
-      '  - repository: "*"',
-      '    users: [alice]',
-      '    actions: ["*"]',
-      '  - repository: "team/*"',
-      '    users: [bob]',
-      '    actions: [pull]',
-      '',
-    ].join('\n'));
-    const port = await freePort();
-    const host = `127.0.0.1:${port}`;
-    const gw = await startPortcullis(['--listen', host, '--tls-self-signed', '--storage', join(work, 'auth'), '--htpasswd', htpasswd, '--access', access], { probe: `https://${host}/_ping` });
-    t.teardown(() => gw.stop());
-    for (const ref of ['team/alpha:v1', 'tools/beta:build-42', 'secret/alpha:v1']) await push(image, host, ref, 'alice:pw-alice');
+  t.test(
+    '--htpasswd and --access over TLS: search needs docker login and lists only what the user may pull',
+    async (t) => {
+      const htpasswd = join(work, 'users.htpasswd');
+      await execFileP('htpasswd', ['-Bbc', '-C', '5', htpasswd, 'alice', 'pw-alice']);
+      await execFileP('htpasswd', ['-Bb', '-C', '5', htpasswd, 'bob', 'pw-bob']);
+      const access = join(work, 'access.yaml');
+      await writeFile(
+        access,
+        [
+          'rules:',
+          '  - repository: "*"',
+          '    users: [alice]',
+          '    actions: ["*"]',
+          '  - repository: "team/*"',
+          '    users: [bob]',
+          '    actions: [pull]',
+          '',
+        ].join('\n'),
+      );
+      const port = await freePort();
+      const host = `127.0.0.1:${port}`;
+      const gw = await startPortcullis(
+        [
+          '--listen',
+          host,
+          '--tls-self-signed',
+          '--storage',
+          join(work, 'auth'),
+          '--htpasswd',
+          htpasswd,
+          '--access',
+          access,
+        ],
+        { probe: `https://${host}/_ping` },
+      );
+      t.teardown(() => gw.stop());
+      for (const ref of ['team/alpha:v1', 'tools/beta:build-42', 'secret/alpha:v1'])
+        await push(image, host, ref, 'alice:pw-alice');
 
-    const anon = await dk.newConfig('anon');
-    const refused = await search(host, 'alpha', anon);
-    t.not(refused.code, 0, 'docker search without login fails');
-    t.notMatch(refused.stdout, /alpha/, 'and lists nothing');
-    t.match(refused.output, /401|unauthorized|authentication required/i, `docker reports the refusal: ${refused.output.trim().split('\n').pop()}`);
+      const anon = await dk.newConfig('anon');
+      const refused = await search(host, 'alpha', anon);
+      t.not(refused.code, 0, 'docker search without login fails');
+      t.notMatch(refused.stdout, /alpha/, 'and lists nothing');
+      t.match(
+        refused.output,
+        /401|unauthorized|authentication required/i,
+        `docker reports the refusal: ${refused.output.trim().split('\n').pop()}`,
+      );
 
-    const bob = await dk.newConfig('bob');
-    const login = await dk.run(['login', '--username', 'bob', '--password-stdin', host], { config: bob, input: 'pw-bob' });
-    t.equal(login.code, 0, `docker login as bob${login.code ? `: ${login.output}` : ''}`);
-    const bobAlpha = await search(host, 'alpha', bob);
-    t.equal(bobAlpha.code, 0, `bob's search succeeds${bobAlpha.code ? `: ${bobAlpha.output}` : ''}`);
-    t.same(names(bobAlpha.stdout).rows, ['team/alpha'], 'bob finds team/alpha, not secret/alpha');
-    const bobBeta = await search(host, 'build-42', bob);
-    t.equal(bobBeta.code, 0);
-    t.same(names(bobBeta.stdout).rows, [], 'bob may not pull tools/beta: not listed');
+      const bob = await dk.newConfig('bob');
+      const login = await dk.run(['login', '--username', 'bob', '--password-stdin', host], {
+        config: bob,
+        input: 'pw-bob',
+      });
+      t.equal(login.code, 0, `docker login as bob${login.code ? `: ${login.output}` : ''}`);
+      const bobAlpha = await search(host, 'alpha', bob);
+      t.equal(bobAlpha.code, 0, `bob's search succeeds${bobAlpha.code ? `: ${bobAlpha.output}` : ''}`);
+      t.same(names(bobAlpha.stdout).rows, ['team/alpha'], 'bob finds team/alpha, not secret/alpha');
+      const bobBeta = await search(host, 'build-42', bob);
+      t.equal(bobBeta.code, 0);
+      t.same(names(bobBeta.stdout).rows, [], 'bob may not pull tools/beta: not listed');
 
-    const alice = await dk.newConfig('alice');
-    const aliceLogin = await dk.run(['login', '--username', 'alice', '--password-stdin', host], { config: alice, input: 'pw-alice' });
-    t.equal(aliceLogin.code, 0, `docker login as alice${aliceLogin.code ? `: ${aliceLogin.output}` : ''}`);
-    t.same(names((await search(host, 'alpha', alice)).stdout).rows, ['secret/alpha', 'team/alpha'], 'alice finds both alphas');
-    t.same(names((await search(host, 'build-42', alice)).stdout).rows, ['tools/beta'], 'and tools/beta by its tag');
+      const alice = await dk.newConfig('alice');
+      const aliceLogin = await dk.run(['login', '--username', 'alice', '--password-stdin', host], {
+        config: alice,
+        input: 'pw-alice',
+      });
+      t.equal(aliceLogin.code, 0, `docker login as alice${aliceLogin.code ? `: ${aliceLogin.output}` : ''}`);
+      t.same(
+        names((await search(host, 'alpha', alice)).stdout).rows,
+        ['secret/alpha', 'team/alpha'],
+        'alice finds both alphas',
+      );
+      t.same(names((await search(host, 'build-42', alice)).stdout).rows, ['tools/beta'], 'and tools/beta by its tag');
 
-    await dk.ok(['logout', host], { config: bob });
-    const afterLogout = await search(host, 'alpha', bob);
-    t.not(afterLogout.code, 0, 'after docker logout the search fails again');
-  });
+      await dk.ok(['logout', host], { config: bob });
+      const afterLogout = await search(host, 'alpha', bob);
+      t.not(afterLogout.code, 0, 'after docker logout the search fails again');
+    },
+  );
 }

@@ -22,10 +22,24 @@ if (!started.ok) {
     const work = await tempDir();
     t.teardown(() => removeDir(work));
     const registry = await startRegistry2();
-    t.teardown(async () => { await registry.stop(); await removeDir(registry.configDir); });
+    t.teardown(async () => {
+      await registry.stop();
+      await removeDir(registry.configDir);
+    });
     const port = await freePort();
     const origin = `https://127.0.0.1:${port}`;
-    const gw = await startPortcullis(['--upstream', registry.url, '--listen', `127.0.0.1:${port}`, '--tls-self-signed', '--storage', join(work, 'state')], { probe: `${origin}/_ping` });
+    const gw = await startPortcullis(
+      [
+        '--upstream',
+        registry.url,
+        '--listen',
+        `127.0.0.1:${port}`,
+        '--tls-self-signed',
+        '--storage',
+        join(work, 'state'),
+      ],
+      { probe: `${origin}/_ping` },
+    );
     t.teardown(() => gw.stop());
 
     const image = await makeOciImage(join(work, 'src'), { layerSizes: [BIG, 1 << 20, 1024] });

@@ -12,16 +12,36 @@ t.test('podman search lists matching repositories', async (t) => {
   t.teardown(() => removeDir(work));
   const port = await freePort();
   const host = `127.0.0.1:${port}`;
-  const gw = await startPortcullis(['--listen', host, '--storage', join(work, 'data')], { probe: `http://${host}/_ping` });
+  const gw = await startPortcullis(['--listen', host, '--storage', join(work, 'data')], {
+    probe: `http://${host}/_ping`,
+  });
   t.teardown(() => gw.stop());
   const image = await makeOciImage(join(work, 'img'), { layerSizes: [1024] });
   for (const ref of ['team/alpha:v1', 'team/gamma:v2', 'tools/beta:build-42']) {
     await skopeo(['copy', '--dest-tls-verify=false', `oci:${image.dir}:latest`, `docker://${host}/${ref}`]);
   }
   const env = { ...process.env, HOME: work, XDG_RUNTIME_DIR: work, XDG_CONFIG_HOME: join(work, 'config') };
-  const { stdout } = await execFileP('podman', ['search', '--tls-verify=false', '--format', '{{.Name}}', `${host}/team`], { env, timeout: 60_000 });
-  const names = stdout.split('\n').filter(Boolean).map((n) => n.replace(`${host}/`, ''));
+  const { stdout } = await execFileP(
+    'podman',
+    ['search', '--tls-verify=false', '--format', '{{.Name}}', `${host}/team`],
+    { env, timeout: 60_000 },
+  );
+  const names = stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((n) => n.replace(`${host}/`, ''));
   t.same(names.sort(), ['team/alpha', 'team/gamma'], 'podman finds the repositories matching "team"');
-  const byTag = await execFileP('podman', ['search', '--tls-verify=false', '--format', '{{.Name}}', `${host}/build-42`], { env, timeout: 60_000 });
-  t.same(byTag.stdout.split('\n').filter(Boolean).map((n) => n.replace(`${host}/`, '')), ['tools/beta'], 'and by tag');
+  const byTag = await execFileP(
+    'podman',
+    ['search', '--tls-verify=false', '--format', '{{.Name}}', `${host}/build-42`],
+    { env, timeout: 60_000 },
+  );
+  t.same(
+    byTag.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((n) => n.replace(`${host}/`, '')),
+    ['tools/beta'],
+    'and by tag',
+  );
 });

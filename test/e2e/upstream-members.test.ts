@@ -7,9 +7,20 @@ import t from 'tap';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { makeOciImage, fileDigest } from '../helpers/oci-image.js';
-import { startRegistry2, startPortcullis, freePort, tempDir, removeDir, skopeo, fetchInsecure } from '../helpers/processes.js';
+import {
+  startRegistry2,
+  startPortcullis,
+  freePort,
+  tempDir,
+  removeDir,
+  skopeo,
+  fetchInsecure,
+} from '../helpers/processes.js';
 
-interface Status { services: { name: string; healthy: boolean }[]; failures: Record<string, string> }
+interface Status {
+  services: { name: string; healthy: boolean }[];
+  failures: Record<string, string>;
+}
 
 async function status(base: string): Promise<{ code: number; doc: Status }> {
   const r = await fetchInsecure(`${base}/_status`);
@@ -18,7 +29,10 @@ async function status(base: string): Promise<{ code: number; doc: Status }> {
 
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
   const end = Date.now() + timeoutMs;
-  while (Date.now() < end) { if (await check()) return; await new Promise((r) => setTimeout(r, 200)); }
+  while (Date.now() < end) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
   throw new Error(`timed out waiting for ${what}`);
 }
 
@@ -32,7 +46,10 @@ t.test('shared storage: a member killed and restarted, pulls keep working, healt
   t.teardown(() => b.stop());
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const gw = await startPortcullis(['--upstream', a.url, '--upstream', b.url, '--listen', `127.0.0.1:${port}`, '--health-interval', '500ms'], { probe: `${base}/_ping` });
+  const gw = await startPortcullis(
+    ['--upstream', a.url, '--upstream', b.url, '--listen', `127.0.0.1:${port}`, '--health-interval', '500ms'],
+    { probe: `${base}/_ping` },
+  );
   t.teardown(() => gw.stop());
 
   const image = await makeOciImage(join(work, 'img'), { layerSizes: [16 << 20, 1 << 20, 1024] });
@@ -40,14 +57,21 @@ t.test('shared storage: a member killed and restarted, pulls keep working, healt
   t.equal((await status(base)).code, 200);
 
   await b.stop('SIGKILL');
-  await until('member b marked down', async () => (await status(base)).doc.services.some((s) => s.name === `127.0.0.1:${b.port}` && !s.healthy));
+  await until('member b marked down', async () =>
+    (await status(base)).doc.services.some((s) => s.name === `127.0.0.1:${b.port}` && !s.healthy),
+  );
   const down = await status(base);
   t.equal(down.code, 503, '/_status says a service is down');
   t.ok(down.doc.failures[`127.0.0.1:${b.port}`], 'and names it');
 
   const out = join(work, 'out');
   await skopeo(['copy', '--src-tls-verify=false', `docker://127.0.0.1:${port}/ha/app:v1`, `oci:${out}:v1`]);
-  for (const l of image.layers) t.equal(await fileDigest(join(out, 'blobs', 'sha256', l.digest.slice(7))), l.digest, 'pulled intact with one member down');
+  for (const l of image.layers)
+    t.equal(
+      await fileDigest(join(out, 'blobs', 'sha256', l.digest.slice(7))),
+      l.digest,
+      'pulled intact with one member down',
+    );
 
   b = await startRegistry2({ root: shared, secret: 's3cret', port: b.port });
   await until('member b healthy again', async () => (await status(base)).code === 200);
@@ -61,19 +85,37 @@ t.test('separate storage: uploads stick to their member; a dead member gives BLO
   t.teardown(() => b.stop());
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const gw = await startPortcullis(['--upstream', a.url, '--upstream', b.url, '--listen', `127.0.0.1:${port}`, '--health-interval', '1h'], { probe: `${base}/_ping` });
+  const gw = await startPortcullis(
+    ['--upstream', a.url, '--upstream', b.url, '--listen', `127.0.0.1:${port}`, '--health-interval', '1h'],
+    { probe: `${base}/_ping` },
+  );
   t.teardown(() => gw.stop());
 
   // Several chunked uploads: each POST, PATCH, PATCH, PUT must land on one member, or
   // registry:2 would answer "blob upload unknown" for the PATCH (pitfalls #28).
   for (let i = 0; i < 4; i++) {
-    const part1 = Buffer.alloc(1 << 20, i); const part2 = Buffer.alloc(1 << 19, i + 1);
-    const digest = 'sha256:' + createHash('sha256').update(part1).update(part2).digest('hex');
-    const post = await fetchInsecure(`${base}/v2/sticky/app/blobs/uploads/`, { method: 'POST', headers: { 'content-length': '0' } });
+    const part1 = Buffer.alloc(1 << 20, i);
+    const part2 = Buffer.alloc(1 << 19, i + 1);
+    const digest = `sha256:${createHash('sha256').update(part1).update(part2).digest('hex')}`;
+    const post = await fetchInsecure(`${base}/v2/sticky/app/blobs/uploads/`, {
+      method: 'POST',
+      headers: { 'content-length': '0' },
+    });
     t.equal(post.status, 202);
-    const p1 = await fetchInsecure(new URL(post.headers.location!, base).href, { method: 'PATCH', headers: { 'content-type': 'application/octet-stream', 'content-range': `0-${part1.length - 1}` }, body: part1 });
+    const p1 = await fetchInsecure(new URL(post.headers.location!, base).href, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/octet-stream', 'content-range': `0-${part1.length - 1}` },
+      body: part1,
+    });
     t.equal(p1.status, 202, `upload ${i}: first PATCH reaches the member holding the session`);
-    const p2 = await fetchInsecure(new URL(p1.headers.location!, base).href, { method: 'PATCH', headers: { 'content-type': 'application/octet-stream', 'content-range': `${part1.length}-${part1.length + part2.length - 1}` }, body: part2 });
+    const p2 = await fetchInsecure(new URL(p1.headers.location!, base).href, {
+      method: 'PATCH',
+      headers: {
+        'content-type': 'application/octet-stream',
+        'content-range': `${part1.length}-${part1.length + part2.length - 1}`,
+      },
+      body: part2,
+    });
     t.equal(p2.status, 202);
     const loc = new URL(p2.headers.location!, base);
     loc.searchParams.set('digest', digest);
@@ -82,15 +124,31 @@ t.test('separate storage: uploads stick to their member; a dead member gives BLO
   }
 
   // Start an upload, kill the member that holds it, continue: a clear error, not a hang.
-  const post = await fetchInsecure(`${base}/v2/sticky/app/blobs/uploads/`, { method: 'POST', headers: { 'content-length': '0' } });
-  const patch = await fetchInsecure(new URL(post.headers.location!, base).href, { method: 'PATCH', headers: { 'content-range': '0-9' }, body: Buffer.alloc(10) });
+  const post = await fetchInsecure(`${base}/v2/sticky/app/blobs/uploads/`, {
+    method: 'POST',
+    headers: { 'content-length': '0' },
+  });
+  const patch = await fetchInsecure(new URL(post.headers.location!, base).href, {
+    method: 'PATCH',
+    headers: { 'content-range': '0-9' },
+    body: Buffer.alloc(10),
+  });
   t.equal(patch.status, 202);
-  const probeA = await fetchInsecure(`${a.url}/v2/sticky/app/blobs/uploads/${/uploads\/([^?]+)/.exec(post.headers.location!)![1]}`);
+  const probeA = await fetchInsecure(
+    `${a.url}/v2/sticky/app/blobs/uploads/${/uploads\/([^?]+)/.exec(post.headers.location!)![1]}`,
+  );
   const holder = probeA.status === 204 ? a : b;
   await holder.stop('SIGKILL');
-  const after = await fetchInsecure(new URL(patch.headers.location!, base).href, { method: 'PATCH', headers: { 'content-range': '10-19' }, body: Buffer.alloc(10) });
+  const after = await fetchInsecure(new URL(patch.headers.location!, base).href, {
+    method: 'PATCH',
+    headers: { 'content-range': '10-19' },
+    body: Buffer.alloc(10),
+  });
   t.equal(after.status, 404);
   t.equal(JSON.parse(after.body).errors[0].code, 'BLOB_UPLOAD_UNKNOWN', 'the client is told to restart the upload');
-  const fresh = await fetchInsecure(`${base}/v2/sticky/app/blobs/uploads/`, { method: 'POST', headers: { 'content-length': '0' } });
+  const fresh = await fetchInsecure(`${base}/v2/sticky/app/blobs/uploads/`, {
+    method: 'POST',
+    headers: { 'content-length': '0' },
+  });
   t.equal(fresh.status, 202, 'a restarted upload goes to the surviving member');
 });

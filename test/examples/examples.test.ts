@@ -11,7 +11,12 @@ import { loadConfig } from '../../src/config/load.js';
 import { ROOT } from '../helpers/processes.js';
 
 const EXAMPLES = join(ROOT, 'examples');
-const FLAGS = new Set(Object.keys(OPTIONS).flatMap((n) => [`--${flagName(n)}`, ...(OPTIONS[n as keyof typeof OPTIONS].type === 'boolean' ? [`--no-${flagName(n)}`] : [])]));
+const FLAGS = new Set(
+  Object.keys(OPTIONS).flatMap((n) => [
+    `--${flagName(n)}`,
+    ...(OPTIONS[n as keyof typeof OPTIONS].type === 'boolean' ? [`--no-${flagName(n)}`] : []),
+  ]),
+);
 const ENVS = new Set(Object.keys(OPTIONS).map(envName));
 
 function files(dir: string): string[] {
@@ -24,8 +29,12 @@ function checkArgs(t: { ok: (v: unknown, m: string) => void }, where: string, ar
 
 /** Walk a YAML document for `command:`/`args:` lists and `environment:`/`env:` maps. */
 function walk(node: unknown, visit: (key: string, value: unknown) => void): void {
-  if (Array.isArray(node)) node.forEach((n) => walk(n, visit));
-  else if (node && typeof node === 'object') for (const [k, v] of Object.entries(node)) { visit(k, v); walk(v, visit); }
+  if (Array.isArray(node)) for (const n of node) walk(n, visit);
+  else if (node && typeof node === 'object')
+    for (const [k, v] of Object.entries(node)) {
+      visit(k, v);
+      walk(v, visit);
+    }
 }
 
 const all = files(EXAMPLES);
@@ -37,19 +46,28 @@ for (const file of all.filter((f) => /\.ya?ml$/.test(f))) {
     const docs = parseAllDocuments(readFileSync(file, 'utf8'));
     for (const d of docs) t.same(d.errors, [], 'parses');
     const values = docs.map((d) => d.toJS());
-    const isConfig = /examples\/(seeds|systemd)\//.test(file) || name.endsWith('portcullis.yaml') && !name.includes('kubernetes');
+    const isConfig =
+      /examples\/(seeds|systemd)\//.test(file) || (name.endsWith('portcullis.yaml') && !name.includes('kubernetes'));
     if (isConfig) {
       // A portcullis config file: every key must be an option (loadConfig refuses unknown keys).
       t.doesNotThrow(() => loadConfig({ flags: { config: file }, env: {} }), 'a valid portcullis config file');
       return;
     }
     let mentions = 0;
-    for (const v of values) walk(v, (key, value) => {
-      if ((key === 'command' || key === 'args') && Array.isArray(value)) { mentions++; checkArgs(t, name, value.map(String)); }
-      if ((key === 'environment' || key === 'env') && value && typeof value === 'object' && !Array.isArray(value)) {
-        for (const k of Object.keys(value)) if (k.startsWith('PORTCULLIS_')) { mentions++; t.ok(ENVS.has(k), `${name}: ${k} is a real variable`); }
-      }
-    });
+    for (const v of values)
+      walk(v, (key, value) => {
+        if ((key === 'command' || key === 'args') && Array.isArray(value)) {
+          mentions++;
+          checkArgs(t, name, value.map(String));
+        }
+        if ((key === 'environment' || key === 'env') && value && typeof value === 'object' && !Array.isArray(value)) {
+          for (const k of Object.keys(value))
+            if (k.startsWith('PORTCULLIS_')) {
+              mentions++;
+              t.ok(ENVS.has(k), `${name}: ${k} is a real variable`);
+            }
+        }
+      });
     if (!/monitoring\//.test(file)) t.ok(mentions > 0 || /registry2|monitoring/.test(file), 'configures portcullis');
   });
 }
@@ -71,7 +89,8 @@ t.test('Dockerfile: multi-stage, non-root, healthcheck on /_ping, real env names
   t.match(text, /^VOLUME .*\/data/m, 'a volume for data');
   for (const [, name] of text.matchAll(/\b(PORTCULLIS_[A-Z_]+)=/g)) t.ok(ENVS.has(name), `${name} is a real variable`);
   for (const [, src] of text.matchAll(/^COPY (?!--from)(\S+)/gm)) {
-    for (const f of src.split(/\s+/)) t.ok(statSync(join(ROOT, f), { throwIfNoEntry: false }), `COPY source ${f} exists`);
+    for (const f of src.split(/\s+/))
+      t.ok(statSync(join(ROOT, f), { throwIfNoEntry: false }), `COPY source ${f} exists`);
   }
   const entry = /ENTRYPOINT \["node", "\/app\/(dist\/bin\/portcullis\.js)"\]/.exec(text);
   t.ok(entry, 'the entry point is the compiled CLI');

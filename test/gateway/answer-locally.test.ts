@@ -2,21 +2,47 @@ import t from 'tap';
 import { createHash } from 'node:crypto';
 import { startGateway, fakeUpstream, request } from '../helpers/gateway.js';
 
-const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', layers: [] }));
-const digest = 'sha256:' + createHash('sha256').update(manifest).digest('hex');
+const manifest = Buffer.from(
+  JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', layers: [] }),
+);
+const digest = `sha256:${createHash('sha256').update(manifest).digest('hex')}`;
 
 async function setup(t: { teardown: (fn: () => unknown) => void }, opts: { upstreamAuth: boolean }) {
   const seen: string[] = [];
   const up = await fakeUpstream((req, res) => {
     seen.push(`${req.method} ${req.url}`);
-    if (opts.upstreamAuth && !req.headers.authorization) { res.writeHead(401, { 'www-authenticate': 'Basic realm="r"', 'docker-distribution-api-version': 'registry/2.0' }).end(); return; }
-    if (req.url === '/v2/') { res.writeHead(200, { 'content-type': 'application/json', 'content-length': '2', 'docker-distribution-api-version': 'registry/2.0' }).end('{}'); return; }
-    if (req.method === 'DELETE') { res.writeHead(202).end(); return; }
-    res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json', 'content-length': String(manifest.length), 'docker-content-digest': digest });
+    if (opts.upstreamAuth && !req.headers.authorization) {
+      res
+        .writeHead(401, { 'www-authenticate': 'Basic realm="r"', 'docker-distribution-api-version': 'registry/2.0' })
+        .end();
+      return;
+    }
+    if (req.url === '/v2/') {
+      res
+        .writeHead(200, {
+          'content-type': 'application/json',
+          'content-length': '2',
+          'docker-distribution-api-version': 'registry/2.0',
+        })
+        .end('{}');
+      return;
+    }
+    if (req.method === 'DELETE') {
+      res.writeHead(202).end();
+      return;
+    }
+    res.writeHead(200, {
+      'content-type': 'application/vnd.oci.image.manifest.v1+json',
+      'content-length': String(manifest.length),
+      'docker-content-digest': digest,
+    });
     res.end(req.method === 'HEAD' ? undefined : manifest);
   });
   const gw = await startGateway([up.url], { healthIntervalMs: 60_000 });
-  t.teardown(async () => { await gw.close(); await up.close(); });
+  t.teardown(async () => {
+    await gw.close();
+    await up.close();
+  });
   await new Promise((r) => setTimeout(r, 200)); // the start-up probe
   return { gw, seen };
 }

@@ -18,7 +18,13 @@ import { startProcess, hasCommand, execFileP, type Running } from './processes.j
 import { fileDigest, type GeneratedImage } from './oci-image.js';
 import type { Test } from 'tap';
 
-export interface DockerResult { code: number | null; stdout: string; stderr: string; output: string; ms: number }
+export interface DockerResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  output: string;
+  ms: number;
+}
 
 export interface Dockerd {
   root: string;
@@ -47,13 +53,23 @@ export async function removeTree(dir: string): Promise<void> {
   try {
     await rm(dir, { recursive: true, force: true, maxRetries: 3 });
     return;
-  } catch { /* fall through: make everything writable and retry */ }
+  } catch {
+    /* fall through: make everything writable and retry */
+  }
   const walk = async (p: string): Promise<void> => {
-    let st;
-    try { st = await lstat(p); } catch { return; }
+    let st: Awaited<ReturnType<typeof lstat>>;
+    try {
+      st = await lstat(p);
+    } catch {
+      return;
+    }
     if (st.isSymbolicLink()) return;
     if (st.isDirectory()) {
-      try { await chmod(p, 0o700); } catch { /* best effort */ }
+      try {
+        await chmod(p, 0o700);
+      } catch {
+        /* best effort */
+      }
       for (const e of await readdir(p).catch(() => [] as string[])) await walk(join(p, e));
     }
   };
@@ -75,13 +91,20 @@ function ping(socket: string): Promise<number> {
 }
 
 function pidAlive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch { return false; }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The log lines that explain a failed start (errors and fatals), or the tail of the log. */
 function explain(log: string): string {
   const lines = log.split('\n').filter(Boolean);
-  const bad = lines.filter((l) => /level=(error|fatal)|failed to start|permission denied|operation not permitted|^Error|^failed/i.test(l));
+  const bad = lines.filter((l) =>
+    /level=(error|fatal)|failed to start|permission denied|operation not permitted|^Error|^failed/i.test(l),
+  );
   return (bad.length ? bad : lines).slice(-8).join(' | ');
 }
 
@@ -93,8 +116,10 @@ function explain(log: string): string {
 export async function startDockerd(opts: { timeoutMs?: number } = {}): Promise<DockerdStart> {
   if (!hasCommand(DOCKERD)) return { ok: false, reason: `${DOCKERD} is not installed (Debian package docker.io)` };
   if (!hasCommand(DOCKER_CLI)) return { ok: false, reason: `the ${DOCKER_CLI} client is not installed` };
-  if (!hasCommand('skopeo')) return { ok: false, reason: 'skopeo is not installed (needed to build docker-archive images)' };
-  if (typeof process.getuid === 'function' && process.getuid() !== 0) return { ok: false, reason: `dockerd needs root here (uid ${process.getuid()}); rootless docker is not set up` };
+  if (!hasCommand('skopeo'))
+    return { ok: false, reason: 'skopeo is not installed (needed to build docker-archive images)' };
+  if (typeof process.getuid === 'function' && process.getuid() !== 0)
+    return { ok: false, reason: `dockerd needs root here (uid ${process.getuid()}); rootless docker is not set up` };
 
   // Short root: the daemon's and containerd's unix sockets live under it (108-byte limit).
   const root = await mkdtemp('/tmp/dkd-');
@@ -107,29 +132,59 @@ export async function startDockerd(opts: { timeoutMs?: number } = {}): Promise<D
   await writeFile(daemonJson, '{}\n');
   const pidfile = join(root, 'd.pid');
   const args = [
-    '--iptables=false', '--ip6tables=false', '--bridge=none', '--ip-forward=false', '--ip-masq=false',
-    '--userland-proxy=false', '--storage-driver=vfs',
-    '--data-root', dataRoot, '--exec-root', execRoot, '-H', `unix://${socket}`, '--pidfile', pidfile,
-    '--config-file', daemonJson, '--log-level', 'info',
+    '--iptables=false',
+    '--ip6tables=false',
+    '--bridge=none',
+    '--ip-forward=false',
+    '--ip-masq=false',
+    '--userland-proxy=false',
+    '--storage-driver=vfs',
+    '--data-root',
+    dataRoot,
+    '--exec-root',
+    execRoot,
+    '-H',
+    `unix://${socket}`,
+    '--pidfile',
+    pidfile,
+    '--config-file',
+    daemonJson,
+    '--log-level',
+    'info',
   ];
-  const env = { NO_PROXY: '127.0.0.1,localhost,::1', no_proxy: '127.0.0.1,localhost,::1', HTTP_PROXY: '', HTTPS_PROXY: '', http_proxy: '', https_proxy: '' };
+  const env = {
+    NO_PROXY: '127.0.0.1,localhost,::1',
+    no_proxy: '127.0.0.1,localhost,::1',
+    HTTP_PROXY: '',
+    HTTPS_PROXY: '',
+    http_proxy: '',
+    https_proxy: '',
+  };
   const daemon = startProcess(DOCKERD, args, { env });
   const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
   let lastErr = '';
   for (;;) {
     if (daemon.proc.exitCode !== null || daemon.proc.signalCode !== null) {
       await removeTree(root);
-      return { ok: false, reason: `dockerd exited (${daemon.proc.exitCode ?? daemon.proc.signalCode}) at start-up: ${explain(daemon.output())}` };
+      return {
+        ok: false,
+        reason: `dockerd exited (${daemon.proc.exitCode ?? daemon.proc.signalCode}) at start-up: ${explain(daemon.output())}`,
+      };
     }
     if (existsSync(socket)) {
       try {
         if ((await ping(socket)) === 200) break;
-      } catch (e) { lastErr = String(e); }
+      } catch (e) {
+        lastErr = String(e);
+      }
     }
     if (Date.now() > deadline) {
       await daemon.stop('SIGKILL');
       await removeTree(root);
-      return { ok: false, reason: `dockerd did not answer /_ping within ${(opts.timeoutMs ?? 60_000) / 1000}s (${lastErr}): ${explain(daemon.output())}` };
+      return {
+        ok: false,
+        reason: `dockerd did not answer /_ping within ${(opts.timeoutMs ?? 60_000) / 1000}s (${lastErr}): ${explain(daemon.output())}`,
+      };
     }
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -145,38 +200,80 @@ export async function startDockerd(opts: { timeoutMs?: number } = {}): Promise<D
   const cPid = await containerdPid();
   // If the test process dies without its teardown, do not leave a daemon behind.
   const onExit = () => {
-    for (const pid of [daemon.pid, cPid]) if (pid && pidAlive(pid)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+    for (const pid of [daemon.pid, cPid])
+      if (pid && pidAlive(pid)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
   };
   process.once('exit', onExit);
 
   const host = `unix://${socket}`;
   let configCount = 0;
-  const run = (argv: string[], o: { config?: string; input?: string; timeoutMs?: number } = {}): Promise<DockerResult> => new Promise((resolve, reject) => {
-    const childEnv: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: host, DOCKER_CONFIG: o.config ?? join(configs, 'default'), DOCKER_CLI_HINTS: 'false', DOCKER_CLI_TELEMETRY_OPTOUT: '1' };
-    for (const k of ['DOCKER_CONTEXT', 'DOCKER_TLS_VERIFY', 'DOCKER_CERT_PATH', 'DOCKER_TLS', 'DOCKER_API_VERSION']) delete childEnv[k];
-    const child = spawn(DOCKER_CLI, argv, { env: childEnv, stdio: [o.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    let output = '';
-    child.stdout!.on('data', (d: Buffer) => { stdout += d; output += d; });
-    child.stderr!.on('data', (d: Buffer) => { stderr += d; output += d; });
-    const timer = setTimeout(() => { try { process.kill(child.pid!, 'SIGKILL'); } catch { /* gone */ } }, o.timeoutMs ?? 300_000);
-    child.on('error', (e) => { clearTimeout(timer); reject(e); });
-    const t0 = Date.now();
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      const ms = Date.now() - t0;
-      if (process.env.E2E_DEBUG) process.stderr.write(`# docker ${argv.join(' ')} -> ${code} in ${ms} ms\n${code ? output : ''}`);
-      resolve({ code, stdout, stderr, output, ms });
+  const run = (
+    argv: string[],
+    o: { config?: string; input?: string; timeoutMs?: number } = {},
+  ): Promise<DockerResult> =>
+    new Promise((resolve, reject) => {
+      const childEnv: NodeJS.ProcessEnv = {
+        ...process.env,
+        DOCKER_HOST: host,
+        DOCKER_CONFIG: o.config ?? join(configs, 'default'),
+        DOCKER_CLI_HINTS: 'false',
+        DOCKER_CLI_TELEMETRY_OPTOUT: '1',
+      };
+      for (const k of ['DOCKER_CONTEXT', 'DOCKER_TLS_VERIFY', 'DOCKER_CERT_PATH', 'DOCKER_TLS', 'DOCKER_API_VERSION'])
+        delete childEnv[k];
+      const child = spawn(DOCKER_CLI, argv, {
+        env: childEnv,
+        stdio: [o.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      let output = '';
+      child.stdout!.on('data', (d: Buffer) => {
+        stdout += d;
+        output += d;
+      });
+      child.stderr!.on('data', (d: Buffer) => {
+        stderr += d;
+        output += d;
+      });
+      const timer = setTimeout(() => {
+        try {
+          process.kill(child.pid!, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }, o.timeoutMs ?? 300_000);
+      child.on('error', (e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
+      const t0 = Date.now();
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        const ms = Date.now() - t0;
+        if (process.env.E2E_DEBUG)
+          process.stderr.write(`# docker ${argv.join(' ')} -> ${code} in ${ms} ms\n${code ? output : ''}`);
+        resolve({ code, stdout, stderr, output, ms });
+      });
+      if (child.stdin) {
+        child.stdin.on('error', () => {
+          /* docker may exit before reading its stdin */
+        });
+        child.stdin.end(o.input);
+      }
     });
-    if (child.stdin) {
-      child.stdin.on('error', () => { /* docker may exit before reading its stdin */ });
-      child.stdin.end(o.input);
-    }
-  });
   const ok = async (argv: string[], o: { config?: string; input?: string; timeoutMs?: number } = {}) => {
     const r = await run(argv, o);
-    if (r.code !== 0) throw new Error(`docker ${argv.join(' ')} exited ${r.code}:\n${r.output}\n--- dockerd log (tail) ---\n${daemon.output().slice(-4000)}`);
+    if (r.code !== 0)
+      throw new Error(
+        `docker ${argv.join(' ')} exited ${r.code}:\n${r.output}\n--- dockerd log (tail) ---\n${daemon.output().slice(-4000)}`,
+      );
     return r;
   };
   await mkdir(join(configs, 'default'));
@@ -188,9 +285,19 @@ export async function startDockerd(opts: { timeoutMs?: number } = {}): Promise<D
     process.removeListener('exit', onExit);
     await daemon.stop('SIGTERM');
     if (cPid && pidAlive(cPid)) {
-      try { process.kill(cPid, 'SIGTERM'); } catch { /* gone */ }
+      try {
+        process.kill(cPid, 'SIGTERM');
+      } catch {
+        /* gone */
+      }
       for (let i = 0; i < 100 && pidAlive(cPid); i++) await new Promise((r) => setTimeout(r, 100));
-      if (pidAlive(cPid)) { try { process.kill(cPid, 'SIGKILL'); } catch { /* gone */ } }
+      if (pidAlive(cPid)) {
+        try {
+          process.kill(cPid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
     }
     await removeTree(root);
   };
@@ -198,7 +305,14 @@ export async function startDockerd(opts: { timeoutMs?: number } = {}): Promise<D
   return {
     ok: true,
     dockerd: {
-      root, socket, host, pid: daemon.pid, daemon, run, ok, stop,
+      root,
+      socket,
+      host,
+      pid: daemon.pid,
+      daemon,
+      run,
+      ok,
+      stop,
       log: () => daemon.output(),
       newConfig: async (name = 'user') => {
         const dir = join(configs, `${name}-${++configCount}`);
@@ -221,12 +335,20 @@ export async function diffIds(image: GeneratedImage): Promise<string[]> {
  */
 export async function loadImage(dk: Dockerd, image: GeneratedImage, ref: string, work: string): Promise<void> {
   const archive = join(work, `load-${Date.now()}-${Math.random().toString(36).slice(2)}.tar`);
-  await execFileP('skopeo', ['copy', '--quiet', `oci:${image.dir}:${image.tag}`, `docker-archive:${archive}:${ref}`], { timeout: 300_000, maxBuffer: 16 << 20 });
+  await execFileP('skopeo', ['copy', '--quiet', `oci:${image.dir}:${image.tag}`, `docker-archive:${archive}:${ref}`], {
+    timeout: 300_000,
+    maxBuffer: 16 << 20,
+  });
   await dk.ok(['load', '-i', archive]);
   await rm(archive, { force: true });
 }
 
-export interface ImageInfo { Id: string; RepoTags: string[]; RepoDigests: string[]; RootFS: { Type: string; Layers: string[] } }
+export interface ImageInfo {
+  Id: string;
+  RepoTags: string[];
+  RepoDigests: string[];
+  RootFS: { Type: string; Layers: string[] };
+}
 
 /** `docker image inspect REF`, or null when the daemon has no such image. */
 export async function inspectImage(dk: Dockerd, ref: string): Promise<ImageInfo | null> {
@@ -268,7 +390,20 @@ export function pushedDigest(output: string, tag: string): string | undefined {
  * `docker save` gives back layer tars whose sha256 are those diff_ids, and RepoDigests names
  * the pushed digest. Returns the pushed manifest digest.
  */
-export async function pushRmiPull(t: Test, dk: Dockerd, o: { ref: string; tag: string; image: GeneratedImage; work: string; config?: string; origin: string; repo: string; save?: boolean }): Promise<string> {
+export async function pushRmiPull(
+  t: Test,
+  dk: Dockerd,
+  o: {
+    ref: string;
+    tag: string;
+    image: GeneratedImage;
+    work: string;
+    config?: string;
+    origin: string;
+    repo: string;
+    save?: boolean;
+  },
+): Promise<string> {
   const expected = await diffIds(o.image);
   const before = await inspectImage(dk, o.ref);
   t.ok(before, `${o.ref} is loaded`);
@@ -282,7 +417,10 @@ export async function pushRmiPull(t: Test, dk: Dockerd, o: { ref: string; tag: s
   const auth = o.config ? await basicFromConfig(o.config, new URL(o.origin).host) : undefined;
   const head = await fetchInsecure(`${o.origin}/v2/${o.repo}/manifests/${o.tag}`, {
     method: 'HEAD',
-    headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json', ...(auth ? { authorization: auth } : {}) },
+    headers: {
+      accept: 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json',
+      ...(auth ? { authorization: auth } : {}),
+    },
   });
   t.equal(head.status, 200, 'HEAD manifest by tag');
   t.equal(head.headers['docker-content-digest'], digest, 'registry serves the digest docker printed');
@@ -298,7 +436,8 @@ export async function pushRmiPull(t: Test, dk: Dockerd, o: { ref: string; tag: s
   t.equal(after?.Id, before?.Id, 'same image ID (config digest) as the original');
   t.same(after?.RootFS.Layers, expected, 'pulled layers have the original diff_ids');
   t.ok(after?.RepoDigests.includes(`${o.ref.replace(/:[^:/]+$/, '')}@${digest}`), `RepoDigests names ${o.repo}@digest`);
-  if (o.save) t.same(await savedLayerDigests(dk, o.ref, o.work), expected, 'docker save: every layer tar hashes to its diff_id');
+  if (o.save)
+    t.same(await savedLayerDigests(dk, o.ref, o.work), expected, 'docker save: every layer tar hashes to its diff_id');
   return digest!;
 }
 

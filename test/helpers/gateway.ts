@@ -8,19 +8,45 @@ import { createListener, listen } from '../../src/server/listeners.js';
 import { parseCidrs } from '../../src/config/addresses.js';
 import { createUserAgentPolicy } from '../../src/policy/user-agent.js';
 
-export async function startGateway(upstreams: string[], opts: { idleTimeoutMs?: number; trusted?: string[]; healthIntervalMs?: number } = {}) {
+export async function startGateway(
+  upstreams: string[],
+  opts: { idleTimeoutMs?: number; trusted?: string[]; healthIntervalMs?: number } = {},
+) {
   const logger = pino({ level: 'silent' });
-  const backend = createUpstreamBackend({ urls: upstreams.map((u) => new URL(u)), balance: 'round-robin', healthIntervalMs: opts.healthIntervalMs ?? 0, idleTimeoutMs: opts.idleTimeoutMs ?? 900_000, logger });
+  const backend = createUpstreamBackend({
+    urls: upstreams.map((u) => new URL(u)),
+    balance: 'round-robin',
+    healthIntervalMs: opts.healthIntervalMs ?? 0,
+    idleTimeoutMs: opts.idleTimeoutMs ?? 900_000,
+    logger,
+  });
   const gateway = createGateway({
-    backend, logger, accessLog: createAccessLog('off', 'json'), trustedProxies: parseCidrs(opts.trusted ?? []), hsts: false, draining: () => false,
+    backend,
+    logger,
+    accessLog: createAccessLog('off', 'json'),
+    trustedProxies: parseCidrs(opts.trusted ?? []),
+    hsts: false,
+    draining: () => false,
     userAgents: createUserAgentPolicy({ extra: [], defaultRule: true }),
   });
-  const server = createListener(gateway, { tlsMinVersion: 'TLSv1.2', headerTimeoutMs: 60_000, keepAliveTimeoutMs: 75_000, idleTimeoutMs: opts.idleTimeoutMs ?? 900_000 });
+  const server = createListener(gateway, {
+    tlsMinVersion: 'TLSv1.2',
+    headerTimeoutMs: 60_000,
+    keepAliveTimeoutMs: 75_000,
+    idleTimeoutMs: opts.idleTimeoutMs ?? 900_000,
+  });
   await listen(server, { host: '127.0.0.1', port: 0 });
   const port = (server.address() as { port: number }).port;
   return {
-    url: `http://127.0.0.1:${port}`, port, server, backend,
-    close: async () => { server.closeAllConnections(); await new Promise((r) => server.close(r)); await backend.close(); },
+    url: `http://127.0.0.1:${port}`,
+    port,
+    server,
+    backend,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      await backend.close();
+    },
   };
 }
 
@@ -29,10 +55,20 @@ export async function fakeUpstream(handler: http.RequestListener) {
   const server = http.createServer(handler);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
-  return { url: `http://127.0.0.1:${port}`, server, close: () => { server.closeAllConnections(); return new Promise((r) => server.close(r)); } };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    server,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise((r) => server.close(r));
+    },
+  };
 }
 
-export function request(url: string, opts: http.RequestOptions & { body?: Buffer | string | NodeJS.ReadableStream } = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
+export function request(
+  url: string,
+  opts: http.RequestOptions & { body?: Buffer | string | NodeJS.ReadableStream } = {},
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, { ...opts, agent: false }, (res) => {
       const chunks: Buffer[] = [];

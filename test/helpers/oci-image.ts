@@ -8,11 +8,24 @@ import { mkdir, writeFile, rename } from 'node:fs/promises';
 import { once } from 'node:events';
 import { join } from 'node:path';
 
-export interface Descriptor { mediaType: string; digest: string; size: number; platform?: { architecture: string; os: string } }
-export interface GeneratedImage { dir: string; tag: string; manifest: Descriptor; layers: Descriptor[]; config: Descriptor; index?: Descriptor; blobs: string[] }
+export interface Descriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  platform?: { architecture: string; os: string };
+}
+export interface GeneratedImage {
+  dir: string;
+  tag: string;
+  manifest: Descriptor;
+  layers: Descriptor[];
+  config: Descriptor;
+  index?: Descriptor;
+  blobs: string[];
+}
 
 async function writeBlob(dir: string, data: Buffer): Promise<Descriptor & { size: number }> {
-  const digest = 'sha256:' + createHash('sha256').update(data).digest('hex');
+  const digest = `sha256:${createHash('sha256').update(data).digest('hex')}`;
   await writeFile(join(dir, 'blobs', 'sha256', digest.slice(7)), data);
   return { mediaType: '', digest, size: data.length };
 }
@@ -23,15 +36,20 @@ function tarHeader(name: string, size: number): Buffer {
   h.write('0000644\0', 100);
   h.write('0000000\0', 108);
   h.write('0000000\0', 116);
-  h.write(size.toString(8).padStart(11, '0') + '\0', 124);
-  h.write(Math.floor(Date.now() / 1000).toString(8).padStart(11, '0') + '\0', 136);
+  h.write(`${size.toString(8).padStart(11, '0')}\0`, 124);
+  h.write(
+    `${Math.floor(Date.now() / 1000)
+      .toString(8)
+      .padStart(11, '0')}\0`,
+    136,
+  );
   h.write('        ', 148);
   h.write('0', 156);
   h.write('ustar\0', 257);
   h.write('00', 263);
   let sum = 0;
   for (const b of h) sum += b;
-  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148);
+  h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
   return h;
 }
 
@@ -49,11 +67,18 @@ async function writeTarLayer(dir: string, size: number, name: string): Promise<D
   const gzip = createGzip({ level: constants.Z_NO_COMPRESSION });
   const compressed = createHash('sha256');
   let total = 0;
-  gzip.on('data', (c: Buffer) => { compressed.update(c); total += c.length; if (!out.write(c)) gzip.pause(); });
+  gzip.on('data', (c: Buffer) => {
+    compressed.update(c);
+    total += c.length;
+    if (!out.write(c)) gzip.pause();
+  });
   out.on('drain', () => gzip.resume());
   const ended = once(gzip, 'end');
   const uncompressed = createHash('sha256');
-  const put = async (b: Buffer) => { uncompressed.update(b); if (!gzip.write(b)) await once(gzip, 'drain'); };
+  const put = async (b: Buffer) => {
+    uncompressed.update(b);
+    if (!gzip.write(b)) await once(gzip, 'drain');
+  };
   await put(tarHeader(name, size));
   const CHUNK = 4 << 20;
   for (let left = size; left > 0; left -= CHUNK) await put(randomBytes(Math.min(CHUNK, left)));
@@ -63,9 +88,14 @@ async function writeTarLayer(dir: string, size: number, name: string): Promise<D
   await ended;
   out.end();
   await once(out, 'finish');
-  const digest = 'sha256:' + compressed.digest('hex');
+  const digest = `sha256:${compressed.digest('hex')}`;
   await rename(tmp, join(dir, 'blobs', 'sha256', digest.slice(7)));
-  return { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest, size: total, diffId: 'sha256:' + uncompressed.digest('hex') };
+  return {
+    mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
+    digest,
+    size: total,
+    diffId: `sha256:${uncompressed.digest('hex')}`,
+  };
 }
 
 async function writeImage(dir: string, layerSizes: number[], arch = 'amd64') {
@@ -76,15 +106,30 @@ async function writeImage(dir: string, layerSizes: number[], arch = 'amd64') {
     layers.push(layer);
     diffIds.push(diffId);
   }
-  const config = await writeBlob(dir, Buffer.from(JSON.stringify({
-    architecture: arch, os: 'linux', created: new Date().toISOString(),
-    config: { Cmd: ['/layer-0.bin'] },
-    rootfs: { type: 'layers', diff_ids: diffIds },
-  })));
+  const config = await writeBlob(
+    dir,
+    Buffer.from(
+      JSON.stringify({
+        architecture: arch,
+        os: 'linux',
+        created: new Date().toISOString(),
+        config: { Cmd: ['/layer-0.bin'] },
+        rootfs: { type: 'layers', diff_ids: diffIds },
+      }),
+    ),
+  );
   config.mediaType = 'application/vnd.oci.image.config.v1+json';
-  const manifest = await writeBlob(dir, Buffer.from(JSON.stringify({
-    schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config, layers,
-  })));
+  const manifest = await writeBlob(
+    dir,
+    Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config,
+        layers,
+      }),
+    ),
+  );
   manifest.mediaType = 'application/vnd.oci.image.manifest.v1+json';
   return { layers, config, manifest };
 }
@@ -93,7 +138,10 @@ async function writeImage(dir: string, layerSizes: number[], arch = 'amd64') {
  * Make `dir` an OCI layout holding one image tagged `tag` with layers of the given sizes.
  * With `archs` of length > 1, the tag names an image index with one manifest per arch.
  */
-export async function makeOciImage(dir: string, opts: { tag?: string; layerSizes: number[]; archs?: string[] }): Promise<GeneratedImage> {
+export async function makeOciImage(
+  dir: string,
+  opts: { tag?: string; layerSizes: number[]; archs?: string[] },
+): Promise<GeneratedImage> {
   const tag = opts.tag ?? 'latest';
   await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
   await writeFile(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
@@ -105,20 +153,37 @@ export async function makeOciImage(dir: string, opts: { tag?: string; layerSizes
   if (archs.length === 1) {
     top = images[0].manifest;
   } else {
-    index = await writeBlob(dir, Buffer.from(JSON.stringify({
-      schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json',
-      manifests: images.map((im) => ({ ...im.manifest, platform: { architecture: im.arch, os: 'linux' } })),
-    })));
+    index = await writeBlob(
+      dir,
+      Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: 'application/vnd.oci.image.index.v1+json',
+          manifests: images.map((im) => ({ ...im.manifest, platform: { architecture: im.arch, os: 'linux' } })),
+        }),
+      ),
+    );
     index.mediaType = 'application/vnd.oci.image.index.v1+json';
     top = index;
   }
-  await writeFile(join(dir, 'index.json'), JSON.stringify({
-    schemaVersion: 2,
-    manifests: [{ ...top, annotations: { 'org.opencontainers.image.ref.name': tag } }],
-  }));
+  await writeFile(
+    join(dir, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [{ ...top, annotations: { 'org.opencontainers.image.ref.name': tag } }],
+    }),
+  );
   const blobs = images.flatMap((im) => [im.manifest.digest, im.config.digest, ...im.layers.map((l) => l.digest)]);
   if (index) blobs.push(index.digest);
-  return { dir, tag, manifest: images[0].manifest, layers: images.flatMap((im) => im.layers), config: images[0].config, index, blobs };
+  return {
+    dir,
+    tag,
+    manifest: images[0].manifest,
+    layers: images.flatMap((im) => im.layers),
+    config: images[0].config,
+    index,
+    blobs,
+  };
 }
 
 /** sha256 of a file, streamed. */
@@ -126,5 +191,5 @@ export async function fileDigest(path: string): Promise<string> {
   const { createReadStream } = await import('node:fs');
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
-  return 'sha256:' + hash.digest('hex');
+  return `sha256:${hash.digest('hex')}`;
 }

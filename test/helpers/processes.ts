@@ -37,13 +37,28 @@ export function hasCommand(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 }
 
-export interface Running { proc: ChildProcess; pid: number; output: () => string; stop: (signal?: NodeJS.Signals) => Promise<number | null> }
+export interface Running {
+  proc: ChildProcess;
+  pid: number;
+  output: () => string;
+  stop: (signal?: NodeJS.Signals) => Promise<number | null>;
+}
 
 /** Spawn a process, keep its output for diagnostics, and stop it by PID. */
-export function startProcess(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Running {
-  const proc = spawn(cmd, args, { env: { ...process.env, ...opts.env }, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+export function startProcess(
+  cmd: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Running {
+  const proc = spawn(cmd, args, {
+    env: { ...process.env, ...opts.env },
+    cwd: opts.cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
-  const keep = (d: Buffer) => { out = (out + d.toString()).slice(-200_000); };
+  const keep = (d: Buffer) => {
+    out = (out + d.toString()).slice(-200_000);
+  };
   proc.stdout!.on('data', keep);
   proc.stderr!.on('data', keep);
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
@@ -53,8 +68,18 @@ export function startProcess(cmd: string, args: string[], opts: { env?: NodeJS.P
     output: () => out,
     stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
       if (proc.exitCode === null && proc.signalCode === null) {
-        try { process.kill(proc.pid!, signal); } catch { /* already gone */ }
-        const timer = setTimeout(() => { try { process.kill(proc.pid!, 'SIGKILL'); } catch { /* gone */ } }, 10_000);
+        try {
+          process.kill(proc.pid!, signal);
+        } catch {
+          /* already gone */
+        }
+        const timer = setTimeout(() => {
+          try {
+            process.kill(proc.pid!, 'SIGKILL');
+          } catch {
+            /* gone */
+          }
+        }, 10_000);
         const code = await exited;
         clearTimeout(timer);
         return code;
@@ -69,42 +94,65 @@ export async function waitForHttp(url: string, timeoutMs = 20_000, proc?: Runnin
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
-    if (proc && proc.proc.exitCode !== null) throw new Error(`process exited (${proc.proc.exitCode}) before ${url} answered:\n${proc.output()}`);
+    if (proc && proc.proc.exitCode !== null)
+      throw new Error(`process exited (${proc.proc.exitCode}) before ${url} answered:\n${proc.output()}`);
     try {
       await fetchInsecure(url);
       return;
-    } catch (e) { last = e; }
+    } catch (e) {
+      last = e;
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`timed out waiting for ${url}: ${String(last)}\n${proc?.output() ?? ''}`);
 }
 
 /** A minimal request helper that accepts self-signed certificates; returns status, headers, body. */
-export async function fetchInsecure(url: string, init: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {}): Promise<{ status: number; headers: import('node:http').IncomingHttpHeaders; body: string }> {
+export async function fetchInsecure(
+  url: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {},
+): Promise<{ status: number; headers: import('node:http').IncomingHttpHeaders; body: string }> {
   const u = new URL(url);
   const mod = u.protocol === 'https:' ? await import('node:https') : await import('node:http');
   return new Promise((resolve, reject) => {
-    const req = mod.request(u, { method: init.method ?? 'GET', headers: init.headers, rejectUnauthorized: false, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString() }));
-      res.on('error', reject);
-    });
+    const req = mod.request(
+      u,
+      { method: init.method ?? 'GET', headers: init.headers, rejectUnauthorized: false, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString() }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(init.body);
   });
 }
 
 /** Start Debian's registry:2 (`docker-registry serve`) on a free loopback port with filesystem storage. */
-export async function startRegistry2(opts: { root?: string; secret?: string; port?: number } = {}): Promise<Running & { port: number; url: string; root: string; configDir: string }> {
+export async function startRegistry2(
+  opts: { root?: string; secret?: string; port?: number } = {},
+): Promise<Running & { port: number; url: string; root: string; configDir: string }> {
   const port = opts.port ?? (await freePort());
   const configDir = await tempDir('registry2-');
   const root = opts.root ?? join(configDir, 'data');
   const config = [
     'version: 0.1',
-    'log:', '  level: warn', '  accesslog:', '    disabled: true',
-    'storage:', '  filesystem:', `    rootdirectory: ${root}`, '  delete:', '    enabled: true',
-    'http:', `  addr: 127.0.0.1:${port}`, `  secret: ${opts.secret ?? 'portcullis-test-secret'}`,
+    'log:',
+    '  level: warn',
+    '  accesslog:',
+    '    disabled: true',
+    'storage:',
+    '  filesystem:',
+    `    rootdirectory: ${root}`,
+    '  delete:',
+    '    enabled: true',
+    'http:',
+    `  addr: 127.0.0.1:${port}`,
+    `  secret: ${opts.secret ?? 'portcullis-test-secret'}`,
   ].join('\n');
   const file = join(configDir, 'config.yml');
   await writeFile(file, config);
@@ -122,13 +170,21 @@ export async function startRegistry2(opts: { root?: string; secret?: string; por
 }
 
 /** Start portcullis from the compiled entry point with the given flags; waits until it answers. */
-export async function startPortcullis(args: string[], opts: { env?: NodeJS.ProcessEnv; probe?: string } = {}): Promise<Running> {
-  const running = startProcess(process.execPath, [PORTCULLIS_BIN, ...args], { env: { PORTCULLIS_LOG_LEVEL: 'warn', ...opts.env } });
+export async function startPortcullis(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; probe?: string } = {},
+): Promise<Running> {
+  const running = startProcess(process.execPath, [PORTCULLIS_BIN, ...args], {
+    env: { PORTCULLIS_LOG_LEVEL: 'warn', ...opts.env },
+  });
   if (opts.probe) await waitForHttp(opts.probe, 20_000, running);
   return running;
 }
 
 /** Run skopeo with a private auth file and blob-info cache so runs never share state. */
-export async function skopeo(args: string[], opts: { timeoutMs?: number } = {}): Promise<{ stdout: string; stderr: string }> {
+export async function skopeo(
+  args: string[],
+  opts: { timeoutMs?: number } = {},
+): Promise<{ stdout: string; stderr: string }> {
   return execFileP('skopeo', args, { timeout: opts.timeoutMs ?? 600_000, maxBuffer: 64 << 20 });
 }

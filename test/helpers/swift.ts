@@ -16,7 +16,13 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
-import { S3Client, CreateBucketCommand, DeleteBucketCommand, ListObjectsV2Command, DeleteObjectCommand } from '@aws-sdk/client-s3';
+import {
+  S3Client,
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  ListObjectsV2Command,
+  DeleteObjectCommand,
+} from '@aws-sdk/client-s3';
 import { execFileP, freePort, hasCommand, removeDir, startProcess, tempDir, type Running } from './processes.js';
 
 export interface Swift {
@@ -35,12 +41,21 @@ export interface Swift {
   stop(): Promise<void>;
 }
 
-const DAEMONS = ['swift-proxy-server', 'swift-object-server', 'swift-container-server', 'swift-account-server', 'swift-ring-builder', 'memcached'];
+const DAEMONS = [
+  'swift-proxy-server',
+  'swift-object-server',
+  'swift-container-server',
+  'swift-account-server',
+  'swift-ring-builder',
+  'memcached',
+];
 
 /** Why Swift cannot run here, or null when it can. */
 export function swiftMissing(): string | null {
   const missing = DAEMONS.filter((d) => !hasCommand(d));
-  return missing.length ? `OpenStack Swift is not installed (missing ${missing.join(', ')}; run scripts/install-test-deps.sh)` : null;
+  return missing.length
+    ? `OpenStack Swift is not installed (missing ${missing.join(', ')}; run scripts/install-test-deps.sh)`
+    : null;
 }
 
 const SWIFT_CONF = `[swift-hash]
@@ -59,42 +74,91 @@ async function ensureSwiftConf(): Promise<void> {
   // usable (the Debian package ships one without the hash settings).
   if (current && /swift_hash_path_(prefix|suffix)\s*=\s*\S/.test(current)) return;
   await mkdir('/etc/swift', { recursive: true });
-  if (current !== null && !existsSync('/etc/swift/swift.conf.orig')) await writeFile('/etc/swift/swift.conf.orig', current);
+  if (current !== null && !existsSync('/etc/swift/swift.conf.orig'))
+    await writeFile('/etc/swift/swift.conf.orig', current);
   await writeFile(path, SWIFT_CONF);
 }
 
 function common(ip: string, port: number, name: string, etc: string, srv: string): string {
   return [
-    '[DEFAULT]', `bind_ip = ${ip}`, `bind_port = ${port}`, 'workers = 1', `user = ${userInfo().username}`,
-    `swift_dir = ${etc}`, `devices = ${srv}`, 'mount_check = false', 'disable_fallocate = true',
-    `log_name = ${name}`, 'log_level = WARNING', '',
+    '[DEFAULT]',
+    `bind_ip = ${ip}`,
+    `bind_port = ${port}`,
+    'workers = 1',
+    `user = ${userInfo().username}`,
+    `swift_dir = ${etc}`,
+    `devices = ${srv}`,
+    'mount_check = false',
+    'disable_fallocate = true',
+    `log_name = ${name}`,
+    'log_level = WARNING',
+    '',
   ].join('\n');
 }
 
 function server(kind: 'object' | 'container' | 'account', ip: string, port: number, etc: string, srv: string): string {
-  return common(ip, port, `${kind}-server`, etc, srv) + [
-    '[pipeline:main]', `pipeline = healthcheck ${kind}-server`, '',
-    `[app:${kind}-server]`, `use = egg:swift#${kind}`, '',
-    '[filter:healthcheck]', 'use = egg:swift#healthcheck', '',
-  ].join('\n');
+  return (
+    common(ip, port, `${kind}-server`, etc, srv) +
+    [
+      '[pipeline:main]',
+      `pipeline = healthcheck ${kind}-server`,
+      '',
+      `[app:${kind}-server]`,
+      `use = egg:swift#${kind}`,
+      '',
+      '[filter:healthcheck]',
+      'use = egg:swift#healthcheck',
+      '',
+    ].join('\n')
+  );
 }
 
 function proxy(ip: string, port: number, mcPort: number, etc: string): string {
   return [
-    '[DEFAULT]', `bind_ip = ${ip}`, `bind_port = ${port}`, 'workers = 1', `user = ${userInfo().username}`,
-    `swift_dir = ${etc}`, 'log_name = proxy-server', 'log_level = WARNING', '',
+    '[DEFAULT]',
+    `bind_ip = ${ip}`,
+    `bind_port = ${port}`,
+    'workers = 1',
+    `user = ${userInfo().username}`,
+    `swift_dir = ${etc}`,
+    'log_name = proxy-server',
+    'log_level = WARNING',
+    '',
     '[pipeline:main]',
     // s3api before tempauth (it turns S3 signatures into Swift auth); copy/slo/dlo after (multipart uploads are SLOs).
-    'pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats s3api tempauth copy slo dlo proxy-logging proxy-server', '',
-    '[app:proxy-server]', 'use = egg:swift#proxy', 'account_autocreate = true', 'allow_account_management = true', '',
-    '[filter:s3api]', 'use = egg:swift#s3api', 'location = us-east-1',
-    '# the S3 rule: non-final multipart parts are at least 5 MiB', 'min_segment_size = 5242880', '',
-    '[filter:tempauth]', 'use = egg:swift#tempauth',
+    'pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats s3api tempauth copy slo dlo proxy-logging proxy-server',
+    '',
+    '[app:proxy-server]',
+    'use = egg:swift#proxy',
+    'account_autocreate = true',
+    'allow_account_management = true',
+    '',
+    '[filter:s3api]',
+    'use = egg:swift#s3api',
+    'location = us-east-1',
+    '# the S3 rule: non-final multipart parts are at least 5 MiB',
+    'min_segment_size = 5242880',
+    '',
+    '[filter:tempauth]',
+    'use = egg:swift#tempauth',
     '# user_<account>_<user> = <key> [groups]: S3 access key "<account>:<user>", secret "<key>"',
-    'user_test_tester = testing .admin', 'user_test2_tester2 = testing2 .admin', '',
-    '[filter:cache]', 'use = egg:swift#memcache', `memcache_servers = ${ip}:${mcPort}`, '',
-    ...Object.entries({ catch_errors: 'catch_errors', gatekeeper: 'gatekeeper', healthcheck: 'healthcheck', 'proxy-logging': 'proxy_logging', listing_formats: 'listing_formats', copy: 'copy', slo: 'slo', dlo: 'dlo' })
-      .flatMap(([section, egg]) => [`[filter:${section}]`, `use = egg:swift#${egg}`, '']),
+    'user_test_tester = testing .admin',
+    'user_test2_tester2 = testing2 .admin',
+    '',
+    '[filter:cache]',
+    'use = egg:swift#memcache',
+    `memcache_servers = ${ip}:${mcPort}`,
+    '',
+    ...Object.entries({
+      catch_errors: 'catch_errors',
+      gatekeeper: 'gatekeeper',
+      healthcheck: 'healthcheck',
+      'proxy-logging': 'proxy_logging',
+      listing_formats: 'listing_formats',
+      copy: 'copy',
+      slo: 'slo',
+      dlo: 'dlo',
+    }).flatMap(([section, egg]) => [`[filter:${section}]`, `use = egg:swift#${egg}`, '']),
   ].join('\n');
 }
 
@@ -119,19 +183,27 @@ export async function startSwift(): Promise<Swift> {
   const srv = join(base, 'srv');
   await mkdir(join(srv, '1'), { recursive: true });
   await mkdir(etc, { recursive: true });
-  const [proxyPort, objPort, contPort, accPort, mcPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+  const [proxyPort, objPort, contPort, accPort, mcPort] = await Promise.all([
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+  ]);
   await writeFile(join(etc, 'object-server.conf'), server('object', ip, objPort, etc, srv));
   await writeFile(join(etc, 'container-server.conf'), server('container', ip, contPort, etc, srv));
   await writeFile(join(etc, 'account-server.conf'), server('account', ip, accPort, etc, srv));
   await writeFile(join(etc, 'proxy-server.conf'), proxy(ip, proxyPort, mcPort, etc));
   // One replica on one device: rings of 2^10 partitions.
-  await Promise.all((['object', 'container', 'account'] as const).map(async (ring) => {
-    const port = { object: objPort, container: contPort, account: accPort }[ring];
-    const builder = join(etc, `${ring}.builder`);
-    await execFileP('swift-ring-builder', [builder, 'create', '10', '1', '1']);
-    await execFileP('swift-ring-builder', [builder, 'add', `r1z1-${ip}:${port}/1`, '100']);
-    await execFileP('swift-ring-builder', [builder, 'rebalance']);
-  }));
+  await Promise.all(
+    (['object', 'container', 'account'] as const).map(async (ring) => {
+      const port = { object: objPort, container: contPort, account: accPort }[ring];
+      const builder = join(etc, `${ring}.builder`);
+      await execFileP('swift-ring-builder', [builder, 'create', '10', '1', '1']);
+      await execFileP('swift-ring-builder', [builder, 'add', `r1z1-${ip}:${port}/1`, '100']);
+      await execFileP('swift-ring-builder', [builder, 'rebalance']);
+    }),
+  );
 
   const procs: Running[] = [];
   const mcUser = process.getuid?.() === 0 ? 'root' : userInfo().username;
@@ -148,20 +220,29 @@ export async function startSwift(): Promise<Swift> {
   const accessKey = 'test:tester';
   const secretKey = 'testing';
   const client = new S3Client({
-    endpoint, region, forcePathStyle: true, credentials: { accessKeyId: accessKey, secretAccessKey: secretKey },
-    requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED',
+    endpoint,
+    region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: accessKey, secretAccessKey: secretKey },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
   });
   try {
     // Ready when the backends answer their healthchecks and a signed S3 ListBuckets succeeds.
-    await waitFor(async () => {
-      for (const p of [objPort, contPort, accPort]) {
-        if ((await fetch(`http://${ip}:${p}/healthcheck`)).status !== 200) return false;
-      }
-      await client.send(new ListObjectsV2Command({ Bucket: 'portcullis-probe' })).catch((e) => {
-        if ((e as { name?: string }).name !== 'NoSuchBucket') throw e;
-      });
-      return true;
-    }, 90_000, procs, 'starting Swift');
+    await waitFor(
+      async () => {
+        for (const p of [objPort, contPort, accPort]) {
+          if ((await fetch(`http://${ip}:${p}/healthcheck`)).status !== 200) return false;
+        }
+        await client.send(new ListObjectsV2Command({ Bucket: 'portcullis-probe' })).catch((e) => {
+          if ((e as { name?: string }).name !== 'NoSuchBucket') throw e;
+        });
+        return true;
+      },
+      90_000,
+      procs,
+      'starting Swift',
+    );
   } catch (e) {
     const out = procs.map((p) => p.output()).join('\n');
     await stop();
@@ -173,14 +254,22 @@ export async function startSwift(): Promise<Swift> {
     const out: { key: string; size: number }[] = [];
     let token: string | undefined;
     do {
-      const r = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+      const r = await client.send(
+        new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+      );
       for (const o of r.Contents ?? []) out.push({ key: o.Key!, size: o.Size ?? 0 });
       token = r.IsTruncated ? r.NextContinuationToken : undefined;
     } while (token);
     return out;
   };
   return {
-    endpoint, region, accessKey, secretKey, client, stop, listKeys,
+    endpoint,
+    region,
+    accessKey,
+    secretKey,
+    client,
+    stop,
+    listKeys,
     env: { AWS_ACCESS_KEY_ID: accessKey, AWS_SECRET_ACCESS_KEY: secretKey, AWS_REGION: region },
     async createBucket(name?: string) {
       const bucket = name ?? `portcullis-${process.pid}-${++n}-${Date.now().toString(36)}`;
@@ -188,7 +277,8 @@ export async function startSwift(): Promise<Swift> {
       return bucket;
     },
     async emptyBucket(bucket: string) {
-      for (const o of await listKeys(bucket)) await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: o.key }));
+      for (const o of await listKeys(bucket))
+        await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: o.key }));
       await client.send(new DeleteBucketCommand({ Bucket: bucket })).catch(() => {});
     },
     async logs() {

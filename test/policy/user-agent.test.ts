@@ -3,7 +3,10 @@ import t from 'tap';
 import { createUserAgentPolicy, DEFAULT_UA_RULE } from '../../src/policy/user-agent.js';
 
 const TABLE: Array<[string | undefined, boolean]> = [
-  ['docker/27.3.1 go/go1.22.7 git-commit/41ca978 kernel/5.15.0-119-generic os/linux arch/amd64 UpstreamClient(Docker-Client/27.3.1 \\(linux\\))', false],
+  [
+    'docker/27.3.1 go/go1.22.7 git-commit/41ca978 kernel/5.15.0-119-generic os/linux arch/amd64 UpstreamClient(Docker-Client/27.3.1 \\(linux\\))',
+    false,
+  ],
   ['docker/1.6.0 go/go1.4.2 git-commit/4749651 kernel/3.16.0 os/linux arch/amd64', false],
   ['docker/1.5.0 go/go1.4.1 git-commit/a8a31ef kernel/3.13.0 os/linux arch/amd64', true],
   ['docker/1.5.0-dev go/go1.4.1 git-commit/a8a31ef kernel/3.13.0 os/linux arch/amd64', false],

@@ -38,7 +38,18 @@ t.test('unknown endpoints under /v2 are 404 NOT_FOUND', async (t) => {
 });
 
 t.test('repository names that break the spec grammar get 400 NAME_INVALID', async (t) => {
-  for (const name of ['Upper/case', 'a..b', 'a/../b', '%2e%2e/x', 'a%2fb', '-lead', 'trail-', 'a//b', '_x', 'a'.repeat(256)]) {
+  for (const name of [
+    'Upper/case',
+    'a..b',
+    'a/../b',
+    '%2e%2e/x',
+    'a%2fb',
+    '-lead',
+    'trail-',
+    'a//b',
+    '_x',
+    'a'.repeat(256),
+  ]) {
     const r = await http(h.url, `/v2/${name}/tags/list`);
     t.equal(r.status, 400, `${name.slice(0, 40)} rejected`);
     t.equal(r.json().errors[0].code, 'NAME_INVALID');

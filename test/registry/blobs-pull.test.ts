@@ -59,9 +59,13 @@ t.test('multiple ranges or a stale If-Range get the whole blob (200)', async (t)
   const multi = await http(h.url, `/v2/pull/test/blobs/${digest}`, { headers: { range: 'bytes=0-1,5-6' } });
   t.equal(multi.status, 200);
   t.equal(multi.body.length, data.length);
-  const stale = await http(h.url, `/v2/pull/test/blobs/${digest}`, { headers: { range: 'bytes=0-1', 'if-range': '"other"' } });
+  const stale = await http(h.url, `/v2/pull/test/blobs/${digest}`, {
+    headers: { range: 'bytes=0-1', 'if-range': '"other"' },
+  });
   t.equal(stale.status, 200);
-  const fresh = await http(h.url, `/v2/pull/test/blobs/${digest}`, { headers: { range: 'bytes=0-1', 'if-range': `"${digest}"` } });
+  const fresh = await http(h.url, `/v2/pull/test/blobs/${digest}`, {
+    headers: { range: 'bytes=0-1', 'if-range': `"${digest}"` },
+  });
   t.equal(fresh.status, 206);
 });
 
@@ -72,7 +76,7 @@ t.test('unknown blob is 404 BLOB_UNKNOWN; malformed digest is 400 DIGEST_INVALID
   const head = await http(h.url, `/v2/pull/test/blobs/sha256:${'0'.repeat(64)}`, { method: 'HEAD' });
   t.equal(head.status, 404);
   t.equal(head.body.length, 0);
-  for (const bad of ['sha256:abc', 'md5:' + '0'.repeat(32), 'sha256:' + 'G'.repeat(64), 'sha512:' + '0'.repeat(64)]) {
+  for (const bad of ['sha256:abc', `md5:${'0'.repeat(32)}`, `sha256:${'G'.repeat(64)}`, `sha512:${'0'.repeat(64)}`]) {
     const r = await http(h.url, `/v2/pull/test/blobs/${bad}`);
     t.equal(r.status, 400, bad);
     t.equal(r.json().errors[0].code, 'DIGEST_INVALID');
@@ -88,7 +92,11 @@ t.test('a blob pushed to one repository is not readable through another', async 
 t.test('sha512 digests are accepted for push and pull', async (t) => {
   const body = Buffer.from('sha512 content');
   const d = sha512(body);
-  const up = await http(h.url, `/v2/pull/test/blobs/uploads/?digest=${d}`, { method: 'POST', body, headers: { 'content-length': body.length } });
+  const up = await http(h.url, `/v2/pull/test/blobs/uploads/?digest=${d}`, {
+    method: 'POST',
+    body,
+    headers: { 'content-length': body.length },
+  });
   t.equal(up.status, 201);
   t.equal(up.headers['docker-content-digest'], d);
   const r = await http(h.url, `/v2/pull/test/blobs/${d}`);

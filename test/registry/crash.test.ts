@@ -28,7 +28,9 @@ async function corruptBlobs(storage: string): Promise<string[]> {
   const base = join(storage, 'blobs', 'sha256');
   for (const p of await readdir(base).catch(() => [] as string[])) {
     for (const hex of await readdir(join(base, p))) {
-      const actual = createHash('sha256').update(await readFile(join(base, p, hex))).digest('hex');
+      const actual = createHash('sha256')
+        .update(await readFile(join(base, p, hex)))
+        .digest('hex');
       if (actual !== hex) bad.push(hex);
     }
   }
@@ -36,11 +38,20 @@ async function corruptBlobs(storage: string): Promise<string[]> {
 }
 
 /** Start streaming `data` (chunked, slowly) to `path`; resolves once `until()` holds, leaving the request open. */
-function streamSlowly(url: string, path: string, method: string, data: Buffer, headers: Record<string, string | number> = {}) {
+function streamSlowly(
+  url: string,
+  path: string,
+  method: string,
+  data: Buffer,
+  headers: Record<string, string | number> = {},
+) {
   const u = new URL(url);
   const req = request({ host: u.hostname, port: u.port, path, method, headers, agent: false });
   const done = new Promise<number | string>((resolve) => {
-    req.on('response', (res) => { res.resume(); resolve(res.statusCode!); });
+    req.on('response', (res) => {
+      res.resume();
+      resolve(res.statusCode!);
+    });
     req.on('error', (e) => resolve((e as NodeJS.ErrnoException).code ?? 'error'));
   });
   let off = 0;
@@ -52,7 +63,12 @@ function streamSlowly(url: string, path: string, method: string, data: Buffer, h
     setTimeout(pump, 5);
   };
   pump();
-  return { done, stop: () => { stopped = true; } };
+  return {
+    done,
+    stop: () => {
+      stopped = true;
+    },
+  };
 }
 
 const storage = await tempDir('portcullis-crash-');
@@ -69,9 +85,12 @@ t.test('kill -9 during a push: nothing partial is served, the upload resumes, a 
   const loc = post.headers.location!;
   const id = loc.split('/').pop()!;
   const patch = streamSlowly(srv.url, loc, 'PATCH', data, { 'content-type': 'application/octet-stream' });
-  const mono = streamSlowly(srv.url, `/v2/crash/repo/blobs/uploads/?digest=${digest}`, 'POST', data, { 'content-length': data.length });
+  const mono = streamSlowly(srv.url, `/v2/crash/repo/blobs/uploads/?digest=${digest}`, 'POST', data, {
+    'content-length': data.length,
+  });
   const dataFile = join(storage, 'uploads', id, 'data');
-  for (let i = 0; i < 400 && ((await stat(dataFile).catch(() => null))?.size ?? 0) < (2 << 20); i++) await new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < 400 && ((await stat(dataFile).catch(() => null))?.size ?? 0) < 2 << 20; i++)
+    await new Promise((r) => setTimeout(r, 10));
   t.ok((await stat(dataFile)).size >= 2 << 20, 'the push is under way');
   await srv.stop('SIGKILL');
   patch.stop();
@@ -90,7 +109,11 @@ t.test('kill -9 during a push: nothing partial is served, the upload resumes, a 
   t.equal(st.status, 204);
   const landed = Number(/^0-(\d+)$/.exec(String(st.headers.range))![1]) + 1;
   t.ok(landed > 0 && landed < data.length, `session resumed at ${landed} bytes`);
-  const rest = await http(srv.url, loc, { method: 'PATCH', body: data.subarray(landed), headers: { 'content-range': `${landed}-${data.length - 1}`, 'content-length': data.length - landed } });
+  const rest = await http(srv.url, loc, {
+    method: 'PATCH',
+    body: data.subarray(landed),
+    headers: { 'content-range': `${landed}-${data.length - 1}`, 'content-length': data.length - landed },
+  });
   t.equal(rest.status, 202);
   const put = await http(srv.url, `${loc}?digest=${digest}`, { method: 'PUT' });
   t.equal(put.status, 201, 'resumed upload verifies against the full digest');
@@ -98,7 +121,11 @@ t.test('kill -9 during a push: nothing partial is served, the upload resumes, a 
   t.ok(get.body.equals(data), 'the whole blob is served');
 
   // And a plain retry from scratch (what most clients do) succeeds too.
-  const retry = await http(srv.url, `/v2/crash/again/blobs/uploads/?digest=${digest}`, { method: 'POST', body: data, headers: { 'content-length': data.length } });
+  const retry = await http(srv.url, `/v2/crash/again/blobs/uploads/?digest=${digest}`, {
+    method: 'POST',
+    body: data,
+    headers: { 'content-length': data.length },
+  });
   t.equal(retry.status, 201);
   t.same(await corruptBlobs(storage), []);
 });
@@ -106,24 +133,56 @@ t.test('kill -9 during a push: nothing partial is served, the upload resumes, a 
 t.test('two processes on one storage share an upload session (POST on one, PATCH and PUT on the other)', async (t) => {
   const a = await serve(storage);
   const b = await serve(storage);
-  t.teardown(async () => { await a.stop(); await b.stop(); });
+  t.teardown(async () => {
+    await a.stop();
+    await b.stop();
+  });
   const data = randomBytes(300_000);
   const post = await http(a.url, '/v2/shared/repo/blobs/uploads/', { method: 'POST' });
   const loc = post.headers.location!;
-  const p1 = await http(b.url, loc, { method: 'PATCH', body: data.subarray(0, 100_000), headers: { 'content-range': '0-99999', 'content-length': 100_000 } });
+  const p1 = await http(b.url, loc, {
+    method: 'PATCH',
+    body: data.subarray(0, 100_000),
+    headers: { 'content-range': '0-99999', 'content-length': 100_000 },
+  });
   t.equal(p1.status, 202);
-  const p2 = await http(a.url, loc, { method: 'PATCH', body: data.subarray(100_000), headers: { 'content-range': `100000-${data.length - 1}`, 'content-length': data.length - 100_000 } });
+  const p2 = await http(a.url, loc, {
+    method: 'PATCH',
+    body: data.subarray(100_000),
+    headers: { 'content-range': `100000-${data.length - 1}`, 'content-length': data.length - 100_000 },
+  });
   t.equal(p2.status, 202);
   const put = await http(b.url, `${loc}?digest=${sha256(data)}`, { method: 'PUT' });
   t.equal(put.status, 201);
   t.ok((await http(a.url, `/v2/shared/repo/blobs/${sha256(data)}`)).body.equals(data));
   // a tag written by one process is seen at once by the other
   const cfg = Buffer.from('{}');
-  await http(a.url, `/v2/shared/repo/blobs/uploads/?digest=${sha256(cfg)}`, { method: 'POST', body: cfg, headers: { 'content-length': 2 } });
-  const manifest = (layer: string) => JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(cfg), size: 2 }, layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: layer, size: data.length }] });
+  await http(a.url, `/v2/shared/repo/blobs/uploads/?digest=${sha256(cfg)}`, {
+    method: 'POST',
+    body: cfg,
+    headers: { 'content-length': 2 },
+  });
+  const manifest = (layer: string) =>
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(cfg), size: 2 },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: layer, size: data.length }],
+    });
   const m1 = manifest(sha256(data));
-  await http(a.url, '/v2/shared/repo/manifests/latest', { method: 'PUT', body: m1, headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' } });
-  t.equal((await http(b.url, '/v2/shared/repo/manifests/latest', { method: 'HEAD' })).headers['docker-content-digest'], sha256(m1));
+  await http(a.url, '/v2/shared/repo/manifests/latest', {
+    method: 'PUT',
+    body: m1,
+    headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
+  });
+  t.equal(
+    (await http(b.url, '/v2/shared/repo/manifests/latest', { method: 'HEAD' })).headers['docker-content-digest'],
+    sha256(m1),
+  );
   await http(b.url, '/v2/shared/repo/manifests/latest', { method: 'DELETE' });
-  t.equal((await http(a.url, '/v2/shared/repo/manifests/latest', { method: 'HEAD' })).status, 404, 'tag deletion seen by the other process');
+  t.equal(
+    (await http(a.url, '/v2/shared/repo/manifests/latest', { method: 'HEAD' })).status,
+    404,
+    'tag deletion seen by the other process',
+  );
 });

@@ -37,7 +37,10 @@ t.test('n limits the page and Link points at the next one until the end', async 
 
 t.test('last returns tags after the given one; n=0 gives an empty list without Link', async (t) => {
   const r = await http(h.url, '/v2/disc/tags/tags/list?last=a');
-  t.same(r.json().tags, sorted.filter((x) => x > 'a'));
+  t.same(
+    r.json().tags,
+    sorted.filter((x) => x > 'a'),
+  );
   const z = await http(h.url, '/v2/disc/tags/tags/list?n=0');
   t.same(z.json().tags, []);
   t.equal(z.headers.link, undefined);
@@ -76,30 +79,61 @@ t.test('referrers: empty index (200) for a digest nobody refers to', async (t) =
   t.equal(bad.status, 400);
 });
 
-t.test('referrers lists manifests with that subject, artifactType from manifest or config, annotations; filter applies', async (t) => {
-  const subject = { mediaType: OCI_MANIFEST, digest: sha256(JSON.stringify(manifest)), size: JSON.stringify(manifest).length };
-  const sbom = await imageParts(h.url, 'disc/tags', { seed: 'sbom' });
-  const sbomManifest = { ...sbom.manifest, artifactType: 'application/vnd.example.sbom', subject, annotations: { 'org.example': 'yes' } };
-  const sig = await imageParts(h.url, 'disc/tags', { seed: 'sig', configMediaType: 'application/vnd.example.sig.config' });
-  const sigManifest = { ...sig.manifest, subject };
-  const idx = { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [], subject };
-  const p1 = await putManifest(h.url, 'disc/tags', sha256(JSON.stringify(sbomManifest)), sbomManifest);
-  const p2 = await putManifest(h.url, 'disc/tags', sha256(JSON.stringify(sigManifest)), sigManifest);
-  const p3 = await putManifest(h.url, 'disc/tags', sha256(JSON.stringify(idx)), idx);
-  t.equal(p1.headers['oci-subject'], subject.digest);
-  const all = await http(h.url, `/v2/disc/tags/referrers/${subject.digest}`);
-  const list = all.json().manifests as Array<Record<string, unknown>>;
-  t.equal(list.length, 3);
-  const byDigest = Object.fromEntries(list.map((m) => [m.digest, m]));
-  t.same(byDigest[p1.digest], { mediaType: OCI_MANIFEST, digest: p1.digest, size: JSON.stringify(sbomManifest).length, artifactType: 'application/vnd.example.sbom', annotations: { 'org.example': 'yes' } });
-  t.equal(byDigest[p2.digest].artifactType, 'application/vnd.example.sig.config', 'config mediaType when no artifactType');
-  t.notOk('artifactType' in byDigest[p3.digest], 'an index without artifactType has none');
-  t.equal(all.headers['oci-filters-applied'], undefined);
-  const filtered = await http(h.url, `/v2/disc/tags/referrers/${subject.digest}?artifactType=application/vnd.example.sbom`);
-  t.equal(filtered.headers['oci-filters-applied'], 'artifactType');
-  t.same(filtered.json().manifests.map((m: { digest: string }) => m.digest), [p1.digest]);
-  // deleting a referrer takes it out of the list
-  await http(h.url, `/v2/disc/tags/manifests/${p2.digest}`, { method: 'DELETE' });
-  const after = await http(h.url, `/v2/disc/tags/referrers/${subject.digest}`);
-  t.equal(after.json().manifests.length, 2);
-});
+t.test(
+  'referrers lists manifests with that subject, artifactType from manifest or config, annotations; filter applies',
+  async (t) => {
+    const subject = {
+      mediaType: OCI_MANIFEST,
+      digest: sha256(JSON.stringify(manifest)),
+      size: JSON.stringify(manifest).length,
+    };
+    const sbom = await imageParts(h.url, 'disc/tags', { seed: 'sbom' });
+    const sbomManifest = {
+      ...sbom.manifest,
+      artifactType: 'application/vnd.example.sbom',
+      subject,
+      annotations: { 'org.example': 'yes' },
+    };
+    const sig = await imageParts(h.url, 'disc/tags', {
+      seed: 'sig',
+      configMediaType: 'application/vnd.example.sig.config',
+    });
+    const sigManifest = { ...sig.manifest, subject };
+    const idx = { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [], subject };
+    const p1 = await putManifest(h.url, 'disc/tags', sha256(JSON.stringify(sbomManifest)), sbomManifest);
+    const p2 = await putManifest(h.url, 'disc/tags', sha256(JSON.stringify(sigManifest)), sigManifest);
+    const p3 = await putManifest(h.url, 'disc/tags', sha256(JSON.stringify(idx)), idx);
+    t.equal(p1.headers['oci-subject'], subject.digest);
+    const all = await http(h.url, `/v2/disc/tags/referrers/${subject.digest}`);
+    const list = all.json().manifests as Array<Record<string, unknown>>;
+    t.equal(list.length, 3);
+    const byDigest = Object.fromEntries(list.map((m) => [m.digest, m]));
+    t.same(byDigest[p1.digest], {
+      mediaType: OCI_MANIFEST,
+      digest: p1.digest,
+      size: JSON.stringify(sbomManifest).length,
+      artifactType: 'application/vnd.example.sbom',
+      annotations: { 'org.example': 'yes' },
+    });
+    t.equal(
+      byDigest[p2.digest].artifactType,
+      'application/vnd.example.sig.config',
+      'config mediaType when no artifactType',
+    );
+    t.notOk('artifactType' in byDigest[p3.digest], 'an index without artifactType has none');
+    t.equal(all.headers['oci-filters-applied'], undefined);
+    const filtered = await http(
+      h.url,
+      `/v2/disc/tags/referrers/${subject.digest}?artifactType=application/vnd.example.sbom`,
+    );
+    t.equal(filtered.headers['oci-filters-applied'], 'artifactType');
+    t.same(
+      filtered.json().manifests.map((m: { digest: string }) => m.digest),
+      [p1.digest],
+    );
+    // deleting a referrer takes it out of the list
+    await http(h.url, `/v2/disc/tags/manifests/${p2.digest}`, { method: 'DELETE' });
+    const after = await http(h.url, `/v2/disc/tags/referrers/${subject.digest}`);
+    t.equal(after.json().manifests.length, 2);
+  },
+);

@@ -1,43 +1,75 @@
 /** distribution-spec "Pulling manifests", "Pushing Manifests", "Deleting tags/Manifests". */
 import t from 'tap';
-import { DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, http, imageParts, putManifest, sha256, sha512, startCore } from './fixtures/harness.js';
+import {
+  DOCKER_LIST,
+  DOCKER_MANIFEST,
+  OCI_INDEX,
+  OCI_MANIFEST,
+  http,
+  imageParts,
+  putManifest,
+  sha256,
+  sha512,
+  startCore,
+} from './fixtures/harness.js';
 
 const h = await startCore();
 t.teardown(h.close);
 
-t.test('PUT manifest by tag: 201, Location by digest, Docker-Content-Digest; GET and HEAD by tag and digest', async (t) => {
-  const { manifest } = await imageParts(h.url, 'man/a');
-  const put = await putManifest(h.url, 'man/a', 'v1', manifest);
-  t.equal(put.status, 201);
-  t.equal(put.headers.location, `/v2/man/a/manifests/${put.digest}`);
-  t.equal(put.headers['docker-content-digest'], put.digest);
-  const body = Buffer.from(JSON.stringify(manifest));
-  for (const ref of ['v1', put.digest]) {
-    const get = await http(h.url, `/v2/man/a/manifests/${ref}`, { headers: { accept: OCI_MANIFEST } });
-    t.equal(get.status, 200);
-    t.ok(get.body.equals(body), 'byte-for-byte as pushed');
-    t.equal(get.headers['content-type'], OCI_MANIFEST);
-    t.equal(get.headers['docker-content-digest'], put.digest);
-    const head = await http(h.url, `/v2/man/a/manifests/${ref}`, { method: 'HEAD' });
-    t.equal(head.status, 200);
-    t.equal(head.headers['content-length'], String(body.length), 'HEAD carries Content-Length (pitfall #14)');
-    t.equal(head.headers['docker-content-digest'], put.digest);
-    t.equal(head.headers['content-type'], OCI_MANIFEST);
-    t.equal(head.body.length, 0);
-  }
-});
+t.test(
+  'PUT manifest by tag: 201, Location by digest, Docker-Content-Digest; GET and HEAD by tag and digest',
+  async (t) => {
+    const { manifest } = await imageParts(h.url, 'man/a');
+    const put = await putManifest(h.url, 'man/a', 'v1', manifest);
+    t.equal(put.status, 201);
+    t.equal(put.headers.location, `/v2/man/a/manifests/${put.digest}`);
+    t.equal(put.headers['docker-content-digest'], put.digest);
+    const body = Buffer.from(JSON.stringify(manifest));
+    for (const ref of ['v1', put.digest]) {
+      const get = await http(h.url, `/v2/man/a/manifests/${ref}`, { headers: { accept: OCI_MANIFEST } });
+      t.equal(get.status, 200);
+      t.ok(get.body.equals(body), 'byte-for-byte as pushed');
+      t.equal(get.headers['content-type'], OCI_MANIFEST);
+      t.equal(get.headers['docker-content-digest'], put.digest);
+      const head = await http(h.url, `/v2/man/a/manifests/${ref}`, { method: 'HEAD' });
+      t.equal(head.status, 200);
+      t.equal(head.headers['content-length'], String(body.length), 'HEAD carries Content-Length (pitfall #14)');
+      t.equal(head.headers['docker-content-digest'], put.digest);
+      t.equal(head.headers['content-type'], OCI_MANIFEST);
+      t.equal(head.body.length, 0);
+    }
+  },
+);
 
 t.test('Content-Type is returned for every manifest media type', async (t) => {
   const oci = await imageParts(h.url, 'types/x', { seed: 'o' });
   const docker = await imageParts(h.url, 'types/x', { mediaType: DOCKER_MANIFEST, seed: 'd' });
   const p1 = await putManifest(h.url, 'types/x', 'oci', oci.manifest);
   const p2 = await putManifest(h.url, 'types/x', 'docker', docker.manifest);
-  const child = (p: { digest: string }, mediaType: string, size: number) => ({ mediaType, digest: p.digest, size, platform: { architecture: 'amd64', os: 'linux' } });
-  const index = { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [child(p1, OCI_MANIFEST, JSON.stringify(oci.manifest).length)] };
-  const list = { schemaVersion: 2, mediaType: DOCKER_LIST, manifests: [child(p2, DOCKER_MANIFEST, JSON.stringify(docker.manifest).length)] };
+  const child = (p: { digest: string }, mediaType: string, size: number) => ({
+    mediaType,
+    digest: p.digest,
+    size,
+    platform: { architecture: 'amd64', os: 'linux' },
+  });
+  const index = {
+    schemaVersion: 2,
+    mediaType: OCI_INDEX,
+    manifests: [child(p1, OCI_MANIFEST, JSON.stringify(oci.manifest).length)],
+  };
+  const list = {
+    schemaVersion: 2,
+    mediaType: DOCKER_LIST,
+    manifests: [child(p2, DOCKER_MANIFEST, JSON.stringify(docker.manifest).length)],
+  };
   const p3 = await putManifest(h.url, 'types/x', 'index', index);
   const p4 = await putManifest(h.url, 'types/x', 'list', list);
-  for (const [tag, type, p] of [['oci', OCI_MANIFEST, p1], ['docker', DOCKER_MANIFEST, p2], ['index', OCI_INDEX, p3], ['list', DOCKER_LIST, p4]] as const) {
+  for (const [tag, type, p] of [
+    ['oci', OCI_MANIFEST, p1],
+    ['docker', DOCKER_MANIFEST, p2],
+    ['index', OCI_INDEX, p3],
+    ['list', DOCKER_LIST, p4],
+  ] as const) {
     t.equal(p.status, 201, `${tag} pushed`);
     const r = await http(h.url, `/v2/types/x/manifests/${tag}`);
     t.equal(r.headers['content-type'], type, `${tag} served as ${type}`);
@@ -76,11 +108,21 @@ t.test('schema 1 manifests are rejected with MANIFEST_INVALID', async (t) => {
 });
 
 t.test('invalid manifests are MANIFEST_INVALID', async (t) => {
-  const notJson = await http(h.url, '/v2/man/bad/manifests/x', { method: 'PUT', body: '{nope', headers: { 'content-type': OCI_MANIFEST } });
+  const notJson = await http(h.url, '/v2/man/bad/manifests/x', {
+    method: 'PUT',
+    body: '{nope',
+    headers: { 'content-type': OCI_MANIFEST },
+  });
   t.equal(notJson.json().errors[0].code, 'MANIFEST_INVALID');
   const noConfig = await putManifest(h.url, 'man/bad', 'x', { schemaVersion: 2, mediaType: OCI_MANIFEST, layers: [] });
   t.equal(noConfig.json().errors[0].code, 'MANIFEST_INVALID');
-  const mismatch = await putManifest(h.url, 'man/bad', 'x', { schemaVersion: 2, mediaType: OCI_MANIFEST, config: {}, layers: [] }, OCI_INDEX);
+  const mismatch = await putManifest(
+    h.url,
+    'man/bad',
+    'x',
+    { schemaVersion: 2, mediaType: OCI_MANIFEST, config: {}, layers: [] },
+    OCI_INDEX,
+  );
   t.equal(mismatch.status, 400);
   const badTag = await putManifest(h.url, 'man/bad', '-tag', { schemaVersion: 2 });
   t.equal(badTag.status, 400);
@@ -89,7 +131,11 @@ t.test('invalid manifests are MANIFEST_INVALID', async (t) => {
 t.test('a manifest referencing missing blobs is MANIFEST_BLOB_UNKNOWN', async (t) => {
   const { manifest } = await imageParts(h.url, 'man/missing');
   const missing = sha256('never pushed');
-  (manifest.layers as unknown[]).push({ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: missing, size: 12 });
+  (manifest.layers as unknown[]).push({
+    mediaType: 'application/vnd.oci.image.layer.v1.tar',
+    digest: missing,
+    size: 12,
+  });
   const r = await putManifest(h.url, 'man/missing', 'x', manifest);
   t.equal(r.status, 404);
   t.equal(r.json().errors[0].code, 'MANIFEST_BLOB_UNKNOWN');
@@ -104,7 +150,11 @@ t.test('blobs of another repository do not satisfy a manifest (mount them first)
 });
 
 t.test('an index referencing a missing child manifest is MANIFEST_BLOB_UNKNOWN', async (t) => {
-  const index = { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ mediaType: OCI_MANIFEST, digest: sha256('no child'), size: 8 }] };
+  const index = {
+    schemaVersion: 2,
+    mediaType: OCI_INDEX,
+    manifests: [{ mediaType: OCI_MANIFEST, digest: sha256('no child'), size: 8 }],
+  };
   const r = await putManifest(h.url, 'man/index', 'x', index);
   t.equal(r.status, 404);
   t.equal(r.json().errors[0].code, 'MANIFEST_BLOB_UNKNOWN');
@@ -122,7 +172,10 @@ t.test('a manifest over 4 MiB is 413 with a JSON error', async (t) => {
 t.test('a manifest with subject is accepted before its subject exists and returns OCI-Subject', async (t) => {
   const { manifest } = await imageParts(h.url, 'man/subj');
   const subject = { mediaType: OCI_MANIFEST, digest: sha256('future subject'), size: 14 };
-  const r = await putManifest(h.url, 'man/subj', sha256(JSON.stringify({ ...manifest, subject })), { ...manifest, subject });
+  const r = await putManifest(h.url, 'man/subj', sha256(JSON.stringify({ ...manifest, subject })), {
+    ...manifest,
+    subject,
+  });
   t.equal(r.status, 201);
   t.equal(r.headers['oci-subject'], subject.digest);
 });
@@ -155,7 +208,8 @@ t.test('DELETE by digest removes the manifest and every tag pointing at it', asy
   await putManifest(h.url, 'man/deld', 'b', manifest);
   const del = await http(h.url, `/v2/man/deld/manifests/${put.digest}`, { method: 'DELETE' });
   t.equal(del.status, 202);
-  for (const ref of ['a', 'b', put.digest]) t.equal((await http(h.url, `/v2/man/deld/manifests/${ref}`)).status, 404, ref);
+  for (const ref of ['a', 'b', put.digest])
+    t.equal((await http(h.url, `/v2/man/deld/manifests/${ref}`)).status, 404, ref);
   t.same((await http(h.url, '/v2/man/deld/tags/list')).json().tags, []);
   const again = await http(h.url, `/v2/man/deld/manifests/${put.digest}`, { method: 'DELETE' });
   t.equal(again.status, 404);
@@ -167,5 +221,8 @@ t.test('re-tagging moves the tag to the new manifest', async (t) => {
   const b = await imageParts(h.url, 'man/retag', { seed: 'b' });
   await putManifest(h.url, 'man/retag', 'latest', a.manifest);
   const pb = await putManifest(h.url, 'man/retag', 'latest', b.manifest);
-  t.equal((await http(h.url, '/v2/man/retag/manifests/latest', { method: 'HEAD' })).headers['docker-content-digest'], pb.digest);
+  t.equal(
+    (await http(h.url, '/v2/man/retag/manifests/latest', { method: 'HEAD' })).headers['docker-content-digest'],
+    pb.digest,
+  );
 });

@@ -31,7 +31,11 @@ t.test('read-only: pulls work, every write is 405 UNSUPPORTED', async (t) => {
 t.test('deleteEnabled=false: DELETE of manifests, tags and blobs is 405, pushes still work', async (t) => {
   const h = await startCore({ storage, deleteEnabled: false });
   t.teardown(h.close);
-  for (const path of ['/v2/modes/repo/manifests/v1', `/v2/modes/repo/manifests/${put.digest}`, `/v2/modes/repo/blobs/${blob}`]) {
+  for (const path of [
+    '/v2/modes/repo/manifests/v1',
+    `/v2/modes/repo/manifests/${put.digest}`,
+    `/v2/modes/repo/blobs/${blob}`,
+  ]) {
     const r = await http(h.url, path, { method: 'DELETE' });
     t.equal(r.status, 405, path);
     t.equal(r.json().errors[0].code, 'UNSUPPORTED');

@@ -18,14 +18,33 @@ import { http, imageParts, putManifest, sha256, startCore, type Harness } from '
 
 t.test('options: s3 flags need an s3:// storage, URLs and bucket names are checked', async (t) => {
   const check = (flags: Record<string, unknown>) => {
-    try { resolveConfig(loadConfig({ flags, env: {} }).config); return 'ok'; } catch (e) { return (e as Error).message; }
+    try {
+      resolveConfig(loadConfig({ flags, env: {} }).config);
+      return 'ok';
+    } catch (e) {
+      return (e as Error).message;
+    }
   };
-  t.equal(check({ storage: 's3://bucket/prefix', s3Endpoint: 'http://127.0.0.1:8080', storageRedirect: true, storageCacheTtl: '2s' }), 'ok');
-  t.match(check({ storageRedirect: true }), /^--storage-redirect \(PORTCULLIS_STORAGE_REDIRECT\): needs an s3:\/\/BUCKET\/PREFIX --storage$/);
+  t.equal(
+    check({
+      storage: 's3://bucket/prefix',
+      s3Endpoint: 'http://127.0.0.1:8080',
+      storageRedirect: true,
+      storageCacheTtl: '2s',
+    }),
+    'ok',
+  );
+  t.match(
+    check({ storageRedirect: true }),
+    /^--storage-redirect \(PORTCULLIS_STORAGE_REDIRECT\): needs an s3:\/\/BUCKET\/PREFIX --storage$/,
+  );
   t.match(check({ s3Endpoint: 'http://x' }), /^--s3-endpoint .*needs an s3:/);
   t.match(check({ storage: 's3://bucket/p', s3Endpoint: 'ftp://x' }), /^--s3-endpoint .*must start with http/);
   t.match(check({ storage: 's3:///p' }), /^--storage .*not an s3:\/\/BUCKET\/PREFIX location/);
-  t.match(check({ storage: 's3://bucket/p', storageRedirectBase: 'https://cdn' }), /only makes sense with --storage-redirect/);
+  t.match(
+    check({ storage: 's3://bucket/p', storageRedirectBase: 'https://cdn' }),
+    /only makes sense with --storage-redirect/,
+  );
   t.same(parseS3Url('s3://bucket'), { bucket: 'bucket', prefix: '' });
   t.same(parseS3Url('s3://bucket/a//b/'), { bucket: 'bucket', prefix: 'a/b/' });
   t.throws(() => parseS3Url('s3://bucket/a/../b'));
@@ -37,7 +56,11 @@ if (missing) {
 } else {
   const swift: Swift = await startSwift();
   t.teardown(() => swift.stop());
-  const s3 = { endpoint: swift.endpoint, region: swift.region, credentials: { accessKeyId: swift.accessKey, secretAccessKey: swift.secretKey } };
+  const s3 = {
+    endpoint: swift.endpoint,
+    region: swift.region,
+    credentials: { accessKeyId: swift.accessKey, secretAccessKey: swift.secretKey },
+  };
   const PART = 5 << 20;
   const storageOn = async (prefix = 'reg') => {
     const bucket = await swift.createBucket();
@@ -50,11 +73,15 @@ if (missing) {
     t.teardown(() => h.close());
     return h;
   };
-  const openUploads = async (bucket: string) => (await swift.client.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads ?? [];
+  const openUploads = async (bucket: string) =>
+    (await swift.client.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads ?? [];
   const chunksOf = (data: Buffer, sizes: number[]) => {
     const out: Buffer[] = [];
     let off = 0;
-    for (const n of sizes) { out.push(data.subarray(off, off + n)); off += n; }
+    for (const n of sizes) {
+      out.push(data.subarray(off, off + n));
+      off += n;
+    }
     if (off < data.length) out.push(data.subarray(off));
     return out;
   };
@@ -76,7 +103,10 @@ if (missing) {
     await s.deleteMetaTree('repositories/a');
     t.same(await s.listMeta('repositories'), ['c']);
     for (const key of ['../x', 'a/../../x', 'a//b', './a', 'a\\b', '/abs']) await t.rejects(s.writeMeta(key, 'x'), key);
-    t.ok((await swift.listKeys(bucket)).every((o) => o.key.startsWith('some/prefix/')), 'everything under the prefix');
+    t.ok(
+      (await swift.listKeys(bucket)).every((o) => o.key.startsWith('some/prefix/')),
+      'everything under the prefix',
+    );
   });
 
   t.test('blobs: put, stat, ranges, touch refreshes the gc clock, list, delete', async (t) => {
@@ -87,7 +117,11 @@ if (missing) {
     await s.putBlob(d, data);
     const st = (await s.statBlob(d))!;
     t.equal(st.size, 16);
-    const read = async (r?: { start: number; end: number }) => { const c: Buffer[] = []; for await (const x of s.readBlob(d, r)) c.push(x as Buffer); return Buffer.concat(c).toString(); };
+    const read = async (r?: { start: number; end: number }) => {
+      const c: Buffer[] = [];
+      for await (const x of s.readBlob(d, r)) c.push(x as Buffer);
+      return Buffer.concat(c).toString();
+    };
     t.equal(await read(), '0123456789abcdef');
     t.equal(await read({ start: 3, end: 5 }), '345');
     await new Promise((r) => setTimeout(r, 1100));
@@ -95,7 +129,10 @@ if (missing) {
     t.ok((await s.statBlob(d))!.mtimeMs > st.mtimeMs, 'touch moves the used-at time forward');
     const listed = [];
     for await (const b of s.listBlobs()) listed.push(b);
-    t.same(listed.map((b) => [b.digest, b.size]), [[d, 16]]);
+    t.same(
+      listed.map((b) => [b.digest, b.size]),
+      [[d, 16]],
+    );
     t.equal(await s.deleteBlob(d), true);
     t.equal(await s.deleteBlob(d), false);
     t.equal(await s.readBlobBuffer(d), null);
@@ -112,7 +149,11 @@ if (missing) {
       off = await s.appendUpload(u.id, off, Readable.from(chunksOf(data.subarray(off, off + len), sizes)));
       t.equal((await s.getUpload(u.id))!.size, off);
     }
-    await t.rejects(s.appendUpload(u.id, 5, Readable.from([Buffer.from('x')])), { message: `upload is at ${off} bytes` }, 'wrong offset refused with the current size');
+    await t.rejects(
+      s.appendUpload(u.id, 5, Readable.from([Buffer.from('x')])),
+      { message: `upload is at ${off} bytes` },
+      'wrong offset refused with the current size',
+    );
     // A chunk found wrong after it landed is cut off again (whole).
     const before = off;
     const extra = await s.appendUpload(u.id, off, Readable.from([Buffer.from('garbage')]));
@@ -120,7 +161,10 @@ if (missing) {
     t.equal((await s.getUpload(u.id))!.size, before);
     t.ok(extra > before);
     // A failing body leaves the session as it was.
-    async function* broken() { yield data.subarray(off, off + (6 << 20)); throw new Error('client went away'); }
+    async function* broken() {
+      yield data.subarray(off, off + (6 << 20));
+      throw new Error('client went away');
+    }
     await t.rejects(s.appendUpload(u.id, off, Readable.from(broken())), /client went away/);
     t.equal((await s.getUpload(u.id))!.size, before, 'an interrupted chunk is not kept');
     off = await s.appendUpload(u.id, off, Readable.from([data.subarray(off)]));
@@ -133,7 +177,7 @@ if (missing) {
     t.ok((await s.readBlobBuffer(sha256(data)))!.equals(data), 'the committed blob is whole');
     t.same(await s.listUploads(), []);
     t.same(await openUploads(bucket), [], 'no multipart upload left open');
-    t.same((await swift.listKeys(bucket, 'reg/uploads/')), [], 'no session object left');
+    t.same(await swift.listKeys(bucket, 'reg/uploads/'), [], 'no session object left');
     // Small sessions never start a multipart upload; empty ones commit too.
     const small = await s.createUpload('r');
     await s.appendUpload(small.id, 0, Readable.from([Buffer.from('tiny')]));
@@ -151,7 +195,11 @@ if (missing) {
     const d = sha256(data);
     // docker: POST, one PATCH without Content-Length (chunked), PUT ?digest=
     let loc = (await http(core.url, '/v2/s3/docker/blobs/uploads/', { method: 'POST' })).headers.location!;
-    const patch = await http(core.url, loc, { method: 'PATCH', body: Readable.from(chunksOf(data, Array(50).fill(300_000))), headers: { 'transfer-encoding': 'chunked' } });
+    const patch = await http(core.url, loc, {
+      method: 'PATCH',
+      body: Readable.from(chunksOf(data, Array(50).fill(300_000))),
+      headers: { 'transfer-encoding': 'chunked' },
+    });
     t.equal(patch.status, 202);
     t.equal(patch.headers.range, `0-${data.length - 1}`);
     t.equal((await http(core.url, `${loc}?digest=${d}`, { method: 'PUT' })).status, 201);
@@ -160,22 +208,51 @@ if (missing) {
     loc = (await http(core.url, '/v2/s3/oci/blobs/uploads/', { method: 'POST' })).headers.location!;
     let off = 0;
     for (const n of [100 << 10, 6 << 20, 1]) {
-      const r = await http(core.url, loc, { method: 'PATCH', body: data.subarray(off, off + n), headers: { 'content-range': `${off}-${off + n - 1}`, 'content-length': n } });
+      const r = await http(core.url, loc, {
+        method: 'PATCH',
+        body: data.subarray(off, off + n),
+        headers: { 'content-range': `${off}-${off + n - 1}`, 'content-length': n },
+      });
       t.equal(r.status, 202);
       loc = r.headers.location!;
       off += n;
     }
-    const ooo = await http(core.url, loc, { method: 'PATCH', body: 'xx', headers: { 'content-range': '5-6', 'content-length': 2 } });
+    const ooo = await http(core.url, loc, {
+      method: 'PATCH',
+      body: 'xx',
+      headers: { 'content-range': '5-6', 'content-length': 2 },
+    });
     t.equal(ooo.status, 416, 'out-of-order chunk');
-    t.equal((await http(core.url, `${loc}?digest=${d}`, { method: 'PUT', body: data.subarray(off), headers: { 'content-length': data.length - off } })).status, 201);
-    t.ok((await http(core.url, `/v2/s3/oci/blobs/${d}`, { headers: { range: 'bytes=100-199' } })).body.equals(data.subarray(100, 200)), 'ranges');
+    t.equal(
+      (
+        await http(core.url, `${loc}?digest=${d}`, {
+          method: 'PUT',
+          body: data.subarray(off),
+          headers: { 'content-length': data.length - off },
+        })
+      ).status,
+      201,
+    );
+    t.ok(
+      (await http(core.url, `/v2/s3/oci/blobs/${d}`, { headers: { range: 'bytes=100-199' } })).body.equals(
+        data.subarray(100, 200),
+      ),
+      'ranges',
+    );
     // Wrong digest: 400, nothing at either digest's key, session gone.
     const wrong = sha256('something else');
-    const bad = await http(core.url, `/v2/s3/bad/blobs/uploads/?digest=${wrong}`, { method: 'POST', body: data.subarray(0, 6 << 20), headers: { 'content-length': 6 << 20 } });
+    const bad = await http(core.url, `/v2/s3/bad/blobs/uploads/?digest=${wrong}`, {
+      method: 'POST',
+      body: data.subarray(0, 6 << 20),
+      headers: { 'content-length': 6 << 20 },
+    });
     t.equal(bad.status, 400);
     t.equal(bad.json().errors[0].code, 'DIGEST_INVALID');
     const keys = (await swift.listKeys(bucket, 'reg/blobs/')).map((o) => o.key);
-    t.notOk(keys.some((k) => k.endsWith(wrong.slice(7)) || k.endsWith(sha256(data.subarray(0, 6 << 20)).slice(7))), 'nothing stored for the bad push');
+    t.notOk(
+      keys.some((k) => k.endsWith(wrong.slice(7)) || k.endsWith(sha256(data.subarray(0, 6 << 20)).slice(7))),
+      'nothing stored for the bad push',
+    );
     t.same(await openUploads(bucket), []);
   });
 
@@ -187,16 +264,27 @@ if (missing) {
     const cuts = [0, 3 << 20, 9 << 20, data.length];
     for (let i = 0; i < 3; i++) {
       const srv = i % 2 ? a : b;
-      const r = await http(srv.url, loc, { method: 'PATCH', body: data.subarray(cuts[i], cuts[i + 1]), headers: { 'content-range': `${cuts[i]}-${cuts[i + 1] - 1}`, 'content-length': cuts[i + 1] - cuts[i] } });
+      const r = await http(srv.url, loc, {
+        method: 'PATCH',
+        body: data.subarray(cuts[i], cuts[i + 1]),
+        headers: { 'content-range': `${cuts[i]}-${cuts[i + 1] - 1}`, 'content-length': cuts[i + 1] - cuts[i] },
+      });
       t.equal(r.status, 202, `PATCH ${i} on ${i % 2 ? 'a' : 'b'}`);
       loc = r.headers.location!;
     }
-    t.equal((await http(a.url, `${loc}?digest=${sha256(data)}`, { method: 'PUT' })).status, 201, 'PUT on a (re-hashes what b wrote)');
+    t.equal(
+      (await http(a.url, `${loc}?digest=${sha256(data)}`, { method: 'PUT' })).status,
+      201,
+      'PUT on a (re-hashes what b wrote)',
+    );
     t.ok((await http(b.url, `/v2/shared/repo/blobs/${sha256(data)}`)).body.equals(data));
     const { manifest } = await imageParts(a.url, 'shared/repo');
     const put = await putManifest(b.url, 'shared/repo', 'v1', manifest);
     t.equal(put.status, 201);
-    t.equal((await http(a.url, '/v2/shared/repo/manifests/v1', { method: 'HEAD' })).headers['docker-content-digest'], put.digest);
+    t.equal(
+      (await http(a.url, '/v2/shared/repo/manifests/v1', { method: 'HEAD' })).headers['docker-content-digest'],
+      put.digest,
+    );
     t.same((await http(a.url, '/v2/_catalog')).json().repositories, ['shared/repo']);
     t.same(await a.core.listRepositories(), ['shared/repo']);
     t.same(await b.core.listTags('shared/repo'), ['v1']);
@@ -204,54 +292,105 @@ if (missing) {
     t.equal((await http(b.url, '/v2/shared/repo/manifests/v1')).status, 404);
   });
 
-  t.test('storage redirects: blob GET → 307 to a presigned URL that serves the bytes; HEAD and manifests direct', async (t) => {
-    const bucket = await swift.createBucket();
-    const core = await coreOn(bucket, { redirect: {} });
-    const { manifest, layerDigest } = await imageParts(core.url, 'redir/app');
-    const put = await putManifest(core.url, 'redir/app', 'v1', manifest);
-    const get = await http(core.url, `/v2/redir/app/blobs/${layerDigest}`);
-    t.equal(get.status, 307);
-    const url = get.headers.location!;
-    t.match(url, new RegExp(`^${swift.endpoint}/${bucket}/reg/blobs/sha256/`));
-    t.match(url, /X-Amz-Signature=/);
-    const direct = await fetch(url);
-    t.equal(direct.status, 200);
-    t.equal(sha256(Buffer.from(await direct.arrayBuffer())), layerDigest, 'the presigned URL serves the blob');
-    const head = await http(core.url, `/v2/redir/app/blobs/${layerDigest}`, { method: 'HEAD' });
-    t.equal(head.status, 200);
-    t.ok(Number(head.headers['content-length']) > 0);
-    t.equal((await http(core.url, '/v2/redir/app/manifests/v1')).headers['docker-content-digest'], put.digest);
-    t.equal((await http(core.url, `/v2/redir/app/blobs/${sha256('unknown')}`)).status, 404, 'unknown blobs are still 404 here');
-    const cdn = await coreOn(bucket, { redirect: { base: 'https://cdn.example.com/' } });
-    t.equal((await http(cdn.url, `/v2/redir/app/blobs/${layerDigest}`)).headers.location, `https://cdn.example.com/reg/blobs/sha256/${layerDigest.slice(7, 9)}/${layerDigest.slice(7)}`);
-  });
+  t.test(
+    'storage redirects: blob GET → 307 to a presigned URL that serves the bytes; HEAD and manifests direct',
+    async (t) => {
+      const bucket = await swift.createBucket();
+      const core = await coreOn(bucket, { redirect: {} });
+      const { manifest, layerDigest } = await imageParts(core.url, 'redir/app');
+      const put = await putManifest(core.url, 'redir/app', 'v1', manifest);
+      const get = await http(core.url, `/v2/redir/app/blobs/${layerDigest}`);
+      t.equal(get.status, 307);
+      const url = get.headers.location!;
+      t.match(url, new RegExp(`^${swift.endpoint}/${bucket}/reg/blobs/sha256/`));
+      t.match(url, /X-Amz-Signature=/);
+      const direct = await fetch(url);
+      t.equal(direct.status, 200);
+      t.equal(sha256(Buffer.from(await direct.arrayBuffer())), layerDigest, 'the presigned URL serves the blob');
+      const head = await http(core.url, `/v2/redir/app/blobs/${layerDigest}`, { method: 'HEAD' });
+      t.equal(head.status, 200);
+      t.ok(Number(head.headers['content-length']) > 0);
+      t.equal((await http(core.url, '/v2/redir/app/manifests/v1')).headers['docker-content-digest'], put.digest);
+      t.equal(
+        (await http(core.url, `/v2/redir/app/blobs/${sha256('unknown')}`)).status,
+        404,
+        'unknown blobs are still 404 here',
+      );
+      const cdn = await coreOn(bucket, { redirect: { base: 'https://cdn.example.com/' } });
+      t.equal(
+        (await http(cdn.url, `/v2/redir/app/blobs/${layerDigest}`)).headers.location,
+        `https://cdn.example.com/reg/blobs/sha256/${layerDigest.slice(7, 9)}/${layerDigest.slice(7)}`,
+      );
+    },
+  );
 
-  t.test('metadata cache: another instance\'s new tag at once, its move within the TTL', async (t) => {
+  t.test("metadata cache: another instance's new tag at once, its move within the TTL", async (t) => {
     const bucket = await swift.createBucket();
     const writer = await coreOn(bucket);
     const cached = await coreOn(bucket, { metadataCacheTtlMs: 1500 });
     const one = await imageParts(writer.url, 'c/app', { seed: 'one' });
     const two = await imageParts(writer.url, 'c/app', { seed: 'two' });
     const p1 = await putManifest(writer.url, 'c/app', 'v1', one.manifest);
-    t.equal((await http(cached.url, '/v2/c/app/manifests/v1', { method: 'HEAD' })).headers['docker-content-digest'], p1.digest, 'new tag seen at once');
+    t.equal(
+      (await http(cached.url, '/v2/c/app/manifests/v1', { method: 'HEAD' })).headers['docker-content-digest'],
+      p1.digest,
+      'new tag seen at once',
+    );
     const p2 = await putManifest(writer.url, 'c/app', 'v1', two.manifest);
-    t.equal((await http(cached.url, '/v2/c/app/manifests/v1', { method: 'HEAD' })).headers['docker-content-digest'], p1.digest, 'moved tag: old answer within the TTL');
+    t.equal(
+      (await http(cached.url, '/v2/c/app/manifests/v1', { method: 'HEAD' })).headers['docker-content-digest'],
+      p1.digest,
+      'moved tag: old answer within the TTL',
+    );
     await new Promise((r) => setTimeout(r, 1600));
-    t.equal((await http(cached.url, '/v2/c/app/manifests/v1', { method: 'HEAD' })).headers['docker-content-digest'], p2.digest, 'new answer after it');
+    t.equal(
+      (await http(cached.url, '/v2/c/app/manifests/v1', { method: 'HEAD' })).headers['docker-content-digest'],
+      p2.digest,
+      'new answer after it',
+    );
     const p3 = await putManifest(cached.url, 'c/app', 'v1', one.manifest);
-    t.equal((await http(cached.url, '/v2/c/app/manifests/v1', { method: 'HEAD' })).headers['docker-content-digest'], p3.digest, 'own writes seen at once');
+    t.equal(
+      (await http(cached.url, '/v2/c/app/manifests/v1', { method: 'HEAD' })).headers['docker-content-digest'],
+      p3.digest,
+      'own writes seen at once',
+    );
   });
 
   t.test('start-up fails with one line naming the problem', async (t) => {
     const bucket = await swift.createBucket();
     const cases: [string, Record<string, unknown>, RegExp][] = [
-      ['missing bucket', { storage: 's3://no-such-bucket-here/x', s3 }, /^S3 bucket "no-such-bucket-here" does not exist at http/],
-      ['wrong credentials', { storage: `s3://${bucket}/x`, s3: { ...s3, credentials: { accessKeyId: 'test:tester', secretAccessKey: 'wrong' } } }, /^S3 credentials rejected by http\S+ \(SignatureDoesNotMatch\)$/],
-      ['unknown user', { storage: `s3://${bucket}/x`, s3: { ...s3, credentials: { accessKeyId: 'nobody:none', secretAccessKey: 'x' } } }, /^S3 (credentials rejected|access to bucket)/],
-      ['unreachable endpoint', { storage: `s3://${bucket}/x`, s3: { ...s3, endpoint: 'http://127.0.0.1:9' } }, /^S3 endpoint http:\/\/127\.0\.0\.1:9 unreachable \(ECONNREFUSED\)$/],
+      [
+        'missing bucket',
+        { storage: 's3://no-such-bucket-here/x', s3 },
+        /^S3 bucket "no-such-bucket-here" does not exist at http/,
+      ],
+      [
+        'wrong credentials',
+        {
+          storage: `s3://${bucket}/x`,
+          s3: { ...s3, credentials: { accessKeyId: 'test:tester', secretAccessKey: 'wrong' } },
+        },
+        /^S3 credentials rejected by http\S+ \(SignatureDoesNotMatch\)$/,
+      ],
+      [
+        'unknown user',
+        {
+          storage: `s3://${bucket}/x`,
+          s3: { ...s3, credentials: { accessKeyId: 'nobody:none', secretAccessKey: 'x' } },
+        },
+        /^S3 (credentials rejected|access to bucket)/,
+      ],
+      [
+        'unreachable endpoint',
+        { storage: `s3://${bucket}/x`, s3: { ...s3, endpoint: 'http://127.0.0.1:9' } },
+        /^S3 endpoint http:\/\/127\.0\.0\.1:9 unreachable \(ECONNREFUSED\)$/,
+      ],
     ];
     for (const [what, opts, re] of cases) {
-      const err = await createRegistryCore({ deleteEnabled: true, readOnly: false, ...opts } as never).then(() => null, (e: Error) => e.message);
+      const err = await createRegistryCore({ deleteEnabled: true, readOnly: false, ...opts } as never).then(
+        () => null,
+        (e: Error) => e.message,
+      );
       t.match(err, re, `${what}: ${err}`);
       t.notMatch(err ?? '', /\n/, 'one line');
     }
@@ -271,7 +410,7 @@ if (missing) {
     const dry = await collectGarbage({ ...opts, dryRun: true });
     const res = await collectGarbage({ ...opts, dryRun: false });
     t.same(res, dry, 'the dry run predicts the real one');
-    t.equal(res.blobsDeleted, 3, 'the dropped image\'s manifest, config and layer');
+    t.equal(res.blobsDeleted, 3, "the dropped image's manifest, config and layer");
     t.equal((await http(core.url, `/v2/gc/app/blobs/${drop.layerDigest}`)).status, 404);
     t.equal((await http(core.url, `/v2/gc/app/blobs/${keep.layerDigest}`)).status, 200);
     t.equal((await http(core.url, '/v2/gc/app/manifests/keep')).status, 200);

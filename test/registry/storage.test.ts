@@ -40,12 +40,12 @@ t.test('an upload commit publishes the whole blob and leaves no temp or session 
 });
 
 t.test('digest grammar: registered algorithms with exact lengths only', async (t) => {
-  t.ok(parseDigest('sha256:' + 'a'.repeat(64)));
-  t.ok(parseDigest('sha512:' + 'a'.repeat(128)));
-  t.notOk(parseDigest('sha256:' + 'A'.repeat(64)));
-  t.notOk(parseDigest('sha256:' + 'a'.repeat(63)));
-  t.notOk(parseDigest('sha384:' + 'a'.repeat(96)));
-  t.notOk(parseDigest('sha256:' + 'a'.repeat(64) + '/..'));
+  t.ok(parseDigest(`sha256:${'a'.repeat(64)}`));
+  t.ok(parseDigest(`sha512:${'a'.repeat(128)}`));
+  t.notOk(parseDigest(`sha256:${'A'.repeat(64)}`));
+  t.notOk(parseDigest(`sha256:${'a'.repeat(63)}`));
+  t.notOk(parseDigest(`sha384:${'a'.repeat(96)}`));
+  t.notOk(parseDigest(`sha256:${'a'.repeat(64)}/..`));
 });
 
 t.test('tag grammar', async (t) => {

@@ -11,11 +11,37 @@ import { join } from 'node:path';
 import http from 'node:http';
 import tls from 'node:tls';
 import { tempDir, removeDir } from '../helpers/processes.js';
-import { get, rawConnect, sleep, startHarness, stub, until, type Harness, type StubNumbers } from './fixtures/harness.js';
+import {
+  get,
+  rawConnect,
+  sleep,
+  startHarness,
+  stub,
+  until,
+  type Harness,
+  type StubNumbers,
+} from './fixtures/harness.js';
 
-async function expectState(t: Test, h: Harness, want: { reading: number; writing: number; waiting: number }, msg: string): Promise<StubNumbers> {
-  const expected = { active: want.reading + want.writing + want.waiting + 1, reading: want.reading, writing: want.writing + 1, waiting: want.waiting };
-  const s = await until(() => stub(h.base), (s) => s.active === expected.active && s.reading === expected.reading && s.writing === expected.writing && s.waiting === expected.waiting);
+async function expectState(
+  t: Test,
+  h: Harness,
+  want: { reading: number; writing: number; waiting: number },
+  msg: string,
+): Promise<StubNumbers> {
+  const expected = {
+    active: want.reading + want.writing + want.waiting + 1,
+    reading: want.reading,
+    writing: want.writing + 1,
+    waiting: want.waiting,
+  };
+  const s = await until(
+    () => stub(h.base),
+    (s) =>
+      s.active === expected.active &&
+      s.reading === expected.reading &&
+      s.writing === expected.writing &&
+      s.waiting === expected.waiting,
+  );
   t.same({ active: s.active, reading: s.reading, writing: s.writing, waiting: s.waiting }, expected, msg);
   return s;
 }
@@ -24,7 +50,12 @@ t.test('a connection that has sent nothing is waiting; half a request header mak
   const h = await startHarness();
   t.teardown(h.close);
   const c = await rawConnect(h.port);
-  await expectState(t, h, { reading: 0, writing: 0, waiting: 1 }, 'fresh idle connection = waiting (nginx: ngx_reusable_connection on accept)');
+  await expectState(
+    t,
+    h,
+    { reading: 0, writing: 0, waiting: 1 },
+    'fresh idle connection = waiting (nginx: ngx_reusable_connection on accept)',
+  );
   c.write('GET /v2/ HTTP/1.1\r\nHost: x\r\n');
   await expectState(t, h, { reading: 1, writing: 0, waiting: 0 }, 'header incomplete = reading');
   c.write('User-Agent: docker/25.0\r\n\r\n');
@@ -32,7 +63,12 @@ t.test('a connection that has sent nothing is waiting; half a request header mak
   t.match(reply, /^HTTP\/1\.1 200/);
   await expectState(t, h, { reading: 0, writing: 0, waiting: 1 }, 'after the response the keep-alive connection waits');
   c.write('GET /v2/ HTTP/1.1\r\nHo');
-  await expectState(t, h, { reading: 1, writing: 0, waiting: 0 }, 'the next request on a reused connection is reading again');
+  await expectState(
+    t,
+    h,
+    { reading: 1, writing: 0, waiting: 0 },
+    'the next request on a reused connection is reading again',
+  );
   c.destroy();
   await expectState(t, h, { reading: 0, writing: 0, waiting: 0 }, 'client gone: back to zero');
 });
@@ -43,8 +79,13 @@ t.test('writing during a long response, and for the whole body upload', async (t
   const download = get(h.base, '/v2/team/app/blobs/sha256:aa?stream=1500&size=100000');
   await expectState(t, h, { reading: 0, writing: 1, waiting: 0 }, 'a blob download in progress is writing');
   const up = await rawConnect(h.port);
-  up.write('PATCH /v2/team/app/blobs/uploads/u1 HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n' + 'x'.repeat(100));
-  await expectState(t, h, { reading: 0, writing: 2, waiting: 0 }, 'a body upload after the header is writing (nginx: request processing)');
+  up.write(`PATCH /v2/team/app/blobs/uploads/u1 HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n${'x'.repeat(100)}`);
+  await expectState(
+    t,
+    h,
+    { reading: 0, writing: 2, waiting: 0 },
+    'a body upload after the header is writing (nginx: request processing)',
+  );
   up.write('x'.repeat(900));
   const resp = await new Promise<string>((resolve) => up.once('data', (d: Buffer) => resolve(d.toString())));
   t.match(resp, /^HTTP\/1\.1 202/);
@@ -63,9 +104,15 @@ t.test('idle keep-alive connections are waiting and accepted counts connections,
   const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
   t.teardown(() => agent.destroy());
   const before = await stub(h.base);
-  const fetchOne = () => new Promise<void>((resolve, reject) => {
-    http.get(`${h.base}/v2/team/app/manifests/latest`, { agent }, (res) => { res.resume(); res.on('end', resolve); }).on('error', reject);
-  });
+  const fetchOne = () =>
+    new Promise<void>((resolve, reject) => {
+      http
+        .get(`${h.base}/v2/team/app/manifests/latest`, { agent }, (res) => {
+          res.resume();
+          res.on('end', resolve);
+        })
+        .on('error', reject);
+    });
   await Promise.all([fetchOne(), fetchOne()]);
   for (let i = 0; i < 6; i++) await fetchOne();
   const s = await expectState(t, h, { reading: 0, writing: 0, waiting: 2 }, 'two idle keep-alive connections');
@@ -87,22 +134,30 @@ t.test('client aborts mid-response and mid-header bring the counts back to zero'
   for (const s of socks) s.destroy();
   await expectState(t, h, { reading: 0, writing: 0, waiting: 0 }, 'all aborted');
   // The aborted requests are still reported once each, as the gateway will.
-  await until(async () => h.records.length, (n) => n === 2);
+  await until(
+    async () => h.records.length,
+    (n) => n === 2,
+  );
   t.equal(h.records.length, 2);
 });
 
 t.test('server timeouts (header, request, keep-alive) bring the counts back to zero', async (t) => {
-  const h = await startHarness({ server: { headersTimeout: 300, requestTimeout: 600, keepAliveTimeout: 300, connectionsCheckingInterval: 50 } });
+  const h = await startHarness({
+    server: { headersTimeout: 300, requestTimeout: 600, keepAliveTimeout: 300, connectionsCheckingInterval: 50 },
+  });
   t.teardown(h.close);
   const half = await rawConnect(h.port);
   half.write('GET /v2/ HTTP/1.1\r\nHost: x\r\n');
   const slowBody = await rawConnect(h.port);
-  slowBody.write('PUT /v2/team/app/blobs/uploads/u2?digest=sha256:aa HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\nabc');
+  slowBody.write(
+    'PUT /v2/team/app/blobs/uploads/u2?digest=sha256:aa HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\nabc',
+  );
   const idle = await rawConnect(h.port);
   idle.write('GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n');
   await expectState(t, h, { reading: 1, writing: 1, waiting: 1 }, 'one of each');
   // resume(): a paused socket never reads the server's FIN, so it would never close.
-  const closed = (s: import('node:net').Socket) => new Promise<void>((resolve) => (s.destroyed ? resolve() : s.resume().once('close', () => resolve())));
+  const closed = (s: import('node:net').Socket) =>
+    new Promise<void>((resolve) => (s.destroyed ? resolve() : s.resume().once('close', () => resolve())));
   await Promise.all([closed(half), closed(slowBody), closed(idle)]);
   await expectState(t, h, { reading: 0, writing: 0, waiting: 0 }, 'the server timed all three out');
 });
@@ -114,9 +169,14 @@ t.test('pipelined requests: one connection writing, every request counted', asyn
   const c = await rawConnect(h.port);
   let got = '';
   c.on('data', (d: Buffer) => (got += d.toString()));
-  c.write('GET /v2/?delay=300 HTTP/1.1\r\nHost: x\r\n\r\nGET /v2/?delay=10 HTTP/1.1\r\nHost: x\r\n\r\nGET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n');
+  c.write(
+    'GET /v2/?delay=300 HTTP/1.1\r\nHost: x\r\n\r\nGET /v2/?delay=10 HTTP/1.1\r\nHost: x\r\n\r\nGET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n',
+  );
   await expectState(t, h, { reading: 0, writing: 1, waiting: 0 }, 'one connection, three requests in flight');
-  await until(async () => got, (g) => (g.match(/HTTP\/1\.1 200/g) ?? []).length === 3);
+  await until(
+    async () => got,
+    (g) => (g.match(/HTTP\/1\.1 200/g) ?? []).length === 3,
+  );
   const s = await expectState(t, h, { reading: 0, writing: 0, waiting: 1 }, 'all answered, idle');
   t.equal(s.requests - before.requests, 3 + 2, 'three pipelined + two probes');
   c.destroy();
@@ -135,7 +195,10 @@ t.test('connections refused at maxConnections are accepted but not handled', asy
   a.destroy();
   // Until the server has seen `a` close, a probe would itself be dropped: retry.
   // (Such a dropped probe is itself one more accepted-but-not-handled connection.)
-  const s = await until(() => stub(h.base).catch(() => null), (s) => s !== null);
+  const s = await until(
+    () => stub(h.base).catch(() => null),
+    (s) => s !== null,
+  );
   t.ok(drops >= 1);
   t.equal(s && s.accepted - s.handled, drops, 'nginx: handled < accepted by the connections refused at the limit');
   b.destroy();
@@ -144,8 +207,30 @@ t.test('connections refused at maxConnections are accepted but not handled', asy
 t.test('TLS: a handshake in progress is reading; keep-alive over TLS is waiting', async (t) => {
   const dir = await tempDir('stats-tls-');
   t.teardown(() => removeDir(dir));
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-subj', '/CN=127.0.0.1', '-days', '1'], { stdio: 'ignore' });
-  const h = await startHarness({ tls: { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') } });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+      '-subj',
+      '/CN=127.0.0.1',
+      '-days',
+      '1',
+    ],
+    { stdio: 'ignore' },
+  );
+  const h = await startHarness({
+    tls: { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') },
+  });
   t.teardown(h.close);
   const hello = await rawConnect(h.port);
   hello.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01])); // the start of a ClientHello record

@@ -36,7 +36,7 @@ function types(text: string): Record<string, string> {
 }
 
 function value(text: string, series: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(series + ' '));
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
@@ -47,10 +47,23 @@ t.test('golden metric names and types; process and Node metrics present', async 
   t.equal(r.status, 200);
   t.match(r.headers['content-type'], /^text\/plain; version=0\.0\.4/);
   const all = types(r.body);
-  const ours = Object.fromEntries(Object.entries(all).filter(([k]) => k.startsWith('portcullis_')).sort(([a], [b]) => a.localeCompare(b)));
+  const ours = Object.fromEntries(
+    Object.entries(all)
+      .filter(([k]) => k.startsWith('portcullis_'))
+      .sort(([a], [b]) => a.localeCompare(b)),
+  );
   t.same(ours, GOLDEN);
-  for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds', 'nodejs_heap_size_used_bytes']) t.ok(all[name], name);
-  t.notOk(Object.keys(all).some((k) => k.startsWith('nginx_')), 'nginx_* names belong to nginx-prometheus-exporter, not us');
+  for (const name of [
+    'process_cpu_seconds_total',
+    'process_resident_memory_bytes',
+    'nodejs_eventloop_lag_seconds',
+    'nodejs_heap_size_used_bytes',
+  ])
+    t.ok(all[name], name);
+  t.notOk(
+    Object.keys(all).some((k) => k.startsWith('nginx_')),
+    'nginx_* names belong to nginx-prometheus-exporter, not us',
+  );
 });
 
 t.test('values after known traffic', async (t) => {
@@ -64,7 +77,18 @@ t.test('values after known traffic', async (t) => {
   h.stats.blockedAgent('docker-1.5');
   h.stats.webhookDropped('http://hooks.example/x');
   h.stats.internalError();
-  h.stats.record({ method: 'GET', status: 502, operation: 'blob_get', repository: 'team/app', clientType: 'docker', bytesIn: 0, bytesOut: 0, durationMs: 3, upstreamError: 'ECONNREFUSED', upstreamMember: 'http://r2:5000' });
+  h.stats.record({
+    method: 'GET',
+    status: 502,
+    operation: 'blob_get',
+    repository: 'team/app',
+    clientType: 'docker',
+    bytesIn: 0,
+    bytesOut: 0,
+    durationMs: 3,
+    upstreamError: 'ECONNREFUSED',
+    upstreamMember: 'http://r2:5000',
+  });
   const m = (await get(h.base, '/metrics')).body;
   t.equal(value(m, 'portcullis_requests_total{method="PUT",status="201",operation="manifest_put"}'), 1);
   t.equal(value(m, 'portcullis_requests_total{method="PATCH",status="202",operation="blob_upload"}'), 1);
@@ -85,7 +109,11 @@ t.test('values after known traffic', async (t) => {
   t.equal(value(m, 'portcullis_internal_errors_total'), 1);
   t.equal(value(m, 'portcullis_service_up{service="registry:5000",kind="upstream"}'), 1);
   t.equal(value(m, 'portcullis_connections{state="writing"}'), 1, 'the scrape itself');
-  t.equal(value(m, 'portcullis_connections_accepted_total'), 8, '7 registry requests and this scrape, one connection each');
+  t.equal(
+    value(m, 'portcullis_connections_accepted_total'),
+    8,
+    '7 registry requests and this scrape, one connection each',
+  );
   t.match(m, /^portcullis_build_info\{version="0\.1\.0-test",node="v\d+/m);
 });
 
@@ -93,11 +121,26 @@ t.test('repository and client labels are bounded to topN, the rest is "other"', 
   const h = await startHarness({ stats: { topN: 3 } });
   t.teardown(h.close);
   for (let i = 0; i < 6; i++) {
-    h.stats.record({ method: 'PUT', status: 201, operation: 'manifest_put', repository: `repo${i}`, reference: 'v1', clientType: `client${i}`, bytesIn: 10, bytesOut: 0, durationMs: 1 });
+    h.stats.record({
+      method: 'PUT',
+      status: 201,
+      operation: 'manifest_put',
+      repository: `repo${i}`,
+      reference: 'v1',
+      clientType: `client${i}`,
+      bytesIn: 10,
+      bytesOut: 0,
+      durationMs: 1,
+    });
   }
   const m = (await get(h.base, '/metrics')).body;
   const pushes = m.split('\n').filter((l) => l.startsWith('portcullis_pushes_total{'));
-  t.same(pushes, ['portcullis_pushes_total{repository="repo0"} 1', 'portcullis_pushes_total{repository="repo1"} 1', 'portcullis_pushes_total{repository="repo2"} 1', 'portcullis_pushes_total{repository="other"} 3']);
+  t.same(pushes, [
+    'portcullis_pushes_total{repository="repo0"} 1',
+    'portcullis_pushes_total{repository="repo1"} 1',
+    'portcullis_pushes_total{repository="repo2"} 1',
+    'portcullis_pushes_total{repository="other"} 3',
+  ]);
   const clients = m.split('\n').filter((l) => l.startsWith('portcullis_client_requests_total{'));
   t.equal(clients.length, 4);
   t.ok(clients.includes('portcullis_client_requests_total{client="other"} 3'));
@@ -117,6 +160,8 @@ t.test('the real promtool accepts the exposition (check metrics)', async (t) => 
   // Lint findings, one per line. prom-client's default nodejs_active_*_total gauges are
   // known to trip "non-counter metrics should not have _total" (they keep those names for
   // compatibility); nothing of ours may appear.
-  const findings = out.split('\n').filter((l) => l && !/^nodejs_active_(handles|requests|resources)_total non-counter/.test(l));
+  const findings = out
+    .split('\n')
+    .filter((l) => l && !/^nodejs_active_(handles|requests|resources)_total non-counter/.test(l));
   t.same(findings, [], 'no lint findings on portcullis metrics');
 });

@@ -14,31 +14,53 @@ function metric(text: string, name: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-t.test('nginx-prometheus-exporter reads our stub_status unchanged', { skip: hasCommand(BIN) ? false : `${BIN} not installed` }, async (t) => {
-  const held = await holdOneOfEach(5);
-  t.teardown(async () => { held.release(); await held.h.close(); });
-  const port = await freePort();
-  const exporter = startProcess(BIN, [`-nginx.scrape-uri=${held.h.base}/nginx_status`, `-web.listen-address=127.0.0.1:${port}`]);
-  t.teardown(() => exporter.stop());
-  const url = `http://127.0.0.1:${port}/metrics`;
-  await waitForHttp(url, 20_000, exporter);
+t.test(
+  'nginx-prometheus-exporter reads our stub_status unchanged',
+  { skip: hasCommand(BIN) ? false : `${BIN} not installed` },
+  async (t) => {
+    const held = await holdOneOfEach(5);
+    t.teardown(async () => {
+      held.release();
+      await held.h.close();
+    });
+    const port = await freePort();
+    const exporter = startProcess(BIN, [
+      `-nginx.scrape-uri=${held.h.base}/nginx_status`,
+      `-web.listen-address=127.0.0.1:${port}`,
+    ]);
+    t.teardown(() => exporter.stop());
+    const url = `http://127.0.0.1:${port}/metrics`;
+    await waitForHttp(url, 20_000, exporter);
 
-  const body = (await until(() => fetchInsecure(url), (r) => metric(r.body, 'nginx_up') === 1)).body;
-  t.equal(metric(body, 'nginx_up'), 1, 'the exporter parsed the page');
-  // The exporter's own connection is writing while it reads the page, as with nginx.
-  t.equal(metric(body, 'nginx_connections_active'), 4);
-  t.equal(metric(body, 'nginx_connections_reading'), 1);
-  t.equal(metric(body, 'nginx_connections_writing'), 2);
-  t.equal(metric(body, 'nginx_connections_waiting'), 1);
-  // Exact totals: everything the server saw up to and including the exporter's scrape.
-  t.equal(metric(body, 'nginx_http_requests_total'), held.requests(), `requests: 5 registry + 2 held + ${held.stubHits()} stub_status`);
-  t.equal(metric(body, 'nginx_connections_accepted'), held.connections());
-  t.equal(metric(body, 'nginx_connections_handled'), held.connections());
+    const body = (
+      await until(
+        () => fetchInsecure(url),
+        (r) => metric(r.body, 'nginx_up') === 1,
+      )
+    ).body;
+    t.equal(metric(body, 'nginx_up'), 1, 'the exporter parsed the page');
+    // The exporter's own connection is writing while it reads the page, as with nginx.
+    t.equal(metric(body, 'nginx_connections_active'), 4);
+    t.equal(metric(body, 'nginx_connections_reading'), 1);
+    t.equal(metric(body, 'nginx_connections_writing'), 2);
+    t.equal(metric(body, 'nginx_connections_waiting'), 1);
+    // Exact totals: everything the server saw up to and including the exporter's scrape.
+    t.equal(
+      metric(body, 'nginx_http_requests_total'),
+      held.requests(),
+      `requests: 5 registry + 2 held + ${held.stubHits()} stub_status`,
+    );
+    t.equal(metric(body, 'nginx_connections_accepted'), held.connections());
+    t.equal(metric(body, 'nginx_connections_handled'), held.connections());
 
-  held.release();
-  const after = await until(() => fetchInsecure(url), (r) => metric(r.body, 'nginx_connections_active') === 1);
-  t.equal(metric(after.body, 'nginx_connections_active'), 1, 'only the exporter left');
-  t.equal(metric(after.body, 'nginx_connections_reading'), 0);
-  t.equal(metric(after.body, 'nginx_connections_waiting'), 0);
-  t.equal(metric(after.body, 'nginx_http_requests_total'), held.requests());
-});
+    held.release();
+    const after = await until(
+      () => fetchInsecure(url),
+      (r) => metric(r.body, 'nginx_connections_active') === 1,
+    );
+    t.equal(metric(after.body, 'nginx_connections_active'), 1, 'only the exporter left');
+    t.equal(metric(after.body, 'nginx_connections_reading'), 0);
+    t.equal(metric(after.body, 'nginx_connections_waiting'), 0);
+    t.equal(metric(after.body, 'nginx_http_requests_total'), held.requests());
+  },
+);

@@ -8,8 +8,14 @@ import { createStats, type RequestRecord } from '../../src/stats/index.js';
 
 t.test('record() costs a few microseconds at most', async (t) => {
   const stats = createStats({
-    allow: [], stubStatusPath: '/nginx_status', metricsPath: '/metrics', dashboardPath: '/-/stats', topN: 20,
-    version: 'bench', health: async () => [], logger: pino({ level: 'silent' }),
+    allow: [],
+    stubStatusPath: '/nginx_status',
+    metricsPath: '/metrics',
+    dashboardPath: '/-/stats',
+    topN: 20,
+    version: 'bench',
+    health: async () => [],
+    logger: pino({ level: 'silent' }),
   });
   t.teardown(() => stats.close());
   const ops: RequestRecord['operation'][] = ['blob_head', 'blob_get', 'manifest_get', 'blob_upload', 'manifest_head'];

@@ -39,7 +39,13 @@ t.test('/_status answers 503 naming the failure when a service is down', async (
 });
 
 t.test('/_status answers 503 when the health callback itself fails', async (t) => {
-  const h = await startHarness({ stats: { health: async () => { throw new Error('storage unreachable'); } } });
+  const h = await startHarness({
+    stats: {
+      health: async () => {
+        throw new Error('storage unreachable');
+      },
+    },
+  });
   t.teardown(h.close);
   const r = await get(h.base, '/_status');
   t.equal(r.status, 503);

@@ -7,14 +7,29 @@ import { renderStubStatus } from '../../src/stats/index.js';
 import { get, startHarness } from './fixtures/harness.js';
 
 t.test('renders the exact bytes of nginx stub_status (trailing spaces included)', async (t) => {
-  const text = renderStubStatus({ active: 291, accepted: 16630948, handled: 16630948, requests: 31070465, reading: 6, writing: 179, waiting: 106 });
+  const text = renderStubStatus({
+    active: 291,
+    accepted: 16630948,
+    handled: 16630948,
+    requests: 31070465,
+    reading: 6,
+    writing: 179,
+    waiting: 106,
+  });
   // The sample from https://nginx.org/r/stub_status, spaces spelled out.
-  t.equal(text, 'Active connections: 291 \nserver accepts handled requests\n 16630948 16630948 31070465 \nReading: 6 Writing: 179 Waiting: 106 \n');
-  t.same(Buffer.from(text).toString('hex'), Buffer.from(
-    'Active connections: 291 \n' +
-    'server accepts handled requests\n' +
-    ' 16630948 16630948 31070465 \n' +
-    'Reading: 6 Writing: 179 Waiting: 106 \n').toString('hex'));
+  t.equal(
+    text,
+    'Active connections: 291 \nserver accepts handled requests\n 16630948 16630948 31070465 \nReading: 6 Writing: 179 Waiting: 106 \n',
+  );
+  t.same(
+    Buffer.from(text).toString('hex'),
+    Buffer.from(
+      'Active connections: 291 \n' +
+        'server accepts handled requests\n' +
+        ' 16630948 16630948 31070465 \n' +
+        'Reading: 6 Writing: 179 Waiting: 106 \n',
+    ).toString('hex'),
+  );
 });
 
 t.test('the page of a fresh server counts itself like nginx: 1 active, writing 1, 1 request', async (t) => {
@@ -22,7 +37,10 @@ t.test('the page of a fresh server counts itself like nginx: 1 active, writing 1
   t.teardown(h.close);
   const r = await get(h.base, '/nginx_status');
   t.equal(r.status, 200);
-  t.equal(r.body, 'Active connections: 1 \nserver accepts handled requests\n 1 1 1 \nReading: 0 Writing: 1 Waiting: 0 \n');
+  t.equal(
+    r.body,
+    'Active connections: 1 \nserver accepts handled requests\n 1 1 1 \nReading: 0 Writing: 1 Waiting: 0 \n',
+  );
   t.equal(r.headers['content-type'], 'text/plain');
   t.equal(r.headers['content-length'], String(Buffer.byteLength(r.body)));
 });

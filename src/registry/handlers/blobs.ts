@@ -27,7 +27,10 @@ export async function getBlob(ctx: CoreContext, r: RequestInfo): Promise<void> {
   if (r.method === 'HEAD') range = null;
   if (range === 'unsatisfiable') {
     // RFC 9110 §15.5.17: 416 carries `Content-Range: bytes */<size>`.
-    throw new RegistryError('RANGE_INVALID', 'requested range not satisfiable', { size }, 416, { 'content-range': `bytes */${size}`, 'docker-content-digest': digest });
+    throw new RegistryError('RANGE_INVALID', 'requested range not satisfiable', { size }, 416, {
+      'content-range': `bytes */${size}`,
+      'docker-content-digest': digest,
+    });
   }
   res.setHeader(API_VERSION_HEADER, API_VERSION);
   for (const [k, v] of Object.entries(common)) res.setHeader(k, v);
@@ -67,6 +70,7 @@ export async function getBlob(ctx: CoreContext, r: RequestInfo): Promise<void> {
 export async function deleteBlob(ctx: CoreContext, r: RequestInfo): Promise<void> {
   const { digest } = requireDigest(r.ref);
   // Only this repository's link goes; the bytes are reclaimed by `portcullis gc` once unreferenced.
-  if (!(await ctx.repos.unlinkBlob(r.name, digest))) throw new RegistryError('BLOB_UNKNOWN', 'blob unknown to registry', { digest });
+  if (!(await ctx.repos.unlinkBlob(r.name, digest)))
+    throw new RegistryError('BLOB_UNKNOWN', 'blob unknown to registry', { digest });
   send(r.res, 202, { 'docker-content-digest': digest });
 }

@@ -16,7 +16,8 @@ export const MANIFEST_LIMIT = 4 << 20;
 
 async function unknown(ctx: CoreContext, name: string, reference: string): Promise<RegistryError> {
   // A repository that does not exist MUST give 404 too; say which 404 it is.
-  if (!(await ctx.repos.exists(name))) return new RegistryError('NAME_UNKNOWN', 'repository name not known to registry', { name });
+  if (!(await ctx.repos.exists(name)))
+    return new RegistryError('NAME_UNKNOWN', 'repository name not known to registry', { name });
   return new RegistryError('MANIFEST_UNKNOWN', 'manifest unknown', { name, reference });
 }
 
@@ -57,7 +58,10 @@ export async function putManifest(ctx: CoreContext, r: RequestInfo): Promise<voi
   const m = parseManifest(body, r.req.headers['content-type']);
   const digest = digestOf(body, ref.digest?.algorithm ?? 'sha256');
   if (ref.digest && ref.digest.digest !== digest) {
-    throw new RegistryError('DIGEST_INVALID', 'manifest digest does not match the reference', { expected: ref.digest.digest, actual: digest });
+    throw new RegistryError('DIGEST_INVALID', 'manifest digest does not match the reference', {
+      expected: ref.digest.digest,
+      actual: digest,
+    });
   }
 
   // "A registry MAY reject a manifest ... that reference blobs or manifests that do not exist
@@ -68,12 +72,22 @@ export async function putManifest(ctx: CoreContext, r: RequestInfo): Promise<voi
     if (b.urls?.length) continue; // foreign (non-distributable) layer, served elsewhere
     const present = (await ctx.repos.hasBlob(r.name, b.digest)) ? await ctx.storage.statBlob(b.digest) : null;
     if (!present) missing.push(b.digest);
-    else if (present.size !== b.size) throw new RegistryError('MANIFEST_INVALID', 'descriptor size does not match the blob', { digest: b.digest, size: b.size, actual: present.size });
+    else if (present.size !== b.size)
+      throw new RegistryError('MANIFEST_INVALID', 'descriptor size does not match the blob', {
+        digest: b.digest,
+        size: b.size,
+        actual: present.size,
+      });
   }
   for (const c of m.children) {
     if (!(await ctx.repos.getRevision(r.name, c.digest))) missing.push(c.digest);
   }
-  if (missing.length) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', 'manifest references blobs or manifests unknown to the repository', { missing });
+  if (missing.length)
+    throw new RegistryError(
+      'MANIFEST_BLOB_UNKNOWN',
+      'manifest references blobs or manifests unknown to the repository',
+      { missing },
+    );
 
   // Refresh what this manifest references, so a concurrent gc's grace period protects it.
   for (const b of m.blobs) await ctx.storage.touchBlob(b.digest);
@@ -81,20 +95,29 @@ export async function putManifest(ctx: CoreContext, r: RequestInfo): Promise<voi
   await ctx.storage.putBlob(digest, body);
   ctx.manifests.set(digest, body);
   await ctx.repos.linkBlob(r.name, digest);
-  const revision: Revision = { mediaType: m.mediaType, size: body.length, ...(m.subject ? { subject: m.subject.digest } : {}) };
+  const revision: Revision = {
+    mediaType: m.mediaType,
+    size: body.length,
+    ...(m.subject ? { subject: m.subject.digest } : {}),
+  };
   await ctx.repos.putRevision(r.name, digest, revision);
   if (m.subject) {
     // Referrers API: artifactType, else the config media type for image manifests (never for indexes).
     const artifactType = m.artifactType ?? (m.kind === 'manifest' ? m.configMediaType : undefined);
     await ctx.repos.putReferrer(r.name, m.subject.digest, {
-      mediaType: m.mediaType, digest, size: body.length,
+      mediaType: m.mediaType,
+      digest,
+      size: body.length,
       ...(artifactType ? { artifactType } : {}),
       ...(m.annotations ? { annotations: m.annotations } : {}),
     });
   }
   if (ref.tag !== undefined) await ctx.repos.putTag(r.name, ref.tag, digest, revision);
 
-  const headers: Record<string, string> = { location: `/v2/${r.name}/manifests/${digest}`, 'docker-content-digest': digest };
+  const headers: Record<string, string> = {
+    location: `/v2/${r.name}/manifests/${digest}`,
+    'docker-content-digest': digest,
+  };
   // "Pushing a manifest with a subject field": OCI-Subject tells the client we indexed it.
   if (m.subject) headers['oci-subject'] = m.subject.digest;
   send(r.res, 201, headers);

@@ -17,7 +17,8 @@ export function paginate(all: string[], query: URLSearchParams, path: string): {
   const nRaw = query.get('n');
   let n: number | undefined;
   if (nRaw !== null && nRaw !== '') {
-    if (!/^\d+$/.test(nRaw)) throw new RegistryError('PAGINATION_NUMBER_INVALID', 'invalid number of results requested', { n: nRaw });
+    if (!/^\d+$/.test(nRaw))
+      throw new RegistryError('PAGINATION_NUMBER_INVALID', 'invalid number of results requested', { n: nRaw });
     n = Number(nRaw);
   }
   const last = query.get('last');
@@ -30,7 +31,8 @@ export function paginate(all: string[], query: URLSearchParams, path: string): {
 }
 
 export async function listTags(ctx: CoreContext, r: RequestInfo): Promise<void> {
-  if (!(await ctx.repos.exists(r.name))) throw new RegistryError('NAME_UNKNOWN', 'repository name not known to registry', { name: r.name });
+  if (!(await ctx.repos.exists(r.name)))
+    throw new RegistryError('NAME_UNKNOWN', 'repository name not known to registry', { name: r.name });
   const tags = (await ctx.repos.listTags(r.name)).filter((t) => TAG.test(t));
   const { page, link } = paginate(tags, r.query, `/v2/${r.name}/tags/list`);
   sendJson(r.res, 200, { name: r.name, tags: page }, link ? { link } : {});

@@ -34,7 +34,8 @@ function progressHeaders(name: string, id: string, size: number): Record<string,
 
 async function getSession(ctx: CoreContext, r: RequestInfo): Promise<UploadInfo & { size: number }> {
   const s = UPLOAD_ID.test(r.ref) ? await ctx.storage.getUpload(r.ref) : null;
-  if (!s || s.repository !== r.name) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', 'blob upload unknown to registry', { session: r.ref });
+  if (!s || s.repository !== r.name)
+    throw new RegistryError('BLOB_UPLOAD_UNKNOWN', 'blob upload unknown to registry', { session: r.ref });
   return s;
 }
 
@@ -42,7 +43,8 @@ async function getSession(ctx: CoreContext, r: RequestInfo): Promise<UploadInfo 
 function parseContentRange(value: string | undefined): { start: number; end: number } | null {
   if (value === undefined) return null;
   const m = /^(?:bytes[ =])?(\d+)-(\d+)(?:\/(?:\d+|\*))?$/.exec(value.trim());
-  if (!m || Number(m[2]) < Number(m[1])) throw new RegistryError('BLOB_UPLOAD_INVALID', 'invalid Content-Range', { contentRange: value });
+  if (!m || Number(m[2]) < Number(m[1]))
+    throw new RegistryError('BLOB_UPLOAD_INVALID', 'invalid Content-Range', { contentRange: value });
   return { start: Number(m[1]), end: Number(m[2]) };
 }
 
@@ -50,7 +52,13 @@ function parseContentRange(value: string | undefined): { start: number; end: num
  * Stream the request body into the session at `offset`, feeding `hash` on the way. A chunk
  * that does not arrive whole is cut off again, so a session only ever grows by whole chunks.
  */
-async function receive(ctx: CoreContext, id: string, offset: number, req: IncomingMessage, hash: Hash | null): Promise<number> {
+async function receive(
+  ctx: CoreContext,
+  id: string,
+  offset: number,
+  req: IncomingMessage,
+  hash: Hash | null,
+): Promise<number> {
   let received = 0;
   async function* hashed() {
     // destroyOnReturn false: if the storage fails (disk full), the request stays open so the
@@ -76,11 +84,24 @@ function rangeError(_ctx: CoreContext, id: string, size: number, name?: string):
   const headers: Record<string, string> = { range: uploadRange(size), 'docker-upload-uuid': id };
   if (name) headers.location = sessionLocation(name, id);
   // "Pushing a blob in chunks": out-of-order chunks MUST get 416.
-  return new RegistryError('BLOB_UPLOAD_INVALID', 'chunk out of order: it must start where the upload ends', { size }, 416, headers);
+  return new RegistryError(
+    'BLOB_UPLOAD_INVALID',
+    'chunk out of order: it must start where the upload ends',
+    { size },
+    416,
+    headers,
+  );
 }
 
 /** Hash of the whole session, from this process's incremental state or re-read from storage. */
-async function sessionDigest(ctx: CoreContext, id: string, size: number, algorithm: Algorithm, hash: Hash | null, hashAlgorithm: Algorithm): Promise<string> {
+async function sessionDigest(
+  ctx: CoreContext,
+  id: string,
+  size: number,
+  algorithm: Algorithm,
+  hash: Hash | null,
+  hashAlgorithm: Algorithm,
+): Promise<string> {
   if (hash && algorithm === hashAlgorithm) return `${algorithm}:${hash.digest('hex')}`;
   const h = createHash(algorithm);
   let n = 0;
@@ -93,11 +114,22 @@ async function sessionDigest(ctx: CoreContext, id: string, size: number, algorit
 }
 
 /** Verify and publish: digest mismatch → 400 DIGEST_INVALID and the session's bytes are dropped. */
-async function commit(ctx: CoreContext, r: RequestInfo, id: string, size: number, expected: ParsedDigest, hash: Hash | null, hashAlgorithm: Algorithm = 'sha256'): Promise<void> {
+async function commit(
+  ctx: CoreContext,
+  r: RequestInfo,
+  id: string,
+  size: number,
+  expected: ParsedDigest,
+  hash: Hash | null,
+  hashAlgorithm: Algorithm = 'sha256',
+): Promise<void> {
   const actual = await sessionDigest(ctx, id, size, expected.algorithm, hash, hashAlgorithm);
   if (actual !== expected.digest) {
     await ctx.storage.deleteUpload(id);
-    throw new RegistryError('DIGEST_INVALID', 'provided digest did not match uploaded content', { expected: expected.digest, actual });
+    throw new RegistryError('DIGEST_INVALID', 'provided digest did not match uploaded content', {
+      expected: expected.digest,
+      actual,
+    });
   }
   await ctx.storage.commitUpload(id, expected.digest);
   await ctx.repos.linkBlob(r.name, expected.digest);
@@ -112,7 +144,12 @@ export async function startUpload(ctx: CoreContext, r: RequestInfo): Promise<voi
     const from = r.query.get('from');
     // "Mounting a blob from another repository": 201 when the blob is in `from`; otherwise
     // fall through to an ordinary session (202), which the client then uses to upload.
-    if (from && isRepositoryName(from) && (await ctx.repos.hasBlob(from, digest)) && (await ctx.storage.statBlob(digest))) {
+    if (
+      from &&
+      isRepositoryName(from) &&
+      (await ctx.repos.hasBlob(from, digest)) &&
+      (await ctx.storage.statBlob(digest))
+    ) {
       discardBody(r.req);
       await ctx.storage.touchBlob(digest);
       await ctx.repos.linkBlob(r.name, digest);
@@ -155,18 +192,24 @@ export async function continueUpload(ctx: CoreContext, r: RequestInfo): Promise<
   const s = await getSession(ctx, r);
   await ctx.locks.run(s.id, async () => {
     const cur = (await ctx.storage.getUpload(s.id))?.size;
-    if (cur === undefined) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', 'blob upload unknown to registry', { session: s.id });
+    if (cur === undefined)
+      throw new RegistryError('BLOB_UPLOAD_UNKNOWN', 'blob upload unknown to registry', { session: s.id });
     const range = parseContentRange(r.req.headers['content-range']);
     if (range && range.start !== cur) throw rangeError(ctx, s.id, cur, r.name);
     const declared = contentLength(r.req);
     if (range && declared !== null && declared !== range.end - range.start + 1) {
-      throw new RegistryError('BLOB_UPLOAD_INVALID', 'Content-Length does not match Content-Range', { contentRange: r.req.headers['content-range'], contentLength: declared });
+      throw new RegistryError('BLOB_UPLOAD_INVALID', 'Content-Length does not match Content-Range', {
+        contentRange: r.req.headers['content-range'],
+        contentLength: declared,
+      });
     }
     const hash = ctx.hashes.take(s.id, cur) ?? (cur === 0 ? createHash('sha256') : null);
     const size = await receive(ctx, s.id, cur, r.req, hash);
     if ((range && size !== range.end + 1) || (declared !== null && size !== cur + declared)) {
       await ctx.storage.truncateUpload(s.id, cur);
-      throw new RegistryError('BLOB_UPLOAD_INVALID', 'chunk length does not match Content-Range/Content-Length', { received: size - cur });
+      throw new RegistryError('BLOB_UPLOAD_INVALID', 'chunk length does not match Content-Range/Content-Length', {
+        received: size - cur,
+      });
     }
     if (hash) ctx.hashes.put(s.id, size, hash);
     send(r.res, 202, progressHeaders(r.name, s.id, size));
@@ -179,7 +222,8 @@ export async function finishUpload(ctx: CoreContext, r: RequestInfo): Promise<vo
   const expected = requireDigest(r.query.get('digest'));
   await ctx.locks.run(s.id, async () => {
     let size = (await ctx.storage.getUpload(s.id))?.size;
-    if (size === undefined) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', 'blob upload unknown to registry', { session: s.id });
+    if (size === undefined)
+      throw new RegistryError('BLOB_UPLOAD_UNKNOWN', 'blob upload unknown to registry', { session: s.id });
     // Incremental sha256 state from earlier PATCHes here; otherwise re-read at commit.
     const hash = ctx.hashes.take(s.id, size) ?? (size === 0 ? createHash('sha256') : null);
     if (hasBody(r.req)) {

@@ -10,7 +10,20 @@
  * either the old state or the new one, never a partial file under a final name.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readFile, readdir, rename, rm, stat, unlink, utimes, writeFile, access, constants } from 'node:fs/promises';
+import {
+  mkdir,
+  open,
+  readFile,
+  readdir,
+  rename,
+  rm,
+  stat,
+  unlink,
+  utimes,
+  writeFile,
+  access,
+  constants,
+} from 'node:fs/promises';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -123,7 +136,9 @@ export class FilesystemStorage implements Storage {
 
   async touchBlob(digest: string): Promise<void> {
     const now = new Date();
-    await utimes(this.blobPath(digest), now, now).catch((e) => { if (!isNotFound(e)) throw e; });
+    await utimes(this.blobPath(digest), now, now).catch((e) => {
+      if (!isNotFound(e)) throw e;
+    });
   }
 
   async deleteBlob(digest: string): Promise<boolean> {

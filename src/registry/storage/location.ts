@@ -3,7 +3,10 @@ export function isS3Url(storage: string): boolean {
   return storage.startsWith('s3://');
 }
 
-export interface S3Location { bucket: string; prefix: string }
+export interface S3Location {
+  bucket: string;
+  prefix: string;
+}
 
 export function parseS3Url(url: string): S3Location {
   const m = /^s3:\/\/([^/?#]+)(?:\/([^?#]*))?$/.exec(url);
@@ -12,6 +15,5 @@ export function parseS3Url(url: string): S3Location {
   if (!/^[a-zA-Z0-9][a-zA-Z0-9._-]{2,254}$/.test(bucket)) throw new Error(`invalid bucket name "${bucket}"`);
   const parts = (m[2] ?? '').split('/').filter((p) => p !== '');
   for (const p of parts) if (p === '.' || p === '..') throw new Error(`invalid prefix segment "${p}"`);
-  return { bucket, prefix: parts.length ? parts.join('/') + '/' : '' };
+  return { bucket, prefix: parts.length ? `${parts.join('/')}/` : '' };
 }
-

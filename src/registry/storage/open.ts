@@ -13,4 +13,3 @@ export async function openStorage(location: string, s3?: S3Options): Promise<Fil
   const { S3Storage } = await import('./s3.js');
   return new S3Storage(location, s3);
 }
-

@@ -9,7 +9,10 @@
  */
 import type { Storage } from './types.js';
 
-interface Entry { at: number; value: unknown }
+interface Entry {
+  at: number;
+  value: unknown;
+}
 
 export function withMetadataCache<S extends Storage>(storage: S, ttlMs: number, maxEntries = 10_000): S {
   if (!(ttlMs > 0)) return storage;
@@ -33,13 +36,28 @@ export function withMetadataCache<S extends Storage>(storage: S, ttlMs: number, 
   const invalidate = (key: string, tree = false) => {
     for (const k of entries.keys()) {
       const path = k.slice(k.indexOf(':') + 1);
-      if (path === key || key.startsWith(path + '/') || (tree && path.startsWith(key + '/'))) entries.delete(k);
+      if (path === key || key.startsWith(`${path}/`) || (tree && path.startsWith(`${key}/`))) entries.delete(k);
     }
   };
   const c = Object.create(storage) as S;
-  c.readMeta = (key) => cached(`r:${key}`, () => storage.readMeta(key), (v) => v !== null);
-  c.statMeta = (key) => cached(`s:${key}`, () => storage.statMeta(key), (v) => v !== null);
-  c.listMeta = (prefix) => cached(`l:${prefix}`, () => storage.listMeta(prefix), () => true);
+  c.readMeta = (key) =>
+    cached(
+      `r:${key}`,
+      () => storage.readMeta(key),
+      (v) => v !== null,
+    );
+  c.statMeta = (key) =>
+    cached(
+      `s:${key}`,
+      () => storage.statMeta(key),
+      (v) => v !== null,
+    );
+  c.listMeta = (prefix) =>
+    cached(
+      `l:${prefix}`,
+      () => storage.listMeta(prefix),
+      () => true,
+    );
   c.writeMeta = async (key, data) => {
     invalidate(key);
     await storage.writeMeta(key, data);

@@ -28,7 +28,6 @@ export type { S3Location } from './location.js';
 /** `s3://BUCKET` or `s3://BUCKET/some/prefix` → bucket and a prefix ending in "/" (or ""). */
 export { isS3Url, parseS3Url } from './location.js';
 
-
 export function createS3Client(opts: S3Options): S3Client {
   // The SDK warns on stderr that it will drop Node 20 in 2027; portcullis' own output stays one line.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -44,11 +43,23 @@ export function createS3Client(opts: S3Options): S3Client {
     responseChecksumValidation: checksum,
     maxAttempts: 3,
     // Connect timeout only: a socket idle timeout would cut slow but live blob streams.
-    requestHandler: { connectionTimeout: 5_000, httpAgent: new HttpAgent(agentOpts), httpsAgent: new HttpsAgent(agentOpts) },
+    requestHandler: {
+      connectionTimeout: 5_000,
+      httpAgent: new HttpAgent(agentOpts),
+      httpsAgent: new HttpsAgent(agentOpts),
+    },
   });
 }
 
-interface SdkError { name?: string; code?: string; Code?: string; message?: string; $metadata?: { httpStatusCode?: number }; cause?: unknown; errors?: unknown[] }
+interface SdkError {
+  name?: string;
+  code?: string;
+  Code?: string;
+  message?: string;
+  $metadata?: { httpStatusCode?: number };
+  cause?: unknown;
+  errors?: unknown[];
+}
 
 export function errorName(e: unknown): string {
   const x = e as SdkError;
@@ -62,7 +73,9 @@ export function httpStatus(e: unknown): number | undefined {
 /** 404-like: NoSuchKey, NotFound (HEAD), NoSuchUpload. */
 export function isNotFound(e: unknown): boolean {
   const n = errorName(e);
-  return n === 'NoSuchKey' || n === 'NotFound' || n === 'NoSuchUpload' || (httpStatus(e) === 404 && n !== 'NoSuchBucket');
+  return (
+    n === 'NoSuchKey' || n === 'NotFound' || n === 'NoSuchUpload' || (httpStatus(e) === 404 && n !== 'NoSuchBucket')
+  );
 }
 
 function networkCode(e: unknown): string | undefined {
@@ -86,12 +99,21 @@ export function describeS3Error(e: unknown, where: { bucket: string; endpoint?: 
   const endpoint = where.endpoint ?? 'AWS S3';
   const net = networkCode(e);
   if (net && status === undefined) return `S3 endpoint ${endpoint} unreachable (${net})`;
-  if (n === 'NoSuchBucket' || (status === 404 && (n === 'NotFound' || n === 'UnknownError'))) return `S3 bucket "${where.bucket}" does not exist at ${endpoint}`;
-  if (n === 'CredentialsProviderError') return `no S3 credentials found for ${endpoint} (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile or an instance role)`;
-  if (n === 'InvalidAccessKeyId' || n === 'SignatureDoesNotMatch' || n === 'InvalidToken' || n === 'ExpiredToken' || /credential/i.test(n)) {
+  if (n === 'NoSuchBucket' || (status === 404 && (n === 'NotFound' || n === 'UnknownError')))
+    return `S3 bucket "${where.bucket}" does not exist at ${endpoint}`;
+  if (n === 'CredentialsProviderError')
+    return `no S3 credentials found for ${endpoint} (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile or an instance role)`;
+  if (
+    n === 'InvalidAccessKeyId' ||
+    n === 'SignatureDoesNotMatch' ||
+    n === 'InvalidToken' ||
+    n === 'ExpiredToken' ||
+    /credential/i.test(n)
+  ) {
     return `S3 credentials rejected by ${endpoint} (${n})`;
   }
-  if (n === 'AccessDenied' || status === 403) return `S3 access to bucket "${where.bucket}" denied at ${endpoint} (wrong credentials or missing permissions: ${n || status})`;
+  if (n === 'AccessDenied' || status === 403)
+    return `S3 access to bucket "${where.bucket}" denied at ${endpoint} (wrong credentials or missing permissions: ${n || status})`;
   const msg = ((e as SdkError)?.message ?? String(e)).split('\n')[0];
   return `S3 error at ${endpoint} on bucket "${where.bucket}": ${n || 'error'}${status ? ` (HTTP ${status})` : ''}${msg && msg !== n ? `: ${msg}` : ''}`;
 }

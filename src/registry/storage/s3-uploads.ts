@@ -21,8 +21,16 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import {
-  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand,
-  GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, UploadPartCommand, type S3Client,
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  UploadPartCommand,
+  type S3Client,
 } from '@aws-sdk/client-s3';
 import { UploadOffsetError } from './filesystem.js';
 import { isNotFound } from './s3-client.js';
@@ -30,8 +38,16 @@ import type { UploadInfo } from './types.js';
 
 export const MIN_PART = 5 << 20;
 
-export interface Part { n: number; etag: string; size: number }
-export interface SessionState { size: number; parts: Part[]; tail: { key: string; size: number } | null }
+export interface Part {
+  n: number;
+  etag: string;
+  size: number;
+}
+export interface SessionState {
+  size: number;
+  parts: Part[];
+  tail: { key: string; size: number } | null;
+}
 export interface SessionDoc extends UploadInfo {
   /** Multipart upload id at `<id>/data`, created with the first whole part. */
   mpu: string | null;
@@ -43,12 +59,19 @@ export interface SessionDoc extends UploadInfo {
   updatedAt: number;
 }
 
-export interface Bucket { client: S3Client; bucket: string; prefix: string }
+export interface Bucket {
+  client: S3Client;
+  bucket: string;
+  prefix: string;
+}
 
 const md5 = (b: Buffer) => createHash('md5').update(b).digest('base64');
 
 export class S3Uploads {
-  constructor(private readonly b: Bucket, private readonly partSize: number) {
+  constructor(
+    private readonly b: Bucket,
+    private readonly partSize: number,
+  ) {
     if (partSize < MIN_PART) throw new Error('S3 parts must be at least 5 MiB');
   }
 
@@ -56,10 +79,10 @@ export class S3Uploads {
     return `${this.b.prefix}uploads/${id}/`;
   }
   private infoKey(id: string): string {
-    return this.dir(id) + 'info.json';
+    return `${this.dir(id)}info.json`;
   }
   dataKey(id: string): string {
-    return this.dir(id) + 'data';
+    return `${this.dir(id)}data`;
   }
 
   async load(id: string): Promise<SessionDoc | null> {
@@ -75,11 +98,27 @@ export class S3Uploads {
   private async save(doc: SessionDoc): Promise<void> {
     doc.updatedAt = Date.now();
     const body = Buffer.from(JSON.stringify(doc));
-    await this.b.client.send(new PutObjectCommand({ Bucket: this.b.bucket, Key: this.infoKey(doc.id), Body: body, ContentMD5: md5(body), ContentType: 'application/json' }));
+    await this.b.client.send(
+      new PutObjectCommand({
+        Bucket: this.b.bucket,
+        Key: this.infoKey(doc.id),
+        Body: body,
+        ContentMD5: md5(body),
+        ContentType: 'application/json',
+      }),
+    );
   }
 
   async create(repository: string, id: string): Promise<SessionDoc> {
-    const doc: SessionDoc = { id, repository, startedAt: new Date().toISOString(), mpu: null, state: { size: 0, parts: [], tail: null }, prev: null, updatedAt: 0 };
+    const doc: SessionDoc = {
+      id,
+      repository,
+      startedAt: new Date().toISOString(),
+      mpu: null,
+      state: { size: 0, parts: [], tail: null },
+      prev: null,
+      updatedAt: 0,
+    };
     await this.save(doc);
     return doc;
   }
@@ -99,12 +138,26 @@ export class S3Uploads {
 
   private async uploadPart(doc: SessionDoc, n: number, body: Buffer): Promise<Part> {
     if (!doc.mpu) {
-      const r = await this.b.client.send(new CreateMultipartUploadCommand({ Bucket: this.b.bucket, Key: this.dataKey(doc.id), ContentType: 'application/octet-stream' }));
+      const r = await this.b.client.send(
+        new CreateMultipartUploadCommand({
+          Bucket: this.b.bucket,
+          Key: this.dataKey(doc.id),
+          ContentType: 'application/octet-stream',
+        }),
+      );
       doc.mpu = r.UploadId!;
     }
-    const r = await this.b.client.send(new UploadPartCommand({
-      Bucket: this.b.bucket, Key: this.dataKey(doc.id), UploadId: doc.mpu, PartNumber: n, Body: body, ContentLength: body.length, ContentMD5: md5(body),
-    }));
+    const r = await this.b.client.send(
+      new UploadPartCommand({
+        Bucket: this.b.bucket,
+        Key: this.dataKey(doc.id),
+        UploadId: doc.mpu,
+        PartNumber: n,
+        Body: body,
+        ContentLength: body.length,
+        ContentMD5: md5(body),
+      }),
+    );
     return { n, etag: r.ETag!, size: body.length };
   }
 
@@ -141,7 +194,15 @@ export class S3Uploads {
       if (fill > 0) {
         newTail = { key: `${this.dir(id)}tail-${randomBytes(8).toString('hex')}`, size: fill };
         const body = buf!.subarray(0, fill);
-        await this.b.client.send(new PutObjectCommand({ Bucket: this.b.bucket, Key: newTail.key, Body: body, ContentLength: fill, ContentMD5: md5(body) }));
+        await this.b.client.send(
+          new PutObjectCommand({
+            Bucket: this.b.bucket,
+            Key: newTail.key,
+            Body: body,
+            ContentLength: fill,
+            ContentMD5: md5(body),
+          }),
+        );
       }
       const prevTail = doc.prev?.tail?.key;
       doc.prev = old;
@@ -160,7 +221,8 @@ export class S3Uploads {
   async truncate(id: string, size: number): Promise<void> {
     const doc = await this.load(id);
     if (!doc || doc.state.size === size) return;
-    if (!doc.prev || doc.prev.size !== size || doc.completed) throw new Error(`upload ${id} cannot be cut back to ${size} bytes`);
+    if (!doc.prev || doc.prev.size !== size || doc.completed)
+      throw new Error(`upload ${id} cannot be cut back to ${size} bytes`);
     const dropped = doc.state.tail?.key;
     doc.state = doc.prev;
     doc.prev = null;
@@ -184,13 +246,19 @@ export class S3Uploads {
       parts.push(await this.uploadPart(doc, parts.length + 1, buf));
     }
     try {
-      await this.b.client.send(new CompleteMultipartUploadCommand({
-        Bucket: this.b.bucket, Key: this.dataKey(doc.id), UploadId: doc.mpu,
-        MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.n, ETag: p.etag })) },
-      }));
+      await this.b.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.b.bucket,
+          Key: this.dataKey(doc.id),
+          UploadId: doc.mpu,
+          MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.n, ETag: p.etag })) },
+        }),
+      );
     } catch (e) {
       // Completed by an earlier attempt that crashed before recording it?
-      const head = await this.b.client.send(new HeadObjectCommand({ Bucket: this.b.bucket, Key: this.dataKey(doc.id) })).catch(() => null);
+      const head = await this.b.client
+        .send(new HeadObjectCommand({ Bucket: this.b.bucket, Key: this.dataKey(doc.id) }))
+        .catch(() => null);
       if (!isNotFound(e) || !head || head.ContentLength !== state.size) throw e;
     }
     doc.completed = true;
@@ -201,14 +269,17 @@ export class S3Uploads {
   /** Stream the session's bytes (completing the multipart upload first when there is one). */
   read(id: string): Readable {
     const self = this;
-    return Readable.from((async function* () {
-      const doc = await self.load(id);
-      if (!doc) throw Object.assign(new Error(`upload ${id} not found`), { code: 'ENOENT' });
-      const key = await self.complete(doc);
-      if (!key) return;
-      const r = await self.b.client.send(new GetObjectCommand({ Bucket: self.b.bucket, Key: key }));
-      yield* r.Body as Readable;
-    })(), { objectMode: false });
+    return Readable.from(
+      (async function* () {
+        const doc = await self.load(id);
+        if (!doc) throw Object.assign(new Error(`upload ${id} not found`), { code: 'ENOENT' });
+        const key = await self.complete(doc);
+        if (!key) return;
+        const r = await self.b.client.send(new GetObjectCommand({ Bucket: self.b.bucket, Key: key }));
+        yield* r.Body as Readable;
+      })(),
+      { objectMode: false },
+    );
   }
 
   /** Remove a session: abort its multipart upload, delete its objects (state document first). */
@@ -217,9 +288,11 @@ export class S3Uploads {
     if (!doc) return false;
     await this.deleteKey(this.infoKey(id));
     if (doc.mpu && !doc.completed) {
-      await this.b.client.send(new AbortMultipartUploadCommand({ Bucket: this.b.bucket, Key: this.dataKey(id), UploadId: doc.mpu })).catch((e) => {
-        if (!isNotFound(e)) throw e;
-      });
+      await this.b.client
+        .send(new AbortMultipartUploadCommand({ Bucket: this.b.bucket, Key: this.dataKey(id), UploadId: doc.mpu }))
+        .catch((e) => {
+          if (!isNotFound(e)) throw e;
+        });
     }
     await this.removeObjects(id);
     return true;
@@ -229,7 +302,9 @@ export class S3Uploads {
   async removeObjects(id: string): Promise<void> {
     let token: string | undefined;
     do {
-      const r = await this.b.client.send(new ListObjectsV2Command({ Bucket: this.b.bucket, Prefix: this.dir(id), ContinuationToken: token }));
+      const r = await this.b.client.send(
+        new ListObjectsV2Command({ Bucket: this.b.bucket, Prefix: this.dir(id), ContinuationToken: token }),
+      );
       await Promise.all((r.Contents ?? []).map((o) => this.deleteKey(o.Key!)));
       token = r.IsTruncated ? r.NextContinuationToken : undefined;
     } while (token);

@@ -13,9 +13,18 @@
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import {
-  CompleteMultipartUploadCommand, CopyObjectCommand, CreateMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand,
-  HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand, UploadPartCopyCommand,
-  AbortMultipartUploadCommand, type S3Client,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  UploadPartCopyCommand,
+  AbortMultipartUploadCommand,
+  type S3Client,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { parseDigest, type Algorithm } from '../digest.js';
@@ -56,7 +65,10 @@ export class S3Storage implements Storage {
     this.prefix = loc.prefix;
     this.endpoint = opts.endpoint;
     this.client = opts.client ?? createS3Client(opts);
-    this.uploads = new S3Uploads({ client: this.client, bucket: this.bucket, prefix: this.prefix }, opts.partSize ?? 8 << 20);
+    this.uploads = new S3Uploads(
+      { client: this.client, bucket: this.bucket, prefix: this.prefix },
+      opts.partSize ?? 8 << 20,
+    );
   }
 
   get description(): string {
@@ -98,7 +110,9 @@ export class S3Storage implements Storage {
 
   private async put(key: string, data: Buffer | string): Promise<void> {
     const body = typeof data === 'string' ? Buffer.from(data) : data;
-    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentLength: body.length }));
+    await this.client.send(
+      new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentLength: body.length }),
+    );
   }
 
   private async del(key: string): Promise<void> {
@@ -106,12 +120,23 @@ export class S3Storage implements Storage {
   }
 
   /** Every object under a prefix (paginated), optionally only the immediate "directories" and objects. */
-  private async *list(prefix: string, delimiter?: string): AsyncIterable<{ key?: string; dir?: string; size?: number; mtimeMs?: number }> {
+  private async *list(
+    prefix: string,
+    delimiter?: string,
+  ): AsyncIterable<{ key?: string; dir?: string; size?: number; mtimeMs?: number }> {
     let token: string | undefined;
     do {
-      const r = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, Delimiter: delimiter, ContinuationToken: token }));
+      const r = await this.client.send(
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: prefix,
+          Delimiter: delimiter,
+          ContinuationToken: token,
+        }),
+      );
       for (const p of r.CommonPrefixes ?? []) yield { dir: p.Prefix! };
-      for (const o of r.Contents ?? []) yield { key: o.Key!, size: o.Size ?? 0, mtimeMs: o.LastModified?.getTime() ?? 0 };
+      for (const o of r.Contents ?? [])
+        yield { key: o.Key!, size: o.Size ?? 0, mtimeMs: o.LastModified?.getTime() ?? 0 };
       token = r.IsTruncated ? r.NextContinuationToken : undefined;
     } while (token);
   }
@@ -128,10 +153,19 @@ export class S3Storage implements Storage {
   readBlob(digest: string, range?: { start: number; end: number }): Readable {
     const key = this.blobKey(digest);
     const self = this;
-    return Readable.from((async function* () {
-      const r = await self.client.send(new GetObjectCommand({ Bucket: self.bucket, Key: key, Range: range ? `bytes=${range.start}-${range.end}` : undefined }));
-      yield* r.Body as Readable;
-    })(), { objectMode: false });
+    return Readable.from(
+      (async function* () {
+        const r = await self.client.send(
+          new GetObjectCommand({
+            Bucket: self.bucket,
+            Key: key,
+            Range: range ? `bytes=${range.start}-${range.end}` : undefined,
+          }),
+        );
+        yield* r.Body as Readable;
+      })(),
+      { objectMode: false },
+    );
   }
 
   async readBlobBuffer(digest: string): Promise<Buffer | null> {
@@ -166,7 +200,12 @@ export class S3Storage implements Storage {
       if (!m) continue;
       const digest = `${m[1]}:${m[2]}`;
       if (!parseDigest(digest)) continue;
-      yield { digest, algorithm: m[1] as Algorithm, size: o.size!, mtimeMs: Math.max(o.mtimeMs!, touched.get(digest) ?? 0) };
+      yield {
+        digest,
+        algorithm: m[1] as Algorithm,
+        size: o.size!,
+        mtimeMs: Math.max(o.mtimeMs!, touched.get(digest) ?? 0),
+      };
     }
   }
 
@@ -174,27 +213,57 @@ export class S3Storage implements Storage {
   private async copy(source: string, target: string, size: number): Promise<void> {
     const src = `${this.bucket}/${source.split('/').map(encodeURIComponent).join('/')}`;
     if (size <= MAX_COPY) {
-      await this.client.send(new CopyObjectCommand({ Bucket: this.bucket, Key: target, CopySource: src, MetadataDirective: 'REPLACE', ContentType: 'application/octet-stream' }));
+      await this.client.send(
+        new CopyObjectCommand({
+          Bucket: this.bucket,
+          Key: target,
+          CopySource: src,
+          MetadataDirective: 'REPLACE',
+          ContentType: 'application/octet-stream',
+        }),
+      );
       return;
     }
-    const { UploadId } = await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: target, ContentType: 'application/octet-stream' }));
+    const { UploadId } = await this.client.send(
+      new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: target, ContentType: 'application/octet-stream' }),
+    );
     try {
       const parts: { PartNumber: number; ETag: string }[] = [];
       for (let start = 0, n = 1; start < size; start += COPY_PART, n++) {
         const end = Math.min(size, start + COPY_PART) - 1;
-        const r = await this.client.send(new UploadPartCopyCommand({ Bucket: this.bucket, Key: target, UploadId, PartNumber: n, CopySource: src, CopySourceRange: `bytes=${start}-${end}` }));
+        const r = await this.client.send(
+          new UploadPartCopyCommand({
+            Bucket: this.bucket,
+            Key: target,
+            UploadId,
+            PartNumber: n,
+            CopySource: src,
+            CopySourceRange: `bytes=${start}-${end}`,
+          }),
+        );
         parts.push({ PartNumber: n, ETag: r.CopyPartResult!.ETag! });
       }
-      await this.client.send(new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: target, UploadId, MultipartUpload: { Parts: parts } }));
+      await this.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: target,
+          UploadId,
+          MultipartUpload: { Parts: parts },
+        }),
+      );
     } catch (e) {
-      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: target, UploadId })).catch(() => {});
+      await this.client
+        .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: target, UploadId }))
+        .catch(() => {});
       throw e;
     }
   }
 
   /** A time-limited URL to GET the blob directly from the bucket (storage redirects). */
   async presignBlob(digest: string, expiresInSeconds: number): Promise<string> {
-    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: this.blobKey(digest) }), { expiresIn: expiresInSeconds });
+    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: this.blobKey(digest) }), {
+      expiresIn: expiresInSeconds,
+    });
   }
 
   // --- uploads -----------------------------------------------------------------------------
@@ -267,14 +336,24 @@ export class S3Storage implements Storage {
     let keyMarker: string | undefined;
     let idMarker: string | undefined;
     do {
-      const r = await this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: `${this.prefix}uploads/`, KeyMarker: keyMarker, UploadIdMarker: idMarker }));
+      const r = await this.client.send(
+        new ListMultipartUploadsCommand({
+          Bucket: this.bucket,
+          Prefix: `${this.prefix}uploads/`,
+          KeyMarker: keyMarker,
+          UploadIdMarker: idMarker,
+        }),
+      );
       for (const u of r.Uploads ?? []) {
         const id = u.Key!.slice(`${this.prefix}uploads/`.length).split('/')[0];
         if ((u.Initiated?.getTime() ?? 0) > cutoffMs) continue;
         const doc = live.has(id) ? await this.uploads.load(id) : null;
         if (doc?.mpu === u.UploadId) continue;
         n++;
-        if (!dryRun) await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: u.Key!, UploadId: u.UploadId! })).catch(() => {});
+        if (!dryRun)
+          await this.client
+            .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: u.Key!, UploadId: u.UploadId! }))
+            .catch(() => {});
       }
       keyMarker = r.IsTruncated ? r.NextKeyMarker : undefined;
       idMarker = r.IsTruncated ? r.NextUploadIdMarker : undefined;
@@ -298,7 +377,9 @@ export class S3Storage implements Storage {
   async statMeta(key: string): Promise<{ mtimeMs: number } | null> {
     const doc = await this.head(this.metaKey(key));
     if (doc) return { mtimeMs: doc.mtimeMs };
-    const r = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.metaKey(key) + '/', MaxKeys: 1 }));
+    const r = await this.client.send(
+      new ListObjectsV2Command({ Bucket: this.bucket, Prefix: `${this.metaKey(key)}/`, MaxKeys: 1 }),
+    );
     const first = r.Contents?.[0];
     return first ? { mtimeMs: first.LastModified?.getTime() ?? 0 } : null;
   }
@@ -315,7 +396,7 @@ export class S3Storage implements Storage {
   }
 
   async listMeta(prefix: string): Promise<string[]> {
-    const base = this.metaKey(prefix) + '/';
+    const base = `${this.metaKey(prefix)}/`;
     const out: string[] = [];
     for await (const o of this.list(base, '/')) {
       const name = (o.dir ?? o.key!).slice(base.length).replace(/\/$/, '');
@@ -326,14 +407,16 @@ export class S3Storage implements Storage {
 
   async deleteMetaTree(prefix: string): Promise<void> {
     const keys: string[] = [];
-    for await (const o of this.list(this.metaKey(prefix) + '/')) keys.push(o.key!);
+    for await (const o of this.list(`${this.metaKey(prefix)}/`)) keys.push(o.key!);
     for (let i = 0; i < keys.length; i += 16) await Promise.all(keys.slice(i, i + 16).map((k) => this.del(k)));
   }
 
   async check(writable: boolean): Promise<{ ok: boolean; detail: string }> {
     const where = { bucket: this.bucket, endpoint: this.endpoint };
     try {
-      await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix, MaxKeys: 1 }), { abortSignal: AbortSignal.timeout(15_000) });
+      await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix, MaxKeys: 1 }), {
+        abortSignal: AbortSignal.timeout(15_000),
+      });
       return { ok: true, detail: `S3 storage ${this.description}${writable ? '' : ' (read-only)'}` };
     } catch (e) {
       return { ok: false, detail: describeS3Error(e, where) };
@@ -348,7 +431,10 @@ export class S3Storage implements Storage {
       await this.del(key);
       return { ok: true, detail: `S3 storage ${this.description}` };
     } catch (e) {
-      return { ok: false, detail: `${describeS3Error(e, { bucket: this.bucket, endpoint: this.endpoint })} (writing a probe object)` };
+      return {
+        ok: false,
+        detail: `${describeS3Error(e, { bucket: this.bucket, endpoint: this.endpoint })} (writing a probe object)`,
+      };
     }
   }
 

@@ -16,9 +16,16 @@
 import type { Readable } from 'node:stream';
 import type { Algorithm } from '../digest.js';
 
-export interface BlobStat { size: number; mtimeMs: number }
+export interface BlobStat {
+  size: number;
+  mtimeMs: number;
+}
 
-export interface UploadInfo { id: string; repository: string; startedAt: string }
+export interface UploadInfo {
+  id: string;
+  repository: string;
+  startedAt: string;
+}
 
 export interface Storage {
   // --- blobs -------------------------------------------------------------------------------
