@@ -9,7 +9,7 @@
  */
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import type { Action } from '../gateway/route.js';
+import type { Action } from '../oci/operations.js';
 
 export const ACTIONS = ['pull', 'push', 'delete'] as const satisfies readonly Action[];
 

@@ -6,7 +6,7 @@
  * rules grant; anonymous clients get pull everywhere under --anonymous-read, plus whatever
  * `anonymous: true` rules grant.
  */
-import type { Action } from '../gateway/route.js';
+import type { Action } from '../oci/operations.js';
 import type { AccessConfig } from './access-file.js';
 import { compileGlob } from './repository-glob.js';
 

@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import type { Action } from '../gateway/route.js';
+import type { Action } from '../oci/operations.js';
 import { mentionedUsers, parseAccessFile, type AccessConfig } from './access-file.js';
 import { createAccessPolicy, type AccessPolicy } from './access-policy.js';
 import { currentVersion, watchForChanges, type FileWatcher, type FileWatchOptions } from './file-watch.js';

@@ -4,7 +4,7 @@
  * treats the 401 as "not a v2 registry", distribution#1135, pitfalls #7).
  */
 import { RegistryError } from '../oci/errors.js';
-import type { Action } from '../gateway/route.js';
+import type { Action } from '../oci/operations.js';
 
 function quote(v: string): string {
   return `"${v.replace(/["\\]/g, '\\$&')}"`;

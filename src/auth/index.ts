@@ -6,7 +6,7 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import type { RegistryRoute } from '../gateway/route.js';
+import type { RegistryRoute } from '../oci/route.js';
 import type { RegistryError } from '../oci/errors.js';
 import { HtpasswdStore } from './htpasswd-store.js';
 import { AccessStore } from './access-store.js';
@@ -34,7 +34,6 @@ export interface AuthOptions {
 
 export interface AuthRequest {
   method: string;
-  url: string /* raw */;
   headers: IncomingHttpHeaders;
   clientIp: string;
   publicOrigin: string /* e.g. https://reg.example:8443 */;

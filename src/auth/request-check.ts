@@ -10,7 +10,7 @@
  * - Anonymous and not allowed → 401 (so clients send credentials); authenticated and not
  *   allowed → 403 DENIED naming the repository and the action.
  */
-import type { Action } from '../gateway/route.js';
+import type { Action, RegistryRoute } from '../oci/route.js';
 import type { AuthRequest, AuthResult } from './index.js';
 import { parseAuthorization } from './authorization-header.js';
 import { basicChallenge, bearerChallenge, denied, unauthorized } from './challenge.js';
@@ -21,13 +21,8 @@ import { tokenGrants, type TokenClaims } from './token-jwt.js';
 /** Health checks of load balancers and old clients never need credentials (issue 3). */
 const HEALTH_PATHS = new Set(['/_ping', '/v1/_ping', '/v2/_ping']);
 
-function pathOf(url: string): string {
-  const q = url.indexOf('?');
-  return q === -1 ? url : url.slice(0, q);
-}
-
 export async function checkRequest(core: AuthCore, r: AuthRequest): Promise<AuthResult> {
-  const path = pathOf(r.url);
+  const { path } = r.route;
   if (!r.route.api && (HEALTH_PATHS.has(path) || path === core.tokenPath)) return { ok: true };
 
   const creds = parseAuthorization(r.headers.authorization);
@@ -74,7 +69,7 @@ function authorize(
   }
   if (route.repository && route.action) {
     const needs: Array<[string, Action]> = [[route.repository, route.action]];
-    const from = mountSource(r.url, route.operation);
+    const from = mountSource(route);
     if (from) needs.push([from, 'pull']);
     for (const [repo, action] of needs) {
       const result = authorizeOne(core, r, user, claims, repo, action);
@@ -126,12 +121,9 @@ function authorizeOne(
  * reads from `from`: without this check, push rights on one repository would copy any
  * blob out of a repository the user may not pull.
  */
-function mountSource(url: string, operation: string): string | undefined {
-  if (operation !== 'blob_upload') return undefined;
-  const q = url.indexOf('?');
-  if (q === -1) return undefined;
-  const params = new URLSearchParams(url.slice(q + 1));
-  return params.has('mount') ? (params.get('from') ?? undefined) : undefined;
+function mountSource(route: RegistryRoute): string | undefined {
+  if (route.operation !== 'blob_upload') return undefined;
+  return route.query.has('mount') ? (route.query.get('from') ?? undefined) : undefined;
 }
 
 function challenge(

@@ -5,7 +5,8 @@
  * only in other registries' conventions (host:port prefixes); the actions are after the
  * last ':'.
  */
-import { REPOSITORY_NAME, type Action } from '../gateway/route.js';
+import { REPOSITORY_NAME } from '../oci/names.js';
+import type { Action } from '../oci/operations.js';
 
 export interface ResourceScope {
   type: string;

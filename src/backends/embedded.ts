@@ -3,8 +3,7 @@ import { resolve as resolvePath } from 'node:path';
 import type { Logger } from 'pino';
 import type { Backend } from './backend.js';
 import type { Config } from '../config/load.js';
-import { createRegistryCore, type RegistryCoreOptions } from '../registry/index.js';
-import { isS3Url } from '../registry/storage/location.js';
+import { createRegistryCore, isS3Url, type RegistryCoreOptions } from '../registry/index.js';
 
 export type EmbeddedStorageOptions = Pick<RegistryCoreOptions, 'storage' | 's3' | 'redirect' | 'metadataCacheTtlMs'>;
 
@@ -31,7 +30,7 @@ export async function createEmbeddedBackend(
   return {
     kind: 'embedded',
     internalOrigins: new Set(),
-    handle: (ctx) => core.handle(ctx.req, ctx.res),
+    handle: (ctx) => core.handle(ctx.req, ctx.res, ctx.route),
     async health() {
       const h = await core.health();
       return [

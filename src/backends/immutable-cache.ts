@@ -70,8 +70,7 @@ export class ImmutableCache {
   }
 
   /** A DELETE of a manifest or blob by digest: forget everything cached under that path. */
-  forget(rawUrl: string): void {
-    const path = rawUrl.split('?')[0];
+  forget(path: string): void {
     for (const [k, v] of this.entries) {
       if (k.startsWith(`m ${path} `) || k === `b ${path}`) {
         this.entries.delete(k);

@@ -14,6 +14,7 @@ import { UpstreamPool, type Member } from './upstream-pool.js';
 import { upstreamRequestHeaders, clientResponseHeaders } from '../gateway/headers.js';
 import { sendError, API_VERSION, API_VERSION_HEADER } from '../oci/errors.js';
 import { ImmutableCache } from './immutable-cache.js';
+import { hasBody } from '../oci/body.js';
 
 export interface UpstreamOptions {
   urls: URL[];
@@ -27,11 +28,6 @@ const SESSION_LIMIT = 100_000;
 /** Errors that mean the connection was never made, so the request provably never reached the member. */
 const NEVER_CONNECTED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 const UPLOAD_LOCATION = /\/blobs\/uploads\/([^/?#]+)/;
-
-function hasBody(req: http.IncomingMessage): boolean {
-  const len = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (len !== undefined && len !== '0');
-}
 
 export function createUpstreamBackend(opts: UpstreamOptions): Backend {
   const pool = new UpstreamPool(opts.urls, opts.balance, opts.healthIntervalMs);
@@ -210,7 +206,7 @@ export function createUpstreamBackend(opts: UpstreamOptions): Backend {
   function answerLocally(ctx: RequestContext): boolean {
     const { req, res, route } = ctx;
     const read = req.method === 'GET' || req.method === 'HEAD';
-    if (!read && (route.operation === 'manifest_delete' || route.operation === 'blob_delete')) cache.forget(req.url!);
+    if (!read && (route.operation === 'manifest_delete' || route.operation === 'blob_delete')) cache.forget(route.path);
     if (!read || !pool.openAndHealthy()) return false;
     // The version check: registry:2 answers `{}` to anyone when it has no auth of its own,
     // and the gateway has already authenticated this request (issue 6).

@@ -6,7 +6,7 @@ import { accessSync, constants } from 'node:fs';
 import type { BlockList } from 'node:net';
 import { ConfigError, type Config } from './load.js';
 import { parseListen, parseUpstream, parseCidrs, isLoopback, type ListenAddress } from './addresses.js';
-import { parseS3Url } from '../registry/storage/location.js';
+import { parseS3Url } from '../registry/index.js';
 
 export interface Resolved {
   config: Config;

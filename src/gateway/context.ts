@@ -1,7 +1,7 @@
 /** What the gateway knows about one request, built once and handed to each step. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ClientView } from './forwarded.js';
-import type { RegistryRoute } from './route.js';
+import type { RegistryRoute } from '../oci/route.js';
 
 export interface RequestContext {
   id: string;

@@ -18,7 +18,7 @@ import type { RequestContext } from './context.js';
 import { bytesIn, bytesOut } from './context.js';
 import type { CorsPolicy } from './cors.js';
 import { resolveClient, publicOrigin } from './forwarded.js';
-import { classifyRoute } from './route.js';
+import { classifyRoute } from '../oci/route.js';
 import { sendError, sendRegistryError, API_VERSION, API_VERSION_HEADER } from '../oci/errors.js';
 import type { AuthService } from '../auth/index.js';
 import type { Stats } from '../stats/index.js';
@@ -84,7 +84,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
 
   async function handle(ctx: RequestContext): Promise<void> {
     const { req, res, route } = ctx;
-    if (stats?.handle(req, res, ctx.client.ip)) {
+    if (stats?.handle(req, res, ctx.client.ip, route.path)) {
       ctx.quiet = true;
       return;
     }
@@ -114,7 +114,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       });
       return;
     }
-    const path = req.url!.split('?')[0];
+    const { path } = route;
     if (auth?.enabled && path === auth.tokenPath) {
       await auth.handleTokenRequest(req, res, { clientIp: ctx.client.ip, publicOrigin: publicOrigin(ctx.client) });
       return;
@@ -128,11 +128,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
       const result = auth?.enabled
         ? await auth.check({
             method: req.method!,
-            url: '/v2/_catalog',
             headers: req.headers,
             clientIp: ctx.client.ip,
             publicOrigin: publicOrigin(ctx.client),
-            route: { operation: 'catalog', api: true },
+            route: classifyRoute('GET', '/v2/_catalog'),
           })
         : { ok: true as const, user: undefined };
       if (!result.ok) {
@@ -151,7 +150,6 @@ export function createGateway(deps: GatewayDeps): Gateway {
     if (auth?.enabled) {
       const result = await auth.check({
         method: req.method!,
-        url: req.url!,
         headers: req.headers,
         clientIp: ctx.client.ip,
         publicOrigin: publicOrigin(ctx.client),

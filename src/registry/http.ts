@@ -36,13 +36,6 @@ export function sendJson(
   send(res, status, { 'content-type': 'application/json', ...headers }, JSON.stringify(value));
 }
 
-/** Does the request carry a body? (Content-Length > 0 or chunked transfer coding.) */
-export function hasBody(req: IncomingMessage): boolean {
-  if (req.headers['transfer-encoding']) return true;
-  const len = Number(req.headers['content-length'] ?? 0);
-  return Number.isFinite(len) && len > 0;
-}
-
 /** Declared Content-Length, or null when absent (chunked). */
 export function contentLength(req: IncomingMessage): number | null {
   const v = req.headers['content-length'];

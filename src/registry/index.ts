@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pino, type Logger } from 'pino';
+import type { RegistryRoute } from '../oci/route.js';
 import { KeyedLock, ManifestCache, UploadHashes, type CoreContext } from './context.js';
 import { RepositoryStore } from './repository.js';
 import { dispatch } from './routes.js';
@@ -19,6 +20,7 @@ export { collectGarbage, type GcOptions, type GcResult } from './gc.js';
 export type { Storage } from './storage/types.js';
 export { FilesystemStorage } from './storage/filesystem.js';
 export type { S3Options } from './storage/s3-client.js';
+export { isS3Url, parseS3Url, type S3Location } from './storage/location.js';
 
 function isS3(driver: FilesystemStorage | S3Storage): driver is S3Storage {
   return !(driver instanceof FilesystemStorage);
@@ -44,8 +46,11 @@ export interface RegistryCoreOptions {
 }
 
 export interface RegistryCore {
-  /** Answers any request whose raw req.url starts with /v2 (including GET /v2/ → 200 `{}`). No auth here. */
-  handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  /**
+   * Answers any request whose raw req.url starts with /v2 (including GET /v2/ → 200 `{}`). No auth
+   * here. `route` is the request's classification when the caller already has it.
+   */
+  handle(req: IncomingMessage, res: ServerResponse, route?: RegistryRoute): Promise<void>;
   health(): Promise<{ healthy: boolean; detail: string }>;
   /** Every repository (unsorted). */
   listRepositories(): Promise<string[]>;
@@ -80,7 +85,7 @@ export async function createRegistryCore(opts: RegistryCoreOptions): Promise<Reg
   };
   let closed = false;
   return {
-    handle: (req, res) => dispatch(ctx, req, res),
+    handle: (req, res, route) => dispatch(ctx, req, res, route),
     listRepositories: () => repos.listRepositories(),
     listTags: (repository) => repos.listTags(repository),
     async health() {

@@ -3,7 +3,7 @@
  * image-index.md, descriptor.md; Docker Image Manifest V2 Schema 2).
  */
 import { RegistryError } from '../oci/errors.js';
-import { parseDigest } from './digest.js';
+import { parseDigest } from '../oci/digest.js';
 import {
   bareMediaType,
   DOCKER_SCHEMA1,

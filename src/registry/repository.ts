@@ -9,7 +9,7 @@
  * Blob links make a repository's blobs its own: a blob pushed to one repository is not
  * readable through another until it is mounted there (distribution-spec "Mounting a blob").
  */
-import { parseDigest } from './digest.js';
+import { parseDigest } from '../oci/digest.js';
 import type { Storage } from './storage/types.js';
 
 export interface Revision {

@@ -1,13 +1,12 @@
 /**
- * Request dispatcher: raw path → handler (distribution-spec "Endpoints" table, end-1..end-13).
- *
- * Paths are matched undecoded: a percent-encoded slash or dot never reaches a repository
- * name or a storage key, it simply fails the name/reference grammar.
+ * Request dispatcher: the route (classified once, by the shared table in src/oci/route.ts) →
+ * handler, with the core's own refusals (405 with Allow, read-only, deletion disabled).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RegistryError, sendError, sendRegistryError } from '../oci/errors.js';
+import { classifyRoute, type Endpoint, type RegistryRoute } from '../oci/route.js';
+import { requireRepositoryName } from '../oci/names.js';
 import type { CoreContext } from './context.js';
-import { requireRepositoryName } from './names.js';
 import { sendJson } from './http.js';
 import { deleteManifest, getManifest, putManifest } from './handlers/manifests.js';
 import { deleteBlob, getBlob } from './handlers/blobs.js';
@@ -26,44 +25,29 @@ export interface RequestInfo {
 
 type Handler = (ctx: CoreContext, r: RequestInfo) => Promise<void>;
 
-interface Route {
-  pattern: RegExp;
-  methods: Record<string, Handler>;
-  write?: string[];
-  deletes?: string[];
-}
+/** Handlers per method for each endpoint of the shared route table (src/oci/route.ts). */
+const HANDLERS: Record<Endpoint, Record<string, Handler>> = {
+  upload: { POST: startUpload },
+  upload_session: { GET: uploadStatus, PATCH: continueUpload, PUT: finishUpload, DELETE: cancelUpload },
+  blob: { GET: getBlob, HEAD: getBlob, DELETE: deleteBlob },
+  manifest: { GET: getManifest, HEAD: getManifest, PUT: putManifest, DELETE: deleteManifest },
+  tags: { GET: listTags },
+  referrers: { GET: listReferrers },
+};
+
+/** Endpoints where DELETE removes content, refused unless deletion is enabled. */
+const DELETES: ReadonlySet<Endpoint> = new Set(['blob', 'manifest']);
 
 const READ = ['GET', 'HEAD'];
 
-const ROUTES: Route[] = [
-  // end-4a/4b/11: POST /v2/<name>/blobs/uploads/
-  { pattern: /^\/v2\/(.+)\/blobs\/uploads\/?$/, methods: { POST: startUpload } },
-  // end-5/6/13/14: the upload session
-  {
-    pattern: /^\/v2\/(.+)\/blobs\/uploads\/([^/]+)$/,
-    methods: { GET: uploadStatus, PATCH: continueUpload, PUT: finishUpload, DELETE: cancelUpload },
-  },
-  // end-2/10
-  {
-    pattern: /^\/v2\/(.+)\/blobs\/([^/]+)$/,
-    methods: { GET: getBlob, HEAD: getBlob, DELETE: deleteBlob },
-    deletes: ['DELETE'],
-  },
-  // end-3/7/9
-  {
-    pattern: /^\/v2\/(.+)\/manifests\/([^/]+)$/,
-    methods: { GET: getManifest, HEAD: getManifest, PUT: putManifest, DELETE: deleteManifest },
-    deletes: ['DELETE'],
-  },
-  // end-8a/8b
-  { pattern: /^\/v2\/(.+)\/tags\/list$/, methods: { GET: listTags } },
-  // end-12a/12b
-  { pattern: /^\/v2\/(.+)\/referrers\/([^/]+)$/, methods: { GET: listReferrers } },
-];
-
-export async function dispatch(ctx: CoreContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+export async function dispatch(
+  ctx: CoreContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  route: RegistryRoute = classifyRoute(req.method ?? 'GET', req.url ?? '/'),
+): Promise<void> {
   try {
-    await route(ctx, req, res);
+    await answer(ctx, req, res, route);
   } catch (e) {
     if (e instanceof RegistryError) {
       sendRegistryError(res, e);
@@ -98,45 +82,46 @@ function isClientGone(e: unknown, req: IncomingMessage): boolean {
   );
 }
 
-async function route(ctx: CoreContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const raw = req.url ?? '/';
-  const q = raw.indexOf('?');
-  const path = q === -1 ? raw : raw.slice(0, q);
-  const query = new URLSearchParams(q === -1 ? '' : raw.slice(q + 1));
+async function answer(
+  ctx: CoreContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  route: RegistryRoute,
+): Promise<void> {
+  const { path, query, endpoint } = route;
   const method = (req.method ?? 'GET').toUpperCase();
 
   // end-1: API version check.
-  if (path === '/v2' || path === '/v2/') {
+  if (route.operation === 'ping') {
     if (!READ.includes(method))
       throw new RegistryError('UNSUPPORTED', `${method} not supported on /v2/`, undefined, 405, { allow: 'GET, HEAD' });
     return sendJson(res, 200, {});
   }
   // end-15 (registry:2 extension, not in the OCI spec): repository catalog.
-  if (path === '/v2/_catalog') {
+  if (route.operation === 'catalog') {
     if (method !== 'GET')
       throw new RegistryError('UNSUPPORTED', `${method} not supported on /v2/_catalog`, undefined, 405, {
         allow: 'GET',
       });
     return listCatalog(ctx, { req, res, method, name: '', ref: '', query });
   }
-  for (const r of ROUTES) {
-    const m = r.pattern.exec(path);
-    if (!m) continue;
-    const name = requireRepositoryName(m[1]);
-    const handler = r.methods[method];
+  if (endpoint && route.name !== undefined && !route.strayTrailingSlash) {
+    const name = requireRepositoryName(route.name);
+    const methods = HANDLERS[endpoint];
+    const handler = methods[method];
     if (!handler) {
       throw new RegistryError('UNSUPPORTED', `${method} is not supported here`, undefined, 405, {
-        allow: Object.keys(r.methods).join(', '),
+        allow: Object.keys(methods).join(', '),
       });
     }
     if (ctx.readOnly && !READ.includes(method)) {
       throw new RegistryError('UNSUPPORTED', 'the registry is read-only', undefined, 405);
     }
-    if (!ctx.deleteEnabled && r.deletes?.includes(method)) {
+    if (!ctx.deleteEnabled && method === 'DELETE' && DELETES.has(endpoint)) {
       // distribution-spec "Content Management": disabled deletion → 400 or 405.
       throw new RegistryError('UNSUPPORTED', 'deletion is disabled on this registry', undefined, 405);
     }
-    return handler(ctx, { req, res, method, name, ref: m[2] ?? '', query });
+    return handler(ctx, { req, res, method, name, ref: route.reference ?? '', query });
   }
   throw new RegistryError('NOT_FOUND', 'no such registry endpoint', { path }, 404);
 }

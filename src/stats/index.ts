@@ -33,8 +33,11 @@ export interface Stats {
   webhookDropped(endpoint: string): void;
   /** The gateway caught an unexpected error (a bug, not a client or backend failure). */
   internalError(): void;
-  /** Serves the built-in endpoints if the path is one of them. Returns true if it answered. /_ping needs no allow-list; the others check `clientIp` against `allow`. */
-  handle(req: IncomingMessage, res: ServerResponse, clientIp: string): boolean;
+  /**
+   * Serves the built-in endpoints if `path` (the request path without its query) is one of them.
+   * Returns true if it answered. /_ping needs no allow-list; the others check `clientIp` against `allow`.
+   */
+  handle(req: IncomingMessage, res: ServerResponse, clientIp: string, path: string): boolean;
   close(): void;
 }
 
@@ -168,10 +171,7 @@ export function createStats(opts: StatsOptions): Stats {
       metrics.internalError();
     },
 
-    handle(req: IncomingMessage, res: ServerResponse, clientIp: string): boolean {
-      const url = req.url ?? '/';
-      const q = url.indexOf('?');
-      const path = q === -1 ? url : url.slice(0, q);
+    handle(req: IncomingMessage, res: ServerResponse, clientIp: string, path: string): boolean {
       if (skipV2 && path.startsWith('/v2')) return false;
       if (path === '/_ping') {
         if (readOnly(req, res)) servePing(req, res);

@@ -2,7 +2,7 @@
  * The fixed label vocabularies of the metrics: registry operations and HTTP methods.
  * Fixed lists bound the series count and let record() index arrays instead of hashing.
  */
-import type { Operation } from '../gateway/route.js';
+import type { Operation } from '../oci/operations.js';
 
 export const OPERATIONS = [
   'ping',

@@ -3,7 +3,7 @@
  * implementation files can import them without importing index.ts.
  */
 import type { Logger } from 'pino';
-import type { Operation } from '../gateway/route.js';
+import type { Operation } from '../oci/operations.js';
 
 export interface ServiceHealth {
   name: string;

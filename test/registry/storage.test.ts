@@ -4,9 +4,9 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { FilesystemStorage } from '../../src/registry/storage/filesystem.js';
-import { parseDigest } from '../../src/registry/digest.js';
+import { parseDigest } from '../../src/oci/digest.js';
 import { parseRange } from '../../src/registry/http.js';
-import { parseReference } from '../../src/registry/names.js';
+import { parseReference } from '../../src/oci/names.js';
 import { removeDir, sha256, tempDir } from './fixtures/harness.js';
 
 const root = await tempDir('portcullis-fs-');

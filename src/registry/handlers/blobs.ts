@@ -2,7 +2,7 @@
 import { pipeline } from 'node:stream/promises';
 import { API_VERSION, API_VERSION_HEADER, RegistryError } from '../../oci/errors.js';
 import type { CoreContext } from '../context.js';
-import { requireDigest } from '../digest.js';
+import { requireDigest } from '../../oci/digest.js';
 import { parseRange, send } from '../http.js';
 import type { RequestInfo } from '../routes.js';
 

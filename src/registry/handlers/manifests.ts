@@ -4,10 +4,10 @@
  */
 import { RegistryError } from '../../oci/errors.js';
 import type { CoreContext } from '../context.js';
-import { digestOf } from '../digest.js';
+import { digestOf } from '../../oci/digest.js';
 import { readBody, send } from '../http.js';
 import { parseManifest } from '../manifest-parse.js';
-import { parseReference } from '../names.js';
+import { parseReference } from '../../oci/names.js';
 import type { RequestInfo } from '../routes.js';
 import type { Revision } from '../repository.js';
 

@@ -1,5 +1,5 @@
 /** GET /v2/<name>/referrers/<digest> (distribution-spec "Listing Referrers", end-12a/12b). */
-import { requireDigest } from '../digest.js';
+import { requireDigest } from '../../oci/digest.js';
 import { sendJson } from '../http.js';
 import type { CoreContext } from '../context.js';
 import { OCI_INDEX } from '../media-types.js';

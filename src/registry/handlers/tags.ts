@@ -5,7 +5,7 @@
 import { RegistryError } from '../../oci/errors.js';
 import type { CoreContext } from '../context.js';
 import { sendJson } from '../http.js';
-import { TAG } from '../names.js';
+import { TAG } from '../../oci/names.js';
 import type { RequestInfo } from '../routes.js';
 
 /**

@@ -28,7 +28,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { parseDigest, type Algorithm } from '../digest.js';
+import { parseDigest, type Algorithm } from '../../oci/digest.js';
 import type { BlobStat, Storage, UploadInfo } from './types.js';
 
 const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

@@ -27,7 +27,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { parseDigest, type Algorithm } from '../digest.js';
+import { parseDigest, type Algorithm } from '../../oci/digest.js';
 import { createS3Client, describeS3Error, isNotFound, parseS3Url, type S3Options } from './s3-client.js';
 import { S3Uploads } from './s3-uploads.js';
 import type { BlobStat, Storage, UploadInfo } from './types.js';

@@ -14,7 +14,7 @@
  * their root.
  */
 import type { Readable } from 'node:stream';
-import type { Algorithm } from '../digest.js';
+import type { Algorithm } from '../../oci/digest.js';
 
 export interface BlobStat {
   size: number;

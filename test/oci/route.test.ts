@@ -1,5 +1,5 @@
 import t from 'tap';
-import { classifyRoute } from '../../src/gateway/route.js';
+import { classifyRoute } from '../../src/oci/route.js';
 
 t.test('registry routes are classified with repository and action', async (t) => {
   t.match(classifyRoute('GET', '/v2/'), { operation: 'ping', api: true });
@@ -37,4 +37,35 @@ t.test('path tricks never produce a repository name', async (t) => {
   ]) {
     t.equal(classifyRoute('GET', p).repository, undefined, p);
   }
+});
+
+t.test('one reading of each path, the same as registry:2 and the embedded core', async (t) => {
+  // A tag named like an endpoint is still a manifest of the repository before it: the gateway
+  // once read this as the `blobs` endpoint of `secret/manifests` and asked for no pull right.
+  t.match(classifyRoute('GET', '/v2/secret/manifests/blobs'), {
+    operation: 'manifest_get',
+    repository: 'secret',
+    reference: 'blobs',
+    action: 'pull',
+  });
+  t.match(classifyRoute('GET', '/v2/a/manifests/tags/list'), { operation: 'tags_list', repository: 'a/manifests' });
+  t.match(classifyRoute('GET', '/v2/a/blobs/uploads'), { endpoint: 'upload', repository: 'a', reference: undefined });
+  t.match(classifyRoute('GET', '/v2/a/blobs/uploads/'), { endpoint: 'upload', strayTrailingSlash: false });
+});
+
+t.test('a stray trailing slash keeps the endpoint for policy and is marked for the core', async (t) => {
+  t.match(classifyRoute('GET', '/v2/a/manifests/v1/'), {
+    operation: 'manifest_get',
+    repository: 'a',
+    reference: 'v1',
+    strayTrailingSlash: true,
+  });
+  t.match(classifyRoute('GET', '/v2/a/tags/list/'), { operation: 'tags_list', strayTrailingSlash: true });
+});
+
+t.test('path and query are parsed once', async (t) => {
+  const r = classifyRoute('POST', '/v2/app/blobs/uploads/?mount=sha256:ab&from=other');
+  t.equal(r.path, '/v2/app/blobs/uploads/');
+  t.equal(r.query.get('from'), 'other');
+  t.equal(classifyRoute('GET', '/v2/_catalog').query.size, 0);
 });

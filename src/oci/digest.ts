@@ -6,7 +6,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { RegistryError } from '../oci/errors.js';
+import { RegistryError } from './errors.js';
 
 export type Algorithm = 'sha256' | 'sha512';
 

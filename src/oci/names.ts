@@ -1,7 +1,15 @@
-/** Repository names, tags and upload ids (distribution-spec "Pulling manifests": `<name>`, `<reference>`). */
-import { REPOSITORY_NAME } from '../gateway/route.js';
-import { RegistryError } from '../oci/errors.js';
+/**
+ * Repository names, tags and upload ids (distribution-spec "Pulling manifests": `<name>`, `<reference>`).
+ *
+ * Names are checked in their raw (undecoded) form: an encoded slash or dot can never produce a
+ * repository name, and the raw URL is what gets forwarded and what becomes a storage key.
+ */
+import { RegistryError } from './errors.js';
 import { parseDigest, type ParsedDigest } from './digest.js';
+
+/** The spec's name grammar: `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*`. */
+const NAME = '[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*)*';
+export const REPOSITORY_NAME = new RegExp(`^${NAME}$`);
 
 /** The spec's tag grammar: `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`. */
 export const TAG = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
