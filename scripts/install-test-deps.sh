@@ -22,10 +22,17 @@ declare -A NEEDS=(
   [swift-account-server]=swift-account
   [swift-ring-builder]=swift          # ... its rings ...
   [memcached]=memcached               # ... and the cache tempauth needs
+  [go]=golang-go                      # builds the OCI conformance suite (test/conformance) ...
 )
 missing=()
 for cmd in "${!NEEDS[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("${NEEDS[$cmd]}")
+done
+# ... from these Debian Go libraries (packages without a command: asked of dpkg).
+for pkg in golang-golang-x-net-dev golang-golang-x-sys-dev golang-golang-x-text-dev golang-gopkg-yaml.v3-dev \
+  golang-github-google-go-cmp-dev golang-github-google-uuid-dev golang-github-opencontainers-go-digest-dev \
+  golang-github-mitchellh-mapstructure-dev golang-github-asaskevich-govalidator-dev golang-github-go-logr-logr-dev; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || missing+=("$pkg")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 

@@ -27,7 +27,7 @@ export function requireRepositoryName(name: string): string {
 
 export type Reference = { tag: string; digest?: undefined } | { digest: ParsedDigest; tag?: undefined };
 
-/** A manifest reference is a tag or a digest; nothing else is allowed. */
+/** A manifest reference is a tag or a digest; nothing else is allowed in a push or a delete. */
 export function parseReference(ref: string): Reference {
   const d = parseDigest(ref);
   if (d) return { digest: d };
@@ -35,6 +35,17 @@ export function parseReference(ref: string): Reference {
     throw new RegistryError('DIGEST_INVALID', 'invalid digest: only sha256 and sha512 digests are supported', {
       reference: ref,
     });
-  if (!TAG.test(ref)) throw new RegistryError('MANIFEST_INVALID', 'invalid tag', { reference: ref });
+  if (!TAG.test(ref)) throw new RegistryError('TAG_INVALID', 'invalid tag', { reference: ref });
   return { tag: ref };
+}
+
+/**
+ * The reference of a read (GET/HEAD), or null when it is neither a tag nor a digest: a manifest
+ * under a name that can never exist is simply not found (404), as the conformance suite and
+ * registry:2 have it, rather than a malformed request.
+ */
+export function readReference(ref: string): Reference | null {
+  const d = parseDigest(ref);
+  if (d) return { digest: d };
+  return TAG.test(ref) ? { tag: ref } : null;
 }

@@ -62,13 +62,19 @@ t.test('repository names that break the spec grammar get 400 NAME_INVALID', asyn
 });
 
 t.test('encoded dots and slashes in references never reach storage', async (t) => {
+  // A read under such a reference is simply not found; a write is refused as malformed.
   for (const ref of ['..%2f..%2fetc', '%2e%2e', 'sha256:..%2f..']) {
     const r = await http(h.url, `/v2/repo/manifests/${ref}`);
-    t.equal(r.status, 400, ref);
+    t.equal(r.status, 404, ref);
+    const put = await http(h.url, `/v2/repo/manifests/${ref}`, { method: 'PUT', body: '{}' });
+    t.equal(put.status, 400, `PUT ${ref}`);
   }
   const r = await http(h.url, '/v2/repo/blobs/sha256:..%2F..%2F..%2Fetc%2Fpasswd');
-  t.equal(r.status, 400);
-  t.equal(r.json().errors[0].code, 'DIGEST_INVALID');
+  t.equal(r.status, 404);
+  t.equal(r.json().errors[0].code, 'BLOB_UNKNOWN');
+  const del = await http(h.url, '/v2/repo/blobs/sha256:..%2F..%2F..%2Fetc%2Fpasswd', { method: 'DELETE' });
+  t.equal(del.status, 400);
+  t.equal(del.json().errors[0].code, 'DIGEST_INVALID');
 });
 
 t.test('a method the endpoint does not have gets 405 UNSUPPORTED', async (t) => {

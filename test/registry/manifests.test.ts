@@ -126,6 +126,7 @@ t.test('invalid manifests are MANIFEST_INVALID', async (t) => {
   t.equal(mismatch.status, 400);
   const badTag = await putManifest(h.url, 'man/bad', '-tag', { schemaVersion: 2 });
   t.equal(badTag.status, 400);
+  t.equal(badTag.json().errors[0].code, 'TAG_INVALID');
 });
 
 t.test('a manifest referencing missing blobs is MANIFEST_BLOB_UNKNOWN', async (t) => {

@@ -2,12 +2,14 @@
 import { pipeline } from 'node:stream/promises';
 import { API_VERSION, API_VERSION_HEADER, RegistryError } from '../../oci/errors.js';
 import type { CoreContext } from '../context.js';
-import { requireDigest } from '../../oci/digest.js';
+import { parseDigest, requireDigest } from '../../oci/digest.js';
 import { parseRange, send } from '../http.js';
 import type { RequestInfo } from '../routes.js';
 
 export async function getBlob(ctx: CoreContext, r: RequestInfo): Promise<void> {
-  const { digest } = requireDigest(r.ref);
+  // A read of something that can never be a digest is "not found", as for manifests.
+  const digest = parseDigest(r.ref)?.digest;
+  if (!digest) throw new RegistryError('BLOB_UNKNOWN', 'blob unknown to registry', { digest: r.ref });
   const stat = (await ctx.repos.hasBlob(r.name, digest)) ? await ctx.storage.statBlob(digest) : null;
   if (!stat) throw new RegistryError('BLOB_UNKNOWN', 'blob unknown to registry', { digest });
   const size = stat.size;

@@ -7,7 +7,7 @@ import type { CoreContext } from '../context.js';
 import { digestOf } from '../../oci/digest.js';
 import { readBody, send } from '../http.js';
 import { parseManifest } from '../manifest-parse.js';
-import { parseReference } from '../../oci/names.js';
+import { parseReference, readReference } from '../../oci/names.js';
 import type { RequestInfo } from '../routes.js';
 import type { Revision } from '../repository.js';
 
@@ -22,7 +22,8 @@ async function unknown(ctx: CoreContext, name: string, reference: string): Promi
 }
 
 export async function getManifest(ctx: CoreContext, r: RequestInfo): Promise<void> {
-  const ref = parseReference(r.ref);
+  const ref = readReference(r.ref);
+  if (!ref) throw await unknown(ctx, r.name, r.ref);
   // Tags are read fresh every time: another process sharing the storage may move them.
   let digest: string | undefined;
   let rev: Revision | null = null;
