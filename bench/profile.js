@@ -22,6 +22,9 @@ const WARMUP = Number(process.env.BENCH_WRK_WARMUP ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const BLOB_MB = Number(process.env.BENCH_PROFILE_BLOB_MB ?? 256);
 const INTERVAL_US = Number(process.env.BENCH_PROFILE_INTERVAL_US ?? 500);
+// e.g. BENCH_PROFILE_ONLY=blob: only the runs whose label contains one of these strings (separated by |)
+const ONLY = (process.env.BENCH_PROFILE_ONLY ?? '').split('|').filter(Boolean);
+const wanted = (label) => ONLY.length === 0 || ONLY.some((w) => label.toLowerCase().includes(w.toLowerCase()));
 let finished = false;
 process.on('exit', () => {
   if (!finished) killAllSync();
@@ -92,6 +95,7 @@ function moduleOf(url, name) {
 }
 
 async function profileRun({ label, work, htpasswd, tls, upstream, storage, load }) {
+  if (!wanted(label)) return null;
   const dir = join(work, 'prof', label.replace(/\W+/g, '-'));
   await mkdir(dir, { recursive: true });
   const pc = await startPortcullis(ROOT, {
@@ -149,7 +153,7 @@ function render(runs, machine, bg) {
       `Only samples inside the measured window are counted. Machine: ${machine.nproc} × ${machine.cpu}, node ${machine.node}; background CPU busy before start ${(bg * 100).toFixed(0)}% (shared machine, noisy).`,
     '',
   );
-  for (const r of runs) {
+  for (const r of runs.filter(Boolean)) {
     const pct = (us) => `${((us / r.s.total) * 100).toFixed(1)}%`;
     const perReq = (us) => `${(us / r.requests).toFixed(1)} µs`;
     L.push(`## ${r.label}`, '');

@@ -15,6 +15,7 @@ import { upstreamRequestHeaders, clientResponseHeaders } from '../gateway/header
 import { sendError, API_VERSION, API_VERSION_HEADER } from '../oci/errors.js';
 import { ImmutableCache } from './immutable-cache.js';
 import { hasBody } from '../oci/body.js';
+import { canSplice, closeIdleSplices, spliceGet, type SplicePool } from './body-splice.js';
 
 export interface UpstreamOptions {
   urls: URL[];
@@ -37,12 +38,109 @@ export function createUpstreamBackend(opts: UpstreamOptions): Backend {
   // with shared storage and http.secret, so PATCH/PUT must go where POST went (pitfalls #28).
   const sessions = new Map<string, string>();
   const multi = opts.urls.length > 1;
+  const splices: SplicePool = new Map();
 
   function bindSession(location: string | undefined, member: Member): void {
     const m = location && UPLOAD_LOCATION.exec(location);
     if (!m) return;
     if (sessions.size >= SESSION_LIMIT) sessions.delete(sessions.keys().next().value!);
     sessions.set(m[1], member.name);
+  }
+
+  /** The member's status line and headers, rewritten for the client; returns the status. */
+  function relayHead(
+    ctx: RequestContext,
+    member: Member,
+    started: bigint,
+    head: { statusCode?: number; statusMessage?: string; headers: http.IncomingHttpHeaders },
+  ): number {
+    ctx.upstreamMs = Number(process.hrtime.bigint() - started) / 1e6;
+    const status = head.statusCode ?? 502;
+    if (status >= 502 && status <= 504) pool.markFailure(member, `answered ${status}`);
+    else pool.markSuccess(member);
+    if (multi && status === 202 && ctx.route.operation === 'blob_upload') bindSession(head.headers.location, member);
+    ctx.res.writeHead(status, head.statusMessage, clientResponseHeaders(head.headers, internalOrigins, ctx.client));
+    return status;
+  }
+
+  /** The member failed this request: retry it elsewhere when that is safe, else tell the client. */
+  function failed(
+    ctx: RequestContext,
+    member: Member,
+    attempt: number,
+    err: NodeJS.ErrnoException,
+    reusedSocket: boolean,
+    cacheKey?: string,
+  ): Promise<void> {
+    const { req, res } = ctx;
+    const code = err.code ?? 'ERROR';
+    ctx.upstreamError = `${code}: ${err.message}`;
+    if (res.destroyed || res.writableEnded) return Promise.resolve();
+    const neverSent = !reusedSocket && NEVER_CONNECTED.has(code);
+    // A pooled socket the registry closed just as it was reused (pitfalls #12): only a
+    // bodiless first attempt is treated as that race (and retried); anything else is the member failing.
+    const keepAliveRace = reusedSocket && code === 'ECONNRESET' && attempt === 0 && !hasBody(req);
+    // The client is still there, so this is the member failing (refused, reset, timed out):
+    // mark it down until a probe succeeds, so no version check is answered on its behalf.
+    if (!keepAliveRace) pool.markFailure(member, ctx.upstreamError);
+    // Requests that never reached the member and carry no body are retried once elsewhere
+    // (a bound upload session cannot move); nothing with a body is replayed (pitfalls #12).
+    const sessionBound = multi && ctx.route.operation === 'blob_upload' && ctx.route.reference !== undefined;
+    const idempotent = !hasBody(req) && !sessionBound && !res.headersSent;
+    const safeToRetry = neverSent || (keepAliveRace && (req.method === 'GET' || req.method === 'HEAD'));
+    if (idempotent && attempt === 0 && safeToRetry) {
+      const other = reusedSocket && code === 'ECONNRESET' ? member : (pool.pick(member) ?? member);
+      return send(ctx, other, 1, cacheKey);
+    }
+    opts.logger.warn(
+      { upstream: member.name, method: req.method, path: req.url, error: ctx.upstreamError, reqId: ctx.id },
+      'upstream request failed',
+    );
+    if (res.headersSent) res.destroy();
+    else if (code === 'ETIMEDOUT')
+      sendError(res, 'GATEWAY_TIMEOUT', `upstream ${member.name} sent nothing for ${opts.idleTimeoutMs / 1000}s`, {
+        upstream: member.name,
+      });
+    else if (ctx.route.operation === 'blob_upload' && ctx.route.reference && multi)
+      sendError(
+        res,
+        'BLOB_UPLOAD_UNKNOWN',
+        `the registry member holding this upload (${member.name}) is unavailable; restart the upload`,
+        { upstream: member.name },
+      );
+    else
+      sendError(res, 'BAD_GATEWAY', `upstream registry ${member.name} is unreachable (${code})`, {
+        upstream: member.name,
+      });
+    return Promise.resolve();
+  }
+
+  /** Blob GETs take the splice path (body-splice.ts) when they can; everything else the http client. */
+  function send(ctx: RequestContext, member: Member, attempt: number, cacheKey?: string): Promise<void> {
+    if (ctx.route.operation !== 'blob_get') return forward(ctx, member, attempt, cacheKey);
+    const { req, res } = ctx;
+    const headers = upstreamRequestHeaders(req.headers, ctx.client, req.url!);
+    if (hasBody(req) || !canSplice(member.url, req.method, headers)) return forward(ctx, member, attempt, cacheKey);
+    const started = process.hrtime.bigint();
+    member.active++;
+    ctx.upstreamMember = member.name;
+    return spliceGet(splices, {
+      url: member.url,
+      path: req.url!,
+      headers,
+      idleTimeoutMs: opts.idleTimeoutMs,
+      res,
+      onHead: (head) => relayHead(ctx, member, started, head),
+    }).then(
+      (outcome) => {
+        member.active--;
+        if (outcome === 'declined') return forward(ctx, member, attempt, cacheKey);
+      },
+      (err: NodeJS.ErrnoException) => {
+        member.active--;
+        return failed(ctx, member, attempt, err, false, cacheKey);
+      },
+    );
   }
 
   function forward(ctx: RequestContext, member: Member, attempt: number, cacheKey?: string): Promise<void> {
@@ -75,69 +173,17 @@ export function createUpstreamBackend(opts: UpstreamOptions): Backend {
         proxyReq.destroy(Object.assign(new Error('upstream idle timeout'), { code: 'ETIMEDOUT' })),
       );
       proxyReq.on('response', (proxyRes) => {
-        ctx.upstreamMs = Number(process.hrtime.bigint() - started) / 1e6;
-        const status = proxyRes.statusCode ?? 502;
-        if (status >= 502 && status <= 504) pool.markFailure(member, `answered ${status}`);
-        else pool.markSuccess(member);
-        if (multi && status === 202 && ctx.route.operation === 'blob_upload')
-          bindSession(proxyRes.headers.location, member);
-        res.writeHead(
-          status,
-          proxyRes.statusMessage,
-          clientResponseHeaders(proxyRes.headers, internalOrigins, ctx.client),
-        );
+        const status = relayHead(ctx, member, started, proxyRes);
         if (cacheKey && status === 200) keepInCache(cacheKey, req.method!, proxyRes);
         proxyRes.pipe(res);
         proxyRes.on('error', () => res.destroy());
         proxyRes.on('end', finish);
       });
       proxyReq.on('error', (err: NodeJS.ErrnoException) => {
-        const code = err.code ?? 'ERROR';
-        ctx.upstreamError = `${code}: ${err.message}`;
-        if (res.destroyed || res.writableEnded) {
-          finish();
-          return;
-        }
-        const neverSent = !proxyReq.reusedSocket && NEVER_CONNECTED.has(code);
-        // A pooled socket the registry closed just as it was reused (pitfalls #12): only a
-        // bodiless first attempt is treated as that race (and retried); anything else is the member failing.
-        const keepAliveRace = proxyReq.reusedSocket && code === 'ECONNRESET' && attempt === 0 && !hasBody(req);
-        // The client is still there, so this is the member failing (refused, reset, timed out):
-        // mark it down until a probe succeeds, so no version check is answered on its behalf.
-        if (!keepAliveRace) pool.markFailure(member, ctx.upstreamError);
-        // Requests that never reached the member and carry no body are retried once elsewhere
-        // (a bound upload session cannot move); nothing with a body is replayed (pitfalls #12).
-        const sessionBound = multi && ctx.route.operation === 'blob_upload' && ctx.route.reference !== undefined;
-        const idempotent = !hasBody(req) && !sessionBound && !res.headersSent;
-        const safeToRetry = neverSent || (keepAliveRace && (req.method === 'GET' || req.method === 'HEAD'));
-        if (idempotent && attempt === 0 && safeToRetry) {
-          const other = proxyReq.reusedSocket && code === 'ECONNRESET' ? member : (pool.pick(member) ?? member);
-          member.active--;
-          done = true;
-          forward(ctx, other, 1, cacheKey).then(resolve);
-          return;
-        }
-        opts.logger.warn(
-          { upstream: member.name, method: req.method, path: req.url, error: ctx.upstreamError, reqId: ctx.id },
-          'upstream request failed',
-        );
-        if (res.headersSent) res.destroy();
-        else if (code === 'ETIMEDOUT')
-          sendError(res, 'GATEWAY_TIMEOUT', `upstream ${member.name} sent nothing for ${opts.idleTimeoutMs / 1000}s`, {
-            upstream: member.name,
-          });
-        else if (ctx.route.operation === 'blob_upload' && ctx.route.reference && multi)
-          sendError(
-            res,
-            'BLOB_UPLOAD_UNKNOWN',
-            `the registry member holding this upload (${member.name}) is unavailable; restart the upload`,
-            { upstream: member.name },
-          );
-        else
-          sendError(res, 'BAD_GATEWAY', `upstream registry ${member.name} is unreachable (${code})`, {
-            upstream: member.name,
-          });
-        finish();
+        if (done) return;
+        done = true;
+        member.active--;
+        failed(ctx, member, attempt, err, proxyReq.reusedSocket, cacheKey).then(resolve);
       });
       // A client that goes away aborts the upstream request too: no half-open sockets (pitfalls #10).
       res.on('close', () => {
@@ -259,7 +305,7 @@ export function createUpstreamBackend(opts: UpstreamOptions): Backend {
         sendError(ctx.res, 'UNAVAILABLE', 'no upstream registry configured');
         return Promise.resolve();
       }
-      return forward(ctx, member, 0, cacheKey);
+      return send(ctx, member, 0, cacheKey);
     },
     async health(): Promise<BackendHealth[]> {
       return pool.members.map((m) => ({
@@ -272,6 +318,7 @@ export function createUpstreamBackend(opts: UpstreamOptions): Backend {
     },
     async close() {
       pool.close();
+      closeIdleSplices(splices);
     },
   };
 }

@@ -1,0 +1,367 @@
+/**
+ * Blob GETs to a plain-HTTP upstream member without Node's http client on the body path.
+ *
+ * Node's client reads the upstream socket into a fresh 64 KiB buffer per read, its parser
+ * copies each body chunk into another new Buffer, and the chunk then passes through two
+ * streams before it reaches the client's TLS socket: on a 1 GiB layer that was about a
+ * quarter of the gateway's CPU (bench/README.md). Here the response head is parsed by hand,
+ * and once its Content-Length is known the body goes from large reads into reused buffers
+ * (net.Socket's `onread`) straight into the client response, with backpressure (reading
+ * stops while the client is slow), the member's idle timeout, and the upstream request
+ * aborted when the client goes away.
+ *
+ * Only responses framed by Content-Length are spliced (distribution always sends it on blob
+ * GETs). Anything else (chunked, close-delimited, 1xx) is declined before a byte reaches the
+ * client, and the caller sends the (idempotent) GET again through the ordinary client.
+ */
+import net from 'node:net';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+
+/** Upstream reads land in buffers of this size; a loopback socket often has this much ready. */
+const READ_SIZE = 256 * 1024;
+/** Buffers kept for reuse across all transfers (4 MiB at most). */
+const SPARE_LIMIT = 16;
+const HEAD_LIMIT = 64 * 1024;
+/** Idle keep-alive connections kept per member, and how long they may stay idle. */
+const IDLE_PER_ORIGIN = 8;
+const IDLE_KEEP_MS = 30_000;
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/;
+const UNSAFE_IN_HEAD = /[\r\n\0]/;
+/** Headers Node's own client keeps only once (first wins) when a response repeats them. */
+const SINGLE = new Set([
+  'age',
+  'authorization',
+  'content-length',
+  'content-type',
+  'etag',
+  'expires',
+  'from',
+  'host',
+  'if-modified-since',
+  'if-unmodified-since',
+  'last-modified',
+  'location',
+  'max-forwards',
+  'proxy-authorization',
+  'referer',
+  'retry-after',
+  'server',
+  'user-agent',
+]);
+
+const spare: Buffer[] = [];
+function takeBuffer(): Buffer {
+  return spare.pop() ?? Buffer.allocUnsafeSlow(READ_SIZE);
+}
+function giveBack(buf: Buffer): void {
+  if (buf.length === READ_SIZE && spare.length < SPARE_LIMIT) spare.push(buf);
+}
+
+export interface SpliceHead {
+  statusCode: number;
+  statusMessage: string;
+  headers: IncomingHttpHeaders;
+}
+
+export interface SpliceRequest {
+  /** The member's origin; must be http:. */
+  url: URL;
+  path: string;
+  headers: OutgoingHttpHeaders;
+  idleTimeoutMs: number;
+  res: ServerResponse;
+  /** Called once with the upstream's head, before any body byte is written to `res`. */
+  onHead(head: SpliceHead): void;
+}
+
+/**
+ * 'done': the response was relayed (or the client went away); 'declined': nothing was written
+ * to the client and the request should go through the ordinary client. Rejects with the
+ * socket error (code ETIMEDOUT for the idle timeout) if the upstream failed before its head
+ * arrived; `headSent` on the error says whether the client had already been answered.
+ */
+export type SpliceOutcome = 'done' | 'declined';
+
+/** Whether a request can take this path at all (checked before anything is sent). */
+export function canSplice(url: URL, method: string | undefined, headers: OutgoingHttpHeaders): boolean {
+  if (url.protocol !== 'http:' || method !== 'GET') return false;
+  for (const [k, v] of Object.entries(headers)) {
+    if (v === undefined) continue;
+    if (!TOKEN.test(k) || UNSAFE_IN_HEAD.test(Array.isArray(v) ? v.join('') : String(v))) return false;
+  }
+  return true;
+}
+
+/** A keep-alive connection to one member, reading through `onread` into reused buffers. */
+class Conn {
+  readonly socket: net.Socket;
+  /** Where the next read goes; replaced per request. Returns false to stop reading. */
+  onData: (n: number, buf: Buffer) => boolean = () => {
+    // Bytes while idle: the member is out of step; never reuse this connection.
+    this.socket.destroy();
+    return false;
+  };
+  reused = false;
+
+  constructor(
+    url: URL,
+    readonly origin: string,
+  ) {
+    this.socket = net.connect({
+      host: url.hostname.replace(/^\[|\]$/g, ''),
+      port: Number(url.port || 80),
+      noDelay: true,
+      onread: {
+        buffer: takeBuffer,
+        callback: (n: number, buf: Uint8Array) => this.onData(n, buf as Buffer),
+      },
+    });
+  }
+}
+
+/** Idle keep-alive connections by member origin; one per backend. */
+export type SplicePool = Map<string, Conn[]>;
+
+function checkout(idle: SplicePool, url: URL): Conn {
+  const list = idle.get(url.origin);
+  while (list?.length) {
+    const conn = list.pop()!;
+    if (!conn.socket.destroyed) {
+      for (const event of ['close', 'error', 'timeout']) conn.socket.removeAllListeners(event);
+      conn.reused = true;
+      return conn;
+    }
+  }
+  return new Conn(url, url.origin);
+}
+
+function checkin(idle: SplicePool, conn: Conn): void {
+  const socket = conn.socket;
+  socket.removeAllListeners('timeout');
+  socket.removeAllListeners('error');
+  socket.removeAllListeners('end');
+  socket.removeAllListeners('close');
+  conn.onData = () => {
+    socket.destroy();
+    return false;
+  };
+  const list = idle.get(conn.origin) ?? [];
+  idle.set(conn.origin, list);
+  if (list.length >= IDLE_PER_ORIGIN) {
+    socket.destroy();
+    return;
+  }
+  list.push(conn);
+  socket.on('error', () => {});
+  socket.setTimeout(IDLE_KEEP_MS, () => socket.destroy());
+  socket.once('close', () => {
+    const i = list.indexOf(conn);
+    if (i >= 0) list.splice(i, 1);
+  });
+}
+
+/** Drop every idle connection (on shutdown). */
+export function closeIdleSplices(idle: SplicePool): void {
+  for (const list of idle.values()) for (const conn of list.splice(0)) conn.socket.destroy();
+}
+
+function serializeRequest(path: string, headers: OutgoingHttpHeaders): string {
+  let head = `GET ${path} HTTP/1.1\r\n`;
+  for (const [k, v] of Object.entries(headers)) {
+    if (v === undefined) continue;
+    if (Array.isArray(v)) for (const one of v) head += `${k}: ${one}\r\n`;
+    else head += `${k}: ${v}\r\n`;
+  }
+  return `${head}\r\n`;
+}
+
+interface ParsedHead extends SpliceHead {
+  /** Body length, or null when the response is not framed by Content-Length. */
+  length: number | null;
+  keepAlive: boolean;
+}
+
+function parseHead(text: string): ParsedHead | null {
+  const lines = text.split('\r\n');
+  const m = STATUS_LINE.exec(lines[0]);
+  if (!m) return null;
+  const statusCode = Number(m[2]);
+  const headers: IncomingHttpHeaders = {};
+  const lengths = new Set<string>();
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i];
+    const colon = line.indexOf(':');
+    if (colon <= 0) return null; // also rejects obs-fold continuation lines
+    const name = line.slice(0, colon).toLowerCase();
+    if (!TOKEN.test(name)) return null;
+    const value = line.slice(colon + 1).trim();
+    if (name === 'content-length') lengths.add(value);
+    const prev = headers[name];
+    if (prev === undefined) headers[name] = name === 'set-cookie' ? [value] : value;
+    else if (name === 'set-cookie') (prev as string[]).push(value);
+    else if (!SINGLE.has(name)) headers[name] = `${prev}, ${value}`;
+  }
+  let length: number | null = null;
+  if (statusCode === 204 || statusCode === 304) length = 0;
+  else if (headers['transfer-encoding'] === undefined && lengths.size === 1) {
+    const only = [...lengths][0];
+    if (/^\d{1,15}$/.test(only)) length = Number(only);
+  }
+  if (statusCode < 200) length = null;
+  const connection = String(headers.connection ?? '').toLowerCase();
+  const keepAlive = m[1] === '1' ? !/\bclose\b/.test(connection) : /\bkeep-alive\b/.test(connection);
+  return { statusCode, statusMessage: m[3] ?? '', headers, length, keepAlive };
+}
+
+/** GET `path` from the member and relay the response to `res`; see SpliceOutcome. */
+export function spliceGet(idle: SplicePool, r: SpliceRequest): Promise<SpliceOutcome> {
+  return attempt(idle, r, checkout(idle, r.url)).catch(
+    (err: NodeJS.ErrnoException & { headSent?: boolean; reused?: boolean }) => {
+      // A pooled connection the member closed just as it was reused: once more on a fresh one.
+      if (err.reused && !err.headSent) return attempt(idle, r, new Conn(r.url, r.url.origin));
+      throw err;
+    },
+  );
+}
+
+function attempt(idle: SplicePool, r: SpliceRequest, conn: Conn): Promise<SpliceOutcome> {
+  const { res } = r;
+  const socket = conn.socket;
+  return new Promise<SpliceOutcome>((resolve, reject) => {
+    let settled = false;
+    let head: ParsedHead | null = null;
+    let headBytes: Buffer[] = [];
+    let headSize = 0;
+    let remaining = 0;
+    let paused = false;
+
+    const settle = (outcome: SpliceOutcome | Error) => {
+      if (settled) return;
+      settled = true;
+      res.off('close', onClientClose);
+      res.off('drain', onDrain);
+      if (outcome instanceof Error) reject(outcome);
+      else resolve(outcome);
+    };
+    const fail = (err: NodeJS.ErrnoException) => {
+      if (settled) return;
+      conn.onData = () => false;
+      socket.destroy();
+      if (head) {
+        // The client already has the head: it can only learn of the failure by a cut connection.
+        res.destroy();
+        settle('done');
+      } else settle(Object.assign(err, { headSent: false, reused: conn.reused && headSize === 0 }));
+    };
+    const finished = () => {
+      res.end();
+      if (head!.keepAlive) checkin(idle, conn);
+      else socket.destroy();
+      settle('done');
+    };
+    const onClientClose = () => {
+      if (settled) return;
+      conn.onData = () => false;
+      socket.destroy();
+      settle('done');
+    };
+    const onDrain = () => {
+      if (!paused || settled) return;
+      paused = false;
+      socket.resume();
+    };
+
+    /** Relay body bytes buf[from, to); returns false when reading should stop for now. */
+    const relay = (buf: Buffer, from: number, to: number): boolean => {
+      const n = Math.min(to - from, remaining);
+      if (n <= 0) {
+        giveBack(buf);
+        return true;
+      }
+      remaining -= n;
+      const more = res.write(buf.subarray(from, from + n), () => giveBack(buf));
+      if (to - from > n) {
+        // Bytes past the declared length: the member is out of step. The client got its
+        // whole body; this connection is not reused.
+        res.end();
+        conn.onData = () => false;
+        socket.destroy();
+        settle('done');
+        return false;
+      }
+      if (remaining === 0) {
+        finished();
+        return true;
+      }
+      if (!more) paused = true;
+      return more;
+    };
+
+    const onHeadBytes = (n: number, buf: Buffer): boolean => {
+      // The head usually arrives whole in the first read: search it in place; only a head
+      // split across reads is collected (copied, it is small) until its end shows up.
+      const first = headBytes.length === 0;
+      const scanFrom = Math.max(0, headSize - 3);
+      if (!first) headBytes.push(Buffer.from(buf.subarray(0, n)));
+      headSize += n;
+      const all = first ? buf.subarray(0, n) : Buffer.concat(headBytes, headSize);
+      const end = all.indexOf('\r\n\r\n', scanFrom, 'latin1');
+      if (end < 0) {
+        if (first) headBytes.push(Buffer.from(all));
+        giveBack(buf);
+        if (headSize > HEAD_LIMIT)
+          fail(Object.assign(new Error('upstream response head too large'), { code: 'EPROTO' }));
+        return true;
+      }
+      const parsed = parseHead(all.toString('latin1', 0, end));
+      if (!parsed) {
+        giveBack(buf);
+        fail(Object.assign(new Error('malformed upstream response head'), { code: 'EPROTO' }));
+        return false;
+      }
+      if (parsed.length === null) {
+        // Not Content-Length framed: hand back before the client has seen anything.
+        giveBack(buf);
+        conn.onData = () => false;
+        socket.destroy();
+        settle('declined');
+        return false;
+      }
+      head = parsed;
+      headBytes = [];
+      remaining = parsed.length;
+      r.onHead(parsed);
+      conn.onData = (m, b) => relay(b, 0, m);
+      if (remaining === 0) {
+        giveBack(buf);
+        if (all.length > end + 4) {
+          // Bytes after a bodiless response: answered, but the connection is not reused.
+          res.end();
+          conn.onData = () => false;
+          socket.destroy();
+          settle('done');
+          return false;
+        }
+        finished();
+        return true;
+      }
+      if (first) return relay(buf, end + 4, n);
+      giveBack(buf);
+      const extra = Buffer.from(all.subarray(end + 4));
+      return relay(extra, 0, extra.length);
+    };
+
+    conn.onData = onHeadBytes;
+    socket.setTimeout(r.idleTimeoutMs, () =>
+      fail(Object.assign(new Error('upstream idle timeout'), { code: 'ETIMEDOUT' })),
+    );
+    socket.on('error', (err) => fail(err));
+    socket.on('end', () => fail(Object.assign(new Error('upstream closed the connection'), { code: 'ECONNRESET' })));
+    socket.on('close', () => fail(Object.assign(new Error('upstream connection closed'), { code: 'ECONNRESET' })));
+    res.on('close', onClientClose);
+    res.on('drain', onDrain);
+    socket.write(serializeRequest(r.path, r.headers), 'latin1');
+  });
+}
