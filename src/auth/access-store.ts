@@ -8,6 +8,7 @@ import type { Action } from '../oci/operations.js';
 import { mentionedUsers, parseAccessFile, type AccessConfig } from './access-file.js';
 import { createAccessPolicy, type AccessPolicy } from './access-policy.js';
 import { currentVersion, watchForChanges, type FileWatcher, type FileWatchOptions } from './file-watch.js';
+import { OptionError } from '../startup-error.js';
 
 export interface AccessStoreOptions {
   file?: string;
@@ -37,7 +38,7 @@ export class AccessStore implements AccessPolicy {
       cfg = parseAccessFile(await readFile(file, 'utf8'), file);
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
-      throw new Error(`--access: ${e.code ? `cannot read ${file}: ${e.code}` : e.message}`);
+      throw new OptionError('access', e.code ? `cannot read ${file}: ${e.code}` : e.message);
     }
     store.install(cfg, 'loaded');
     if (opts.watch !== false) {

@@ -9,6 +9,7 @@ import { parseHtpasswd, weakUsers, type HtpasswdEntry } from './htpasswd-parse.j
 import { verifyDummy, verifyPassword } from './password-verify.js';
 import { CredentialCache } from './credential-cache.js';
 import { currentVersion, watchForChanges, type FileWatcher, type FileWatchOptions } from './file-watch.js';
+import { OptionError } from '../startup-error.js';
 
 export interface HtpasswdStoreOptions {
   file: string;
@@ -34,9 +35,8 @@ export class HtpasswdStore {
       store.version = await currentVersion(opts.file);
       text = await readFile(opts.file, 'utf8');
     } catch (err) {
-      throw new Error(
-        `--htpasswd: cannot read ${opts.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-      );
+      const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      throw new OptionError('htpasswd', `cannot read ${opts.file}: ${why}`);
     }
     store.apply(text, 'loaded');
     if (store.users.size === 0) {

@@ -16,6 +16,7 @@ import type { AuthCore } from './auth-core.js';
 import { checkRequest } from './request-check.js';
 import { handleTokenRequest } from './token-endpoint.js';
 import type { FileWatchOptions } from './file-watch.js';
+import { OptionError } from '../startup-error.js';
 
 export interface AuthOptions {
   htpasswdFile?: string; // undefined => auth disabled (everything allowed)
@@ -62,7 +63,7 @@ const TOKEN_PATH = '/token';
 
 export async function createAuth(opts: AuthOptions): Promise<AuthService> {
   if (!opts.htpasswdFile) {
-    if (opts.accessFile) throw new Error('--access: needs --htpasswd (there are no users to apply it to)');
+    if (opts.accessFile) throw new OptionError('access', 'needs --htpasswd (there are no users to apply it to)');
     return disabledAuth();
   }
   const htpasswd = await HtpasswdStore.open({

@@ -3,7 +3,8 @@ import { resolve as resolvePath } from 'node:path';
 import type { Logger } from 'pino';
 import type { Backend } from './backend.js';
 import type { Config } from '../config/load.js';
-import { createRegistryCore, isS3Url, type RegistryCoreOptions } from '../registry/index.js';
+import { createRegistryCore, isS3Url, StorageUnusable, type RegistryCoreOptions } from '../registry/index.js';
+import { OptionError } from '../startup-error.js';
 
 export type EmbeddedStorageOptions = Pick<RegistryCoreOptions, 'storage' | 's3' | 'redirect' | 'metadataCacheTtlMs'>;
 
@@ -26,7 +27,11 @@ export function embeddedStorageOptions(c: Config): EmbeddedStorageOptions {
 export async function createEmbeddedBackend(
   opts: EmbeddedStorageOptions & { deleteEnabled: boolean; readOnly: boolean; logger: Logger },
 ): Promise<Backend> {
-  const core = await createRegistryCore(opts);
+  const core = await createRegistryCore(opts).catch((e: unknown) => {
+    if (e instanceof StorageUnusable)
+      throw new OptionError(e.setting === 'redirect' ? 'storageRedirect' : 'storage', e.message);
+    throw e;
+  });
   return {
     kind: 'embedded',
     internalOrigins: new Set(),

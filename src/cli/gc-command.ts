@@ -5,6 +5,8 @@
  */
 import type { CommandModule } from 'yargs';
 import { collectGarbage, type GcResult } from '../registry/gc.js';
+import { OptionError } from '../startup-error.js';
+import { StorageUnusable } from '../registry/index.js';
 
 interface Args {
   storage: string;
@@ -21,7 +23,7 @@ interface Args {
 /** "90s", "30m", "1h", "2d", "500ms" or a bare number of seconds → milliseconds. */
 export function parseDuration(value: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/.exec(value.trim());
-  if (!m) throw new Error(`invalid duration ${JSON.stringify(value)} (use e.g. 90s, 30m, 1h, 2d)`);
+  if (!m) throw new OptionError('gracePeriod', `invalid duration ${JSON.stringify(value)} (use e.g. 90s, 30m, 1h, 2d)`);
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[
     (m[2] ?? 's') as 'ms' | 's' | 'm' | 'h' | 'd'
   ];
@@ -78,7 +80,8 @@ export const gcCommand: CommandModule<object, Args> = {
       process.stdout.write(`${formatSummary(result, dryRun)}\n`);
     } catch (e) {
       process.stderr.write(`portcullis gc: ${(e as Error).message}\n`);
-      process.exitCode = 1;
+      // A wrong option is a usage error (2), like everywhere else on the command line.
+      process.exitCode = e instanceof OptionError || e instanceof StorageUnusable ? 2 : 1;
     }
   },
 };

@@ -16,6 +16,7 @@ import { configJsonSchema } from './schema.js';
 import { htpasswdCommand } from './htpasswd-command.js';
 import { gcCommand } from './gc-command.js';
 import { VERSION } from '../version.js';
+import { OptionError } from '../startup-error.js';
 
 const EXIT_USAGE = 2;
 
@@ -99,7 +100,7 @@ async function runServe(argv: Record<string, unknown>): Promise<void> {
       `  stats: ${running.urls[0]}${config.dashboardPath}  ${running.urls[0]}${config.statsPath}  ${running.urls[0]}${config.metricsPath}\n`,
     );
   } catch (e) {
-    if (e instanceof ConfigError || /^--/.test((e as Error).message)) fail((e as Error).message);
+    if (e instanceof OptionError) fail(e.message);
     logger.fatal({ err: e }, 'start-up failed');
     process.exit(1);
   }

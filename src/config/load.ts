@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { OPTIONS, type OptionName, type OptionSpec, flagName, envName } from './options.js';
 import { parseDuration } from './duration.js';
+import { OptionError } from '../startup-error.js';
 
 type ValueOf<S extends OptionSpec> = S['type'] extends 'boolean'
   ? boolean
@@ -23,12 +24,14 @@ export type Config = {
 
 export type Source = 'default' | 'file' | 'env' | 'flag';
 
-export class ConfigError extends Error {
-  constructor(
-    readonly option: string,
-    reason: string,
-  ) {
-    super(option in OPTIONS ? `--${flagName(option)} (${envName(option)}): ${reason}` : `${option}: ${reason}`);
+/** An option that is wrong where it was given: the message names the flag and its environment variable. */
+export class ConfigError extends OptionError {
+  constructor(option: string, reason: string) {
+    super(
+      option,
+      reason,
+      option in OPTIONS ? `--${flagName(option)} (${envName(option)}): ${reason}` : `${option}: ${reason}`,
+    );
   }
 }
 

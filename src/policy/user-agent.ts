@@ -6,6 +6,7 @@
  * JavaScript RegExp supports the lookahead, so the rule is used verbatim. The gateway
  * answers a match with 404 and a JSON body; this module only says which rule matched.
  */
+import { OptionError } from '../startup-error.js';
 
 export const DEFAULT_UA_RULE = '^(docker\\/1\\.(3|4|5(?!\\.[0-9]-dev))|Go ).*$';
 
@@ -20,9 +21,8 @@ export function createUserAgentPolicy(opts: { extra: string[]; defaultRule: bool
     try {
       return { source, re: new RegExp(source) };
     } catch (err) {
-      throw new Error(
-        `--block-user-agent: invalid regular expression ${JSON.stringify(source)}: ${(err as Error).message}`,
-      );
+      const why = (err as Error).message;
+      throw new OptionError('blockUserAgent', `invalid regular expression ${JSON.stringify(source)}: ${why}`);
     }
   });
   if (rules.length === 0) return { blockedBy: () => undefined };

@@ -14,6 +14,7 @@ import type { S3Storage } from './storage/s3.js';
 import type { S3Options } from './storage/s3-client.js';
 import { openStorage } from './storage/open.js';
 import { parseManifest } from './manifest-parse.js';
+import { StorageUnusable } from './storage-unusable.js';
 
 /** `storage`: a directory or `s3://BUCKET/PREFIX` (with `s3` client options). */
 export interface GcOptions {
@@ -36,7 +37,7 @@ export async function collectGarbage(opts: GcOptions): Promise<GcResult> {
   try {
     if (s3) {
       const c = await s3.check(!opts.dryRun);
-      if (!c.ok) throw new Error(c.detail);
+      if (!c.ok) throw new StorageUnusable('location', c.detail);
     }
     return await sweep(storage, opts);
   } finally {

@@ -15,7 +15,9 @@ import { openStorage } from './storage/open.js';
 export { openStorage } from './storage/open.js';
 import { withMetadataCache } from './storage/s3-cache.js';
 import type { Storage } from './storage/types.js';
+import { StorageUnusable } from './storage-unusable.js';
 
+export { StorageUnusable } from './storage-unusable.js';
 export { collectGarbage, type GcOptions, type GcResult } from './gc.js';
 export type { Storage } from './storage/types.js';
 export { FilesystemStorage } from './storage/filesystem.js';
@@ -62,12 +64,12 @@ export interface RegistryCore {
 export async function createRegistryCore(opts: RegistryCoreOptions): Promise<RegistryCore> {
   const driver = await openStorage(opts.storage, opts.s3);
   const first = await driver.check(!opts.readOnly);
-  if (!first.ok) throw new Error(first.detail);
+  if (!first.ok) throw new StorageUnusable('location', first.detail);
   if (isS3(driver) && !opts.readOnly) {
     const w = await driver.checkWrite();
-    if (!w.ok) throw new Error(w.detail);
+    if (!w.ok) throw new StorageUnusable('location', w.detail);
   }
-  if (opts.redirect && !isS3(driver)) throw new Error('storage redirects need an s3:// storage');
+  if (opts.redirect && !isS3(driver)) throw new StorageUnusable('redirect', 'needs an s3:// storage');
   const storage: Storage = withMetadataCache(driver, opts.metadataCacheTtlMs ?? 0);
   const redirect = opts.redirect && isS3(driver) ? blobRedirect(driver, opts.redirect) : undefined;
   const repos = new RepositoryStore(storage);

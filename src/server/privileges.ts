@@ -1,8 +1,10 @@
-/** Drop root after binding privileged ports (seed 000: the app should not run as root). */
+/** Drop root after binding privileged ports: the gateway should not run as root. */
+import { OptionError } from '../startup-error.js';
+
 export function dropPrivileges(user?: string, group?: string): string | undefined {
   if (!user && !group) return undefined;
   if (typeof process.setuid !== 'function' || typeof process.setgid !== 'function')
-    throw new Error('--user/--group need a POSIX system');
+    throw new OptionError('user', 'needs a POSIX system', '--user/--group need a POSIX system');
   // Group first: once the user is dropped, changing group is no longer permitted.
   if (group) process.setgid(group);
   if (user) {

@@ -23,6 +23,7 @@ import { dropPrivileges } from './privileges.js';
 import { VERSION } from '../version.js';
 import { createNotifier } from '../gateway/webhooks.js';
 import { hostname } from 'node:os';
+import { OptionError } from '../startup-error.js';
 
 export interface Running {
   listeners: Listener[];
@@ -151,9 +152,8 @@ export async function serve(r: Resolved, logger: Logger): Promise<Running> {
     try {
       await listen(server, addr);
     } catch (e) {
-      throw new Error(
-        `--listen ${addr.host}:${addr.port}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-      );
+      const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+      throw new OptionError('listen', why, `--listen ${addr.host}:${addr.port}: ${why}`);
     }
     const port = (server.address() as { port: number }).port;
     listeners.push(server);

@@ -6,6 +6,7 @@
  * those are checked as the IPv4 address they are, so `127.0.0.0/8` also admits them.
  */
 import { BlockList, isIP } from 'node:net';
+import { OptionError } from '../startup-error.js';
 
 export const DEFAULT_ALLOW = ['127.0.0.0/8', '::1/128'];
 
@@ -22,7 +23,7 @@ export function createAllowList(cidrs: readonly string[]): AllowList {
     const [addr, prefixText, extra] = entry.trim().split('/');
     const family = isIP(addr ?? '');
     if (!family || extra !== undefined)
-      throw new Error(`invalid stats allow entry "${entry}": expected an address or CIDR such as 10.0.0.0/8`);
+      throw new OptionError('statsAllow', `"${entry}" is not an address or CIDR such as 10.0.0.0/8`);
     const max = family === 4 ? 32 : 128;
     const prefix = prefixText === undefined ? max : Number(prefixText);
     if (
@@ -31,7 +32,7 @@ export function createAllowList(cidrs: readonly string[]): AllowList {
       prefix > max ||
       (prefixText !== undefined && !/^\d+$/.test(prefixText))
     ) {
-      throw new Error(`invalid stats allow entry "${entry}": prefix must be 0..${max}`);
+      throw new OptionError('statsAllow', `"${entry}": prefix must be 0..${max}`);
     }
     list.addSubnet(addr!, prefix, family === 4 ? 'ipv4' : 'ipv6');
   }

@@ -17,6 +17,7 @@ const SRC = join(ROOT, 'src');
 /** Lower numbers sit below higher ones. */
 const LAYER: Record<string, number> = {
   'version.js': 0,
+  'startup-error.js': 0,
   oci: 0,
   registry: 1,
   policy: 1,

@@ -42,6 +42,7 @@ t.test('bad input ends start-up with one line naming the flag, exit 2', async (t
     [['--listen', '0.0.0.0:5000'], {}, /--listen .*no --htpasswd/],
     [['--htpasswd', '/missing.htpasswd'], {}, /--htpasswd .*cannot read \/missing\.htpasswd/],
     [[], { PORTCULLIS_LISTEN: 'nonsense' }, /--listen \(PORTCULLIS_LISTEN\): "nonsense" is not HOST:PORT/],
+    [['--block-user-agent', '('], {}, /^portcullis: --block-user-agent: invalid regular expression "\("/],
   ];
   for (const [args, env, re] of cases) {
     const r = run(args, env);
@@ -61,6 +62,16 @@ t.test('a port already in use is reported with the flag', async (t) => {
   const r = run(['--listen', `127.0.0.1:${port}`, '--storage', dir]);
   t.equal(r.code, 2);
   t.match(r.stderr, new RegExp(`--listen 127\\.0\\.0\\.1:${port}: EADDRINUSE`));
+});
+
+t.test('a storage that cannot be used is reported with the flag', async (t) => {
+  const dir = await tempDir();
+  const file = join(dir, 'not-a-directory');
+  writeFileSync(file, 'x');
+  const r = run(['--storage', file]);
+  t.equal(r.code, 2, r.stderr);
+  t.match(r.stderr, /^portcullis: --storage: /);
+  t.equal(r.stderr.trim().split('\n').length, 1, 'one line');
 });
 
 t.test('check-config prints the effective configuration and where values came from', async (t) => {
