@@ -22,7 +22,11 @@ declare -A NEEDS=(
   [swift-account-server]=swift-account
   [swift-ring-builder]=swift          # ... its rings ...
   [memcached]=memcached               # ... and the cache tempauth needs
+<<<<<<< HEAD
   [go]=golang-go                      # builds the OCI conformance suite (test/conformance) ...
+=======
+  [haproxy]=haproxy                   # a real round-robin load balancer in front of several instances
+>>>>>>> 7cb7b59 (--token-key FILE: tokens signed with shared keys (created 0600, rotation by lines, SIGHUP reload) work on every instance and survive restarts; upload member binding carried in the Location so any instance routes the PATCH/PUT; haproxy round-robin test with docker and skopeo)
 )
 missing=()
 for cmd in "${!NEEDS[@]}"; do
@@ -48,6 +52,6 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq >/dev/null && $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/portcullis-apt.log 2>&1 || {
   tail -20 /tmp/portcullis-apt.log >&2; exit 1; }
 # Debian starts some of these as services on install; tests start their own on loopback ports.
-for svc in prometheus prometheus-nginx-exporter collectd docker-registry docker containerd nginx memcached swift-proxy swift-object swift-container swift-account; do
+for svc in prometheus prometheus-nginx-exporter collectd docker-registry docker containerd nginx memcached swift-proxy swift-object swift-container swift-account haproxy; do
   $SUDO service "$svc" stop >/dev/null 2>&1 || true
 done

@@ -12,6 +12,14 @@ import { HtpasswdStore } from './htpasswd-store.js';
 import { AccessStore } from './access-store.js';
 import { BruteForceGuard } from './brute-force.js';
 import { TokenSigner } from './token-jwt.js';
+import {
+  TokenKeyError,
+  ensureTokenKeyFile,
+  keysFromText,
+  randomKeyText,
+  readTokenKeyFile,
+  readableByOthers,
+} from './token-keys.js';
 import type { AuthCore } from './auth-core.js';
 import { checkRequest } from './request-check.js';
 import { handleTokenRequest } from './token-endpoint.js';
@@ -26,6 +34,10 @@ export interface AuthOptions {
   scheme: 'basic' | 'token'; // resolved by the gateway: token when anonymousRead unless set explicitly
   accessFile?: string; // --access YAML
   tokenTtlMs: number; // default 5 min
+  /** --token-key: keys shared with every instance given the same file (created if missing). */
+  tokenKeyFile?: string;
+  /** Without a file: a key the workers of one group share (lost on restart); random if unset. */
+  tokenKeyText?: string;
   service: string; // token service name (default: public host)
   bruteForce: { maxFailures: number; windowMs: number; blockMs: number }; // defaults 10 / 60s / 300s
   logger: Logger;
@@ -94,7 +106,7 @@ export async function createAuth(opts: AuthOptions): Promise<AuthService> {
     htpasswd,
     access,
     brute: new BruteForceGuard(opts.bruteForce),
-    signer: new TokenSigner(opts.service, opts.tokenTtlMs),
+    signer: new TokenSigner(opts.service, opts.tokenTtlMs, loadSigningKeys(opts)),
     logger: opts.logger,
   };
   opts.logger.info(
@@ -115,12 +127,35 @@ export async function createAuth(opts: AuthOptions): Promise<AuthService> {
     async reload() {
       await htpasswd.reload();
       await access.reload();
+      if (opts.tokenKeyFile) {
+        try {
+          core.signer.setKeys(readTokenKeyFile(opts.tokenKeyFile));
+          opts.logger.info({ file: opts.tokenKeyFile }, 'reloaded token keys');
+        } catch (e) {
+          opts.logger.error({ error: (e as Error).message }, 'token key reload failed; keeping the previous keys');
+        }
+      }
     },
     close() {
       htpasswd.close();
       access.close();
     },
   };
+}
+
+function loadSigningKeys(opts: AuthOptions) {
+  const file = opts.tokenKeyFile;
+  if (!file) return keysFromText(opts.tokenKeyText ?? randomKeyText(), 'token key');
+  try {
+    if (ensureTokenKeyFile(file))
+      opts.logger.info({ file }, 'created a token key file (mode 0600); give it to every instance');
+    else if (readableByOthers(file))
+      opts.logger.warn({ file }, 'the token key file is readable by other users; they could mint tokens');
+    return readTokenKeyFile(file);
+  } catch (e) {
+    // The CLI turns "--flag: ..." messages into its one-line usage error.
+    throw e instanceof TokenKeyError ? new Error(`--token-key: ${e.message}`) : e;
+  }
 }
 
 function disabledAuth(): AuthService {

@@ -1,12 +1,12 @@
 /**
- * Sign and verify the short-lived tokens of the built-in token service. HS256 under a
- * per-process random secret: only this process issues and checks them, so there is no key
- * to configure, rotate or leak; a restart invalidates outstanding tokens, and clients just
- * fetch new ones after the next 401.
+ * Sign and verify the short-lived tokens of the built-in token service: HS256 under the keys
+ * of token-keys.ts (the first signs, every one verifies), so any worker or instance holding
+ * the same keys accepts a token another one issued.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
-import { SignJWT, jwtVerify } from 'jose';
+import { randomUUID } from 'node:crypto';
+import { SignJWT, jwtVerify, decodeProtectedHeader } from 'jose';
 import type { GrantedAccess } from './token-scope.js';
+import type { SigningKey } from './token-keys.js';
 
 const ISSUER = 'portcullis';
 
@@ -17,12 +17,18 @@ export interface TokenClaims {
 }
 
 export class TokenSigner {
-  private readonly secret = new Uint8Array(randomBytes(32));
-
   constructor(
     private readonly service: string,
     private readonly ttlMs: number,
-  ) {}
+    private keys: SigningKey[],
+  ) {
+    if (keys.length === 0) throw new Error('TokenSigner needs at least one key');
+  }
+
+  /** New keys (SIGHUP after a rotation); tokens signed with a key still listed stay valid. */
+  setKeys(keys: SigningKey[]): void {
+    if (keys.length) this.keys = keys;
+  }
 
   async sign(claims: TokenClaims, now = Date.now()): Promise<{ token: string; expiresIn: number; issuedAt: string }> {
     const iat = Math.floor(now / 1000);
@@ -30,7 +36,7 @@ export class TokenSigner {
     // (iat + 1 could be 1 ms away when issued at x.999).
     const expiresIn = Math.max(1, Math.round(this.ttlMs / 1000));
     const token = await new SignJWT({ access: claims.access })
-      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT', kid: this.keys[0].id })
       .setIssuer(ISSUER)
       .setSubject(claims.subject)
       .setAudience(this.service)
@@ -38,14 +44,23 @@ export class TokenSigner {
       .setNotBefore(iat)
       .setExpirationTime(Math.ceil(now / 1000) + expiresIn)
       .setJti(randomUUID())
-      .sign(this.secret);
+      .sign(this.keys[0].secret);
     return { token, expiresIn, issuedAt: new Date(iat * 1000).toISOString() };
   }
 
   /** The claims of a valid token, or undefined for expired, tampered or foreign tokens. */
   async verify(token: string): Promise<TokenClaims | undefined> {
+    let kid: unknown;
     try {
-      const { payload } = await jwtVerify(token, this.secret, {
+      kid = decodeProtectedHeader(token).kid;
+    } catch {
+      return undefined;
+    }
+    // The named key if we hold it; tokens without a kid (or a kid we no longer list) fail.
+    const key = this.keys.find((k) => k.id === kid);
+    if (!key) return undefined;
+    try {
+      const { payload } = await jwtVerify(token, key.secret, {
         issuer: ISSUER,
         audience: this.service,
         algorithms: ['HS256'],

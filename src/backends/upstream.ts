@@ -15,6 +15,7 @@ import { upstreamRequestHeaders, clientResponseHeaders } from '../gateway/header
 import { sendError, API_VERSION, API_VERSION_HEADER } from '../oci/errors.js';
 import { ImmutableCache } from './immutable-cache.js';
 import { hasBody } from '../oci/body.js';
+import { memberId, takeMemberParam, withMemberParam } from './upload-binding.js';
 import { canSplice, closeIdleSplices, spliceGet, type SplicePool } from './body-splice.js';
 
 export interface UpstreamOptions {
@@ -25,27 +26,17 @@ export interface UpstreamOptions {
   logger: Logger;
 }
 
-const SESSION_LIMIT = 100_000;
 /** Errors that mean the connection was never made, so the request provably never reached the member. */
 const NEVER_CONNECTED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
-const UPLOAD_LOCATION = /\/blobs\/uploads\/([^/?#]+)/;
 
 export function createUpstreamBackend(opts: UpstreamOptions): Backend {
   const pool = new UpstreamPool(opts.urls, opts.balance, opts.healthIntervalMs);
   pool.start();
   const internalOrigins = new Set(opts.urls.map((u) => u.origin));
-  // Upload session → member that started it: registry:2 members only share upload state
-  // with shared storage and http.secret, so PATCH/PUT must go where POST went (pitfalls #28).
-  const sessions = new Map<string, string>();
+  // An upload's PATCH/PUT must reach the member its POST reached (upload-binding.ts).
   const multi = opts.urls.length > 1;
+  const memberIds = new Map(opts.urls.map((u) => [memberId(u.origin), u.origin]));
   const splices: SplicePool = new Map();
-
-  function bindSession(location: string | undefined, member: Member): void {
-    const m = location && UPLOAD_LOCATION.exec(location);
-    if (!m) return;
-    if (sessions.size >= SESSION_LIMIT) sessions.delete(sessions.keys().next().value!);
-    sessions.set(m[1], member.name);
-  }
 
   /** The member's status line and headers, rewritten for the client; returns the status. */
   function relayHead(
@@ -58,8 +49,10 @@ export function createUpstreamBackend(opts: UpstreamOptions): Backend {
     const status = head.statusCode ?? 502;
     if (status >= 502 && status <= 504) pool.markFailure(member, `answered ${status}`);
     else pool.markSuccess(member);
-    if (multi && status === 202 && ctx.route.operation === 'blob_upload') bindSession(head.headers.location, member);
-    ctx.res.writeHead(status, head.statusMessage, clientResponseHeaders(head.headers, internalOrigins, ctx.client));
+    const headers = clientResponseHeaders(head.headers, internalOrigins, ctx.client);
+    if (multi && status === 202 && ctx.route.operation === 'blob_upload' && typeof headers.location === 'string')
+      headers.location = withMemberParam(headers.location, memberId(member.url.origin));
+    ctx.res.writeHead(status, head.statusMessage, headers);
     return status;
   }
 
@@ -288,9 +281,12 @@ export function createUpstreamBackend(opts: UpstreamOptions): Backend {
         : undefined;
       let member: Member | undefined;
       if (multi && route.operation === 'blob_upload' && route.reference) {
-        const bound = sessions.get(route.reference);
-        member = bound ? pool.byName(bound) : undefined;
-        if (bound && member && !member.healthy) {
+        const taken = takeMemberParam(ctx.req.url!);
+        // The member id is portcullis's own: members never see it (nor does the access log).
+        ctx.req.url = taken.url;
+        const origin = taken.id === undefined ? undefined : memberIds.get(taken.id);
+        member = origin ? pool.members.find((m) => m.url.origin === origin) : undefined;
+        if (member && !member.healthy) {
           sendError(
             ctx.res,
             'BLOB_UPLOAD_UNKNOWN',

@@ -214,6 +214,12 @@ export const OPTIONS = {
     default: 300_000,
     describe: 'lifetime of tokens issued by the built-in token service',
   },
+  tokenKey: {
+    type: 'string',
+    group: AUTH,
+    describe:
+      'file of token signing keys, one per line, the first signs (created 0600 if missing); give every instance the same file so tokens work on all of them and survive restarts',
+  },
   bruteForceMax: {
     type: 'number',
     group: AUTH,

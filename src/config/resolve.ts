@@ -2,7 +2,9 @@
  * Checks that need more than a type: addresses parse, files exist, combinations make sense.
  * Produces the parsed forms the server needs, so nothing downstream re-parses strings.
  */
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { readTokenKeyFile } from '../auth/token-keys.js';
 import type { BlockList } from 'node:net';
 import { ConfigError, type Config } from './load.js';
 import { parseListen, parseUpstream, parseCidrs, isLoopback, type ListenAddress } from './addresses.js';
@@ -71,6 +73,13 @@ export function resolveConfig(config: Config): Resolved {
     throw new ConfigError('redirectHttp', 'needs TLS (--tls-cert/--tls-key or --tls-self-signed)');
   if (config.anonymousRead && !config.htpasswd)
     throw new ConfigError('anonymousRead', 'only makes sense with --htpasswd');
+  if (config.tokenKey) {
+    if (!config.htpasswd) throw new ConfigError('tokenKey', 'needs --htpasswd (tokens are only issued to its users)');
+    const file = config.tokenKey;
+    // An existing file must hold valid keys; a missing one is created at start-up, so its directory must exist.
+    if (existsSync(file)) attempt('tokenKey', () => readTokenKeyFile(file));
+    else if (!existsSync(dirname(file))) throw new ConfigError('tokenKey', `directory ${dirname(file)} does not exist`);
+  }
   if (config.access && !config.htpasswd) throw new ConfigError('access', 'needs --htpasswd to know who users are');
   const exposed = listen.find((l) => !isLoopback(l.host));
   if (exposed && !config.htpasswd && !config.insecureNoAuth) {

@@ -69,6 +69,7 @@ export async function serve(r: Resolved, logger: Logger): Promise<Running> {
         scheme: r.authScheme,
         accessFile: c.access,
         tokenTtlMs: c.tokenTtl,
+        tokenKeyFile: c.tokenKey,
         service: r.publicUrl?.host ?? 'portcullis',
         bruteForce: { maxFailures: c.bruteForceMax, windowMs: c.bruteForceWindow, blockMs: c.bruteForceBlock },
         logger,

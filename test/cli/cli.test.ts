@@ -52,6 +52,24 @@ t.test('bad input ends start-up with one line naming the flag, exit 2', async (t
   }
 });
 
+t.test('--token-key: a file with a weak key or in a missing directory is refused by name', async (t) => {
+  const dir = await tempDir();
+  const users = join(dir, 'users');
+  writeFileSync(users, 'alice:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n');
+  const weak = join(dir, 'weak.key');
+  writeFileSync(weak, '# rotated in 2026\nshort\n');
+  for (const [file, re] of [
+    [weak, /^portcullis: --token-key .*key 1 has 5 characters, at least 32/],
+    [join(dir, 'no', 'such', 'token.key'), /^portcullis: --token-key .*directory .* does not exist/],
+  ] as const) {
+    for (const cmd of [['check-config'], []]) {
+      const r = run([...cmd, '--htpasswd', users, '--token-key', file, '--storage', dir]);
+      t.equal(r.code, 2, `${cmd[0] ?? 'serve'} ${file}`);
+      t.match(r.stderr, re);
+    }
+  }
+});
+
 t.test('a port already in use is reported with the flag', async (t) => {
   const net = await import('node:net');
   const blocker = net.createServer().listen(0, '127.0.0.1');

@@ -1,7 +1,8 @@
 /**
  * Several registry:2 members behind one portcullis (issue 9): health shown in /_status, a
- * killed member is skipped for pulls, upload sessions stay on the member that started them,
- * and a client whose upload member died is told BLOB_UPLOAD_UNKNOWN instead of hanging.
+ * killed member is skipped for pulls, upload sessions stay on the member that started them
+ * (even when each request of the upload lands on another portcullis instance), and a client
+ * whose upload member died is told BLOB_UPLOAD_UNKNOWN instead of hanging.
  */
 import t from 'tap';
 import { join } from 'node:path';
@@ -90,10 +91,21 @@ t.test('separate storage: uploads stick to their member; a dead member gives BLO
     { probe: `${base}/_ping` },
   );
   t.teardown(() => gw.stop());
+  // A second instance with the members listed the other way round, sharing nothing with the first.
+  const port2 = await freePort();
+  const base2 = `http://127.0.0.1:${port2}`;
+  const gw2 = await startPortcullis(
+    ['--upstream', b.url, '--upstream', a.url, '--listen', `127.0.0.1:${port2}`, '--health-interval', '1h'],
+    { probe: `${base2}/_ping` },
+  );
+  t.teardown(() => gw2.stop());
 
   // Several chunked uploads: each POST, PATCH, PATCH, PUT must land on one member, or
-  // registry:2 would answer "blob upload unknown" for the PATCH (pitfalls #28).
-  for (let i = 0; i < 4; i++) {
+  // registry:2 would answer "blob upload unknown" for the PATCH (pitfalls #28). The odd ones
+  // alternate between the two instances, as a round-robin load balancer would send them.
+  for (let i = 0; i < 6; i++) {
+    const next = i % 2 ? base2 : base;
+    const then = base;
     const part1 = Buffer.alloc(1 << 20, i);
     const part2 = Buffer.alloc(1 << 19, i + 1);
     const digest = `sha256:${createHash('sha256').update(part1).update(part2).digest('hex')}`;
@@ -102,13 +114,17 @@ t.test('separate storage: uploads stick to their member; a dead member gives BLO
       headers: { 'content-length': '0' },
     });
     t.equal(post.status, 202);
-    const p1 = await fetchInsecure(new URL(post.headers.location!, base).href, {
+    t.notOk(
+      [a.port, b.port].some((p) => post.headers.location!.includes(`:${p}/`)),
+      'the Location names no member address',
+    );
+    const p1 = await fetchInsecure(new URL(post.headers.location!, next).href, {
       method: 'PATCH',
       headers: { 'content-type': 'application/octet-stream', 'content-range': `0-${part1.length - 1}` },
       body: part1,
     });
     t.equal(p1.status, 202, `upload ${i}: first PATCH reaches the member holding the session`);
-    const p2 = await fetchInsecure(new URL(p1.headers.location!, base).href, {
+    const p2 = await fetchInsecure(new URL(p1.headers.location!, then).href, {
       method: 'PATCH',
       headers: {
         'content-type': 'application/octet-stream',
@@ -117,11 +133,25 @@ t.test('separate storage: uploads stick to their member; a dead member gives BLO
       body: part2,
     });
     t.equal(p2.status, 202);
-    const loc = new URL(p2.headers.location!, base);
+    const loc = new URL(p2.headers.location!, next);
     loc.searchParams.set('digest', digest);
     const put = await fetchInsecure(loc.href, { method: 'PUT', headers: { 'content-length': '0' } });
     t.equal(put.status, 201, `upload ${i} committed`);
   }
+
+  // A forged member value names no configured member: the request is balanced as usual, never sent elsewhere.
+  const forged = await fetchInsecure(`${base}/v2/sticky/app/blobs/uploads/`, {
+    method: 'POST',
+    headers: { 'content-length': '0' },
+  });
+  const forgedLoc = new URL(forged.headers.location!, base);
+  forgedLoc.searchParams.set('_member', 'not-a-member');
+  const forgedPatch = await fetchInsecure(forgedLoc.href, {
+    method: 'PATCH',
+    headers: { 'content-range': '0-9' },
+    body: Buffer.alloc(10),
+  });
+  t.ok([202, 404].includes(forgedPatch.status), `forged member value: ${forgedPatch.status}, from a configured member`);
 
   // Start an upload, kill the member that holds it, continue: a clear error, not a hang.
   const post = await fetchInsecure(`${base}/v2/sticky/app/blobs/uploads/`, {
