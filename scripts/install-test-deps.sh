@@ -22,11 +22,8 @@ declare -A NEEDS=(
   [swift-account-server]=swift-account
   [swift-ring-builder]=swift          # ... its rings ...
   [memcached]=memcached               # ... and the cache tempauth needs
-<<<<<<< HEAD
   [go]=golang-go                      # builds the OCI conformance suite (test/conformance) ...
-=======
   [haproxy]=haproxy                   # a real round-robin load balancer in front of several instances
->>>>>>> 7cb7b59 (--token-key FILE: tokens signed with shared keys (created 0600, rotation by lines, SIGHUP reload) work on every instance and survive restarts; upload member binding carried in the Location so any instance routes the PATCH/PUT; haproxy round-robin test with docker and skopeo)
 )
 missing=()
 for cmd in "${!NEEDS[@]}"; do
