@@ -1,5 +1,6 @@
 /** A backend has one job: answer a registry request the gateway has already admitted. */
 import type { RequestContext } from '../gateway/context.js';
+import type { MirrorCounters } from '../mirror/counters.js';
 
 export interface BackendHealth {
   name: string;
@@ -19,4 +20,6 @@ export interface Backend {
   listRepositories(): Promise<string[]>;
   listTags(repository: string): Promise<string[]>;
   close(): Promise<void>;
+  /** Pull-through mirrors' hits, misses, bytes and cache size (embedded backend with --mirror). */
+  mirrorCounters?(): MirrorCounters[];
 }

@@ -1,10 +1,20 @@
 /** The embedded backend: the registry core in src/registry, called in-process (no second HTTP hop). */
-import { resolve as resolvePath } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve as resolvePath } from 'node:path';
 import type { Logger } from 'pino';
 import type { Backend } from './backend.js';
 import type { Config } from '../config/load.js';
 import { createRegistryCore, isS3Url, StorageUnusable, type RegistryCoreOptions } from '../registry/index.js';
 import { OptionError } from '../startup-error.js';
+import type { MirrorSpec } from '../mirror/mirror-config.js';
+import { MirrorService } from '../mirror/mirror-service.js';
+
+export interface EmbeddedMirrorOptions {
+  mirrors: MirrorSpec[];
+  defaultPrefix?: string;
+  tagTtlMs: number;
+}
 
 export type EmbeddedStorageOptions = Pick<RegistryCoreOptions, 'storage' | 's3' | 'redirect' | 'metadataCacheTtlMs'>;
 
@@ -25,17 +35,31 @@ export function embeddedStorageOptions(c: Config): EmbeddedStorageOptions {
 }
 
 export async function createEmbeddedBackend(
-  opts: EmbeddedStorageOptions & { deleteEnabled: boolean; readOnly: boolean; logger: Logger },
+  opts: EmbeddedStorageOptions & {
+    deleteEnabled: boolean;
+    readOnly: boolean;
+    logger: Logger;
+    mirror?: EmbeddedMirrorOptions;
+  },
 ): Promise<Backend> {
   const core = await createRegistryCore(opts).catch((e: unknown) => {
     if (e instanceof StorageUnusable)
       throw new OptionError(e.setting === 'redirect' ? 'storageRedirect' : 'storage', e.message);
     throw e;
   });
+  let mirrors: MirrorService | undefined;
+  if (opts.mirror?.mirrors.length) {
+    // Blobs being fetched are spooled beside the storage (its tmp/, which gc cleans after a
+    // crash), or in the system temp directory when the storage is a bucket.
+    const spoolDir = isS3Url(opts.storage) ? tmpdir() : join(opts.storage, 'tmp');
+    await mkdir(spoolDir, { recursive: true });
+    mirrors = new MirrorService(core, { ...opts.mirror, spoolDir, logger: opts.logger });
+  }
   return {
     kind: 'embedded',
     internalOrigins: new Set(),
-    handle: (ctx) => core.handle(ctx.req, ctx.res, ctx.route),
+    handle: (ctx) => (mirrors ? mirrors.handle(ctx.req, ctx.res, ctx.route) : core.handle(ctx.req, ctx.res, ctx.route)),
+    mirrorCounters: mirrors ? () => mirrors.counters() : undefined,
     async health() {
       const h = await core.health();
       return [
@@ -50,6 +74,9 @@ export async function createEmbeddedBackend(
     },
     listRepositories: () => core.listRepositories(),
     listTags: (repository) => core.listTags(repository),
-    close: () => core.close(),
+    close: async () => {
+      mirrors?.close();
+      await core.close();
+    },
   };
 }

@@ -27,6 +27,7 @@ const STATS = 'Stats';
 const LOG = 'Logging';
 const CORS = 'CORS';
 const NOTIFY = 'Notifications';
+const MIRROR = 'Pull-through mirrors';
 
 export const OPTIONS = {
   config: { type: 'string', group: SERVER, describe: 'YAML or JSON config file (keys are the camelCase option names)' },
@@ -160,6 +161,36 @@ export const OPTIONS = {
     group: BACKEND,
     default: false,
     describe: 'allow listening on a non-loopback address without --htpasswd',
+  },
+
+  mirror: {
+    type: 'list',
+    group: MIRROR,
+    default: [],
+    describe: 'PREFIX=URL: pull HOST/PREFIX/NAME from the registry at URL, cached in the embedded storage (repeatable)',
+  },
+  mirrorDefault: {
+    type: 'string',
+    group: MIRROR,
+    describe:
+      "mirror PREFIX that serves names outside every prefix and not in local storage (docker's registry-mirrors)",
+  },
+  mirrorTagTtl: {
+    type: 'duration',
+    group: MIRROR,
+    default: 300_000,
+    describe: 'how long a cached tag is served before it is checked again with a HEAD to the remote',
+  },
+  mirrorMaxSize: {
+    type: 'string',
+    group: MIRROR,
+    describe: 'cache budget (e.g. 20GiB): gc evicts the least recently pulled mirrored images beyond it',
+  },
+  mirrorCredentials: {
+    type: 'string',
+    group: MIRROR,
+    describe:
+      'YAML/JSON file mapping mirror PREFIX to {username, password} for the remote (or PORTCULLIS_MIRROR_AUTH_<PREFIX>=user:password)',
   },
 
   idleTimeout: {

@@ -9,6 +9,7 @@ import type { BlockList } from 'node:net';
 import { ConfigError, type Config } from './load.js';
 import { parseListen, parseUpstream, parseCidrs, isLoopback, type ListenAddress } from './addresses.js';
 import { parseS3Url } from '../registry/index.js';
+import { loadCredentials, parseMirrors, parseSize, type MirrorSpec } from '../mirror/mirror-config.js';
 
 export interface Resolved {
   config: Config;
@@ -20,6 +21,8 @@ export interface Resolved {
   statsAllow: BlockList;
   tls: boolean;
   authScheme: 'basic' | 'token';
+  mirrors: MirrorSpec[];
+  mirrorMaxBytes?: number;
 }
 
 function attempt<T>(option: keyof Config, fn: () => T): T {
@@ -107,6 +110,30 @@ export function resolveConfig(config: Config): Resolved {
       throw new ConfigError('storageRedirectBase', 'only makes sense with --storage-redirect');
     attempt('storageRedirectBase', () => parseUpstream(config.storageRedirectBase!, true));
   }
+  const mirrors = attempt('mirror', () => parseMirrors(config.mirror));
+  if (mirrors.length && upstreams.length)
+    throw new ConfigError('mirror', 'needs the embedded registry (it caches into --storage); drop --upstream');
+  if (config.mirrorDefault !== undefined && !mirrors.some((m) => m.prefix === config.mirrorDefault))
+    throw new ConfigError('mirrorDefault', `"${config.mirrorDefault}" is not the PREFIX of any --mirror`);
+  for (const o of ['mirrorMaxSize', 'mirrorCredentials'] as const)
+    if (config[o] !== undefined && !mirrors.length) throw new ConfigError(o, 'only makes sense with --mirror');
+  const mirrorMaxBytes = config.mirrorMaxSize
+    ? attempt('mirrorMaxSize', () => parseSize(config.mirrorMaxSize!))
+    : undefined;
+  const credentials = attempt('mirrorCredentials', () => loadCredentials(mirrors, config.mirrorCredentials));
+  for (const m of mirrors) m.credentials = credentials.get(m.prefix);
   const authScheme = (config.authScheme as 'basic' | 'token' | undefined) ?? (config.anonymousRead ? 'token' : 'basic');
-  return { config, listen, redirectHttp, upstreams, publicUrl, trustedProxies, statsAllow, tls, authScheme };
+  return {
+    config,
+    listen,
+    redirectHttp,
+    upstreams,
+    publicUrl,
+    trustedProxies,
+    statsAllow,
+    tls,
+    authScheme,
+    mirrors,
+    mirrorMaxBytes,
+  };
 }

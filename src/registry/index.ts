@@ -48,6 +48,9 @@ export interface RegistryCoreOptions {
 }
 
 export interface RegistryCore {
+  /** The storage and repository metadata, for layers built on the core (pull-through mirrors). */
+  readonly storage: Storage;
+  readonly repos: RepositoryStore;
   /**
    * Answers any request whose raw req.url starts with /v2 (including GET /v2/ → 200 `{}`). No auth
    * here. `route` is the request's classification when the caller already has it.
@@ -87,6 +90,8 @@ export async function createRegistryCore(opts: RegistryCoreOptions): Promise<Reg
   };
   let closed = false;
   return {
+    storage,
+    repos,
     handle: (req, res, route) => dispatch(ctx, req, res, route),
     listRepositories: () => repos.listRepositories(),
     listTags: (repository) => repos.listTags(repository),

@@ -70,6 +70,10 @@ export class RepositoryStore {
       JSON.stringify({ digest, ...(revision ? { revision } : {}) }),
     );
   }
+  /** When the tag was last written (a mirror's last check of it against the remote). */
+  async tagMtime(repo: string, tag: string): Promise<number | null> {
+    return (await this.storage.statMeta(`${this.base(repo)}/_manifests/tags/${tag}`))?.mtimeMs ?? null;
+  }
   async deleteTag(repo: string, tag: string): Promise<boolean> {
     return this.storage.deleteMeta(`${this.base(repo)}/_manifests/tags/${tag}`);
   }

@@ -59,6 +59,7 @@ export async function serve(r: Resolved, logger: Logger): Promise<Running> {
         deleteEnabled: c.delete && !c.readOnly,
         readOnly: c.readOnly,
         logger,
+        mirror: { mirrors: r.mirrors, defaultPrefix: c.mirrorDefault, tagTtlMs: c.mirrorTagTtl },
       });
   const auth: AuthService | undefined = c.htpasswd
     ? await createAuth({

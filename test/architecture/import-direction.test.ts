@@ -23,11 +23,12 @@ const LAYER: Record<string, number> = {
   policy: 1,
   auth: 1,
   stats: 1,
-  config: 2,
-  backends: 3,
-  gateway: 3,
-  server: 4,
-  cli: 5,
+  mirror: 2,
+  config: 3,
+  backends: 4,
+  gateway: 4,
+  server: 5,
+  cli: 6,
 };
 /** Siblings allowed to know each other: the gateway hands a request context to a backend. */
 const SIBLINGS = new Set(['backends>gateway', 'gateway>backends']);
