@@ -153,8 +153,8 @@ function loadSigningKeys(opts: AuthOptions) {
       opts.logger.warn({ file }, 'the token key file is readable by other users; they could mint tokens');
     return readTokenKeyFile(file);
   } catch (e) {
-    // The CLI turns "--flag: ..." messages into its one-line usage error.
-    throw e instanceof TokenKeyError ? new Error(`--token-key: ${e.message}`) : e;
+    // One line naming --token-key, exit 2 (the CLI prints OptionErrors that way).
+    throw e instanceof TokenKeyError ? new OptionError('tokenKey', e.message) : e;
   }
 }
 
