@@ -4,12 +4,34 @@
  * and verified through the credential cache, which every successful reload clears.
  */
 import { readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { parseHtpasswd, weakUsers, type HtpasswdEntry } from './htpasswd-parse.js';
 import { verifyDummy, verifyPassword } from './password-verify.js';
 import { CredentialCache } from './credential-cache.js';
 import { currentVersion, watchForChanges, type FileWatcher, type FileWatchOptions } from './file-watch.js';
 import { OptionError } from '../startup-error.js';
+
+/** How long a reload waits for a file that is being rewritten in place, and how often it looks. */
+const SETTLE_STEP_MS = 50;
+const SETTLE_MAX_STEPS = 20;
+
+/**
+ * Read the file until two reads SETTLE_STEP_MS apart agree. Apache's htpasswd rewrites the
+ * file in place (truncate, then copy from a temporary file), so a reload that lands in between
+ * reads an empty or cut file; applied as it is, an empty read would lock every user out until
+ * the next reload. Bounded: a file that never settles is taken as last read.
+ */
+async function readSettled(file: string): Promise<string> {
+  let text = await readFile(file, 'utf8');
+  for (let i = 0; i < SETTLE_MAX_STEPS; i++) {
+    await sleep(SETTLE_STEP_MS);
+    const again = await readFile(file, 'utf8');
+    if (again === text) return text;
+    text = again;
+  }
+  return text;
+}
 
 export interface HtpasswdStoreOptions {
   file: string;
@@ -72,7 +94,7 @@ export class HtpasswdStore {
     let text: string;
     const version = await currentVersion(this.opts.file);
     try {
-      text = await readFile(this.opts.file, 'utf8');
+      text = await readSettled(this.opts.file);
     } catch (err) {
       this.opts.logger.error(
         { file: this.opts.file, err: (err as NodeJS.ErrnoException).code ?? (err as Error).message },

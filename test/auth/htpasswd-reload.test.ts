@@ -1,7 +1,7 @@
 /** The htpasswd file is re-read when it changes and on SIGHUP; a bad reload keeps the old users. */
 import t from 'tap';
 import { join } from 'node:path';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HtpasswdStore } from '../../src/auth/htpasswd-store.js';
 import { createAuth } from '../../src/auth/index.js';
@@ -129,6 +129,37 @@ t.test('crypt, {SHA} and plain users are named in start-up warnings; hashes are 
     t.ok(warnings.some((w) => /plain-text.*plainuser/.test(w)));
     t.notOk(warnings.some((w) => w.includes('gooduser')));
     t.notMatch(logs.text(), /plain-secret/);
+    s.close();
+  });
+});
+
+t.test('a reload that lands while a tool rewrites the file in place waits for it to settle', async (t) => {
+  // Apache's htpasswd rewrites the file in place (truncate, then copy): a SIGHUP in between
+  // would read an empty file and, taking it for an emptied one, lock every user out.
+  await withTempDir(async (dir) => {
+    const file = join(dir, 'users');
+    htpasswdTool(file, 'B', 'alice', 'a', true);
+    const full = await readFile(file, 'utf8');
+    const s = await HtpasswdStore.open({ file, allowPlain: false, logger: captureLogger().logger, watch: false });
+    await writeFile(file, '');
+    const reload = s.reload();
+    await sleep(15);
+    await writeFile(file, full);
+    await reload;
+    t.ok(s.has('alice'), 'alice survives a reload during the rewrite');
+    t.equal(await s.verify('alice', 'a'), true);
+    s.close();
+  });
+});
+
+t.test('an emptied file that stays empty still revokes everyone', async (t) => {
+  await withTempDir(async (dir) => {
+    const file = join(dir, 'users');
+    htpasswdTool(file, 'B', 'alice', 'a', true);
+    const s = await HtpasswdStore.open({ file, allowPlain: false, logger: captureLogger().logger, watch: false });
+    await writeFile(file, '');
+    await s.reload();
+    t.notOk(s.has('alice'));
     s.close();
   });
 });
