@@ -45,6 +45,8 @@ export interface RegistryCoreOptions {
   logger?: Logger;
   /** Advertised as OCI-Chunk-Min-Length on upload sessions when set. */
   uploadChunkMinLength?: number;
+  /** The clock for recorded push and pull times (tests inject their own). */
+  now?: () => number;
 }
 
 export interface RegistryCore {
@@ -75,7 +77,7 @@ export async function createRegistryCore(opts: RegistryCoreOptions): Promise<Reg
   if (opts.redirect && !isS3(driver)) throw new StorageUnusable('redirect', 'needs an s3:// storage');
   const storage: Storage = withMetadataCache(driver, opts.metadataCacheTtlMs ?? 0);
   const redirect = opts.redirect && isS3(driver) ? blobRedirect(driver, opts.redirect) : undefined;
-  const repos = new RepositoryStore(storage);
+  const repos = new RepositoryStore(storage, opts.now);
   const ctx: CoreContext = {
     storage,
     repos,
@@ -93,7 +95,11 @@ export async function createRegistryCore(opts: RegistryCoreOptions): Promise<Reg
     storage,
     repos,
     handle: (req, res, route) => dispatch(ctx, req, res, route),
-    listRepositories: () => repos.listRepositories(),
+    async listRepositories() {
+      const out: string[] = [];
+      for await (const name of repos.index.all()) out.push(name);
+      return out;
+    },
     listTags: (repository) => repos.listTags(repository),
     async health() {
       if (closed) return { healthy: false, detail: 'registry core closed' };

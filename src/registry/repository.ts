@@ -10,6 +10,7 @@
  * readable through another until it is mounted there (distribution-spec "Mounting a blob").
  */
 import { parseDigest } from '../oci/digest.js';
+import { RepositoryIndex } from './repository-index.js';
 import type { Storage } from './storage/types.js';
 
 export interface Revision {
@@ -31,8 +32,24 @@ function digestKey(digest: string): string {
   return `${d.algorithm}/${d.hex}`;
 }
 
+/** A tag as stored: its manifest, that manifest's revision, and when the tag was last pushed. */
+export interface TagDocument {
+  digest: string;
+  revision?: Revision;
+  /** Epoch ms of the push that set the tag (absent in tags written before it was recorded). */
+  pushedAt?: number;
+}
+
 export class RepositoryStore {
-  constructor(readonly storage: Storage) {}
+  readonly index: RepositoryIndex;
+
+  constructor(
+    readonly storage: Storage,
+    /** The clock for recorded times (tests inject their own). */
+    readonly now: () => number = Date.now,
+  ) {
+    this.index = new RepositoryIndex(storage, () => this.listRepositories());
+  }
 
   private base(repo: string): string {
     return `repositories/${repo}`;
@@ -51,23 +68,22 @@ export class RepositoryStore {
    * Safe: deleting a revision deletes every tag pointing at it first-class (same request), and
    * gc only sweeps untagged revisions.
    */
-  async resolveTag(repo: string, tag: string): Promise<{ digest: string; revision?: Revision } | null> {
+  async resolveTag(repo: string, tag: string): Promise<TagDocument | null> {
     const v = await this.storage.readMeta(`${this.base(repo)}/_manifests/tags/${tag}`);
     if (!v) return null;
     const text = v.toString('utf8').trim();
     try {
-      const doc = text.startsWith('{')
-        ? (JSON.parse(text) as { digest: string; revision?: Revision })
-        : { digest: text };
+      const doc = text.startsWith('{') ? (JSON.parse(text) as TagDocument) : { digest: text };
       return parseDigest(doc.digest) ? doc : null;
     } catch {
       return null;
     }
   }
   async putTag(repo: string, tag: string, digest: string, revision?: Revision): Promise<void> {
+    await this.index.note(repo);
     await this.storage.writeMeta(
       `${this.base(repo)}/_manifests/tags/${tag}`,
-      JSON.stringify({ digest, ...(revision ? { revision } : {}) }),
+      JSON.stringify({ digest, ...(revision ? { revision } : {}), pushedAt: this.now() }),
     );
   }
   /** When the tag was last written (a mirror's last check of it against the remote). */
@@ -79,6 +95,14 @@ export class RepositoryStore {
   }
   async listTags(repo: string): Promise<string[]> {
     return this.storage.listMeta(`${this.base(repo)}/_manifests/tags`);
+  }
+  /** Tags in byte order after `after`, at most `limit`: costs in proportion to the page. */
+  async listTagsPage(
+    repo: string,
+    after: string | undefined,
+    limit: number,
+  ): Promise<{ names: string[]; more: boolean }> {
+    return this.storage.listMetaPage(`${this.base(repo)}/_manifests/tags`, after, limit);
   }
 
   // --- manifest revisions --------------------------------------------------------------------
@@ -97,6 +121,7 @@ export class RepositoryStore {
     );
   }
   async putRevision(repo: string, digest: string, rev: Revision): Promise<void> {
+    await this.index.note(repo);
     await this.storage.writeMeta(`${this.base(repo)}/_manifests/revisions/${digestKey(digest)}`, JSON.stringify(rev));
   }
   async deleteRevision(repo: string, digest: string): Promise<boolean> {
@@ -114,6 +139,7 @@ export class RepositoryStore {
     return (await this.storage.statMeta(`${this.base(repo)}/_blobs/${digestKey(digest)}`))?.mtimeMs ?? null;
   }
   async linkBlob(repo: string, digest: string): Promise<void> {
+    await this.index.note(repo);
     await this.storage.writeMeta(`${this.base(repo)}/_blobs/${digestKey(digest)}`, digest);
   }
   async unlinkBlob(repo: string, digest: string): Promise<boolean> {

@@ -8,12 +8,8 @@ import { sendJson } from '../http.js';
 import { TAG } from '../../oci/names.js';
 import type { RequestInfo } from '../routes.js';
 
-/**
- * Lexical (byte-wise, Go `sort.Strings`) order, entries after `last`, at most `n`.
- * Link rel="next" only when more entries remain; n=0 → empty list and no Link.
- */
-export function paginate(all: string[], query: URLSearchParams, path: string): { page: string[]; link?: string } {
-  const sorted = [...all].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+/** `n` (page size; absent: everything) and `last` (start after) of a listing request. */
+export function pageQuery(query: URLSearchParams): { n?: number; last?: string } {
   const nRaw = query.get('n');
   let n: number | undefined;
   if (nRaw !== null && nRaw !== '') {
@@ -22,24 +18,39 @@ export function paginate(all: string[], query: URLSearchParams, path: string): {
     n = Number(nRaw);
   }
   const last = query.get('last');
-  const after = last ? sorted.filter((t) => t > last) : sorted;
-  if (n === undefined) return { page: after };
-  const page = after.slice(0, n);
-  if (n === 0 || after.length <= n) return { page };
-  const next = `${path}?n=${n}&last=${encodeURIComponent(page[page.length - 1])}`;
-  return { page, link: `<${next}>; rel="next"` };
+  return { n, last: last ? last : undefined };
+}
+
+/**
+ * Lexical (byte-wise, Go `sort.Strings`) order, entries after `last`, at most `n`.
+ * Link rel="next" only when more entries remain; n=0 → empty list and no Link.
+ * The storage answers one page at a time, so a page costs what the page holds.
+ */
+async function listPage(
+  query: URLSearchParams,
+  path: string,
+  load: (after: string | undefined, limit: number) => Promise<{ names: string[]; more: boolean }>,
+): Promise<{ page: string[]; link?: string }> {
+  const { n, last } = pageQuery(query);
+  if (n === 0) return { page: [] };
+  const { names, more } = await load(last, n ?? Number.POSITIVE_INFINITY);
+  if (n === undefined || !more || names.length === 0) return { page: names };
+  const next = `${path}?n=${n}&last=${encodeURIComponent(names[names.length - 1])}`;
+  return { page: names, link: `<${next}>; rel="next"` };
 }
 
 export async function listTags(ctx: CoreContext, r: RequestInfo): Promise<void> {
   if (!(await ctx.repos.exists(r.name)))
     throw new RegistryError('NAME_UNKNOWN', 'repository name not known to registry', { name: r.name });
-  const tags = (await ctx.repos.listTags(r.name)).filter((t) => TAG.test(t));
-  const { page, link } = paginate(tags, r.query, `/v2/${r.name}/tags/list`);
+  const { page, link } = await listPage(r.query, `/v2/${r.name}/tags/list`, async (after, limit) => {
+    const p = await ctx.repos.listTagsPage(r.name, after, limit);
+    // Anything that is not a tag (a stray file) is dropped; the page may then be a little short.
+    return { names: p.names.filter((t) => TAG.test(t)), more: p.more };
+  });
   sendJson(r.res, 200, { name: r.name, tags: page }, link ? { link } : {});
 }
 
 export async function listCatalog(ctx: CoreContext, r: RequestInfo): Promise<void> {
-  const repos = await ctx.repos.listRepositories();
-  const { page, link } = paginate(repos, r.query, '/v2/_catalog');
+  const { page, link } = await listPage(r.query, '/v2/_catalog', (after, limit) => ctx.repos.index.page(after, limit));
   sendJson(r.res, 200, { repositories: page }, link ? { link } : {});
 }

@@ -29,6 +29,7 @@ import { join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseDigest, type Algorithm } from '../../oci/digest.js';
+import { SortedDirCache } from './sorted-dir-cache.js';
 import type { BlobStat, Storage, UploadInfo } from './types.js';
 
 const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -46,6 +47,7 @@ function isNotFound(e: unknown): boolean {
 
 export class FilesystemStorage implements Storage {
   readonly root: string;
+  private readonly sortedDirs = new SortedDirCache();
 
   constructor(root: string) {
     this.root = resolve(root);
@@ -284,6 +286,14 @@ export class FilesystemStorage implements Storage {
 
   async listMeta(prefix: string): Promise<string[]> {
     return readdirSafe(this.path('meta', prefix));
+  }
+
+  async listMetaPage(
+    prefix: string,
+    after: string | undefined,
+    limit: number,
+  ): Promise<{ names: string[]; more: boolean }> {
+    return this.sortedDirs.page(this.path('meta', prefix), after, limit);
   }
 
   async deleteMetaTree(prefix: string): Promise<void> {

@@ -405,6 +405,39 @@ export class S3Storage implements Storage {
     return out;
   }
 
+  /** S3 lists keys in byte order and starts after any key: one request per 1,000 names. */
+  async listMetaPage(
+    prefix: string,
+    after: string | undefined,
+    limit: number,
+  ): Promise<{ names: string[]; more: boolean }> {
+    const base = `${this.metaKey(prefix)}/`;
+    const names: string[] = [];
+    let token: string | undefined;
+    do {
+      const want = Math.min(1000, limit + 1 - names.length);
+      const r = await this.client.send(
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: base,
+          Delimiter: '/',
+          MaxKeys: want,
+          ContinuationToken: token,
+          StartAfter: token || after === undefined ? undefined : `${base}${after}`,
+        }),
+      );
+      const found = [
+        ...(r.CommonPrefixes ?? []).map((p) => p.Prefix!.slice(base.length).replace(/\/$/, '')),
+        ...(r.Contents ?? []).map((o) => o.Key!.slice(base.length)),
+      ]
+        .filter((n) => n && (after === undefined || n > after))
+        .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      names.push(...found);
+      token = r.IsTruncated ? r.NextContinuationToken : undefined;
+    } while (token && names.length <= limit);
+    return { names: names.slice(0, limit), more: names.length > limit || Boolean(token) };
+  }
+
   async deleteMetaTree(prefix: string): Promise<void> {
     const keys: string[] = [];
     for await (const o of this.list(`${this.metaKey(prefix)}/`)) keys.push(o.key!);

@@ -67,6 +67,11 @@ export interface Storage {
   deleteMeta(key: string): Promise<boolean>;
   /** Immediate children of a key prefix ("directory"), unsorted; [] when absent. */
   listMeta(prefix: string): Promise<string[]>;
+  /**
+   * Immediate children of a key prefix in byte order, strictly after `after`, at most `limit`,
+   * and whether more follow. Costs in proportion to the page, not to the number of children.
+   */
+  listMetaPage(prefix: string, after: string | undefined, limit: number): Promise<{ names: string[]; more: boolean }>;
   /** Remove a metadata prefix and everything under it. */
   deleteMetaTree(prefix: string): Promise<void>;
 

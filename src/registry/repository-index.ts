@@ -1,0 +1,99 @@
+/**
+ * The catalog as one flat, sorted "directory" of index entries, so a page of `_catalog` costs
+ * in proportion to the page: the filesystem keeps a sorted listing until the directory
+ * changes, S3 lists keys in order from any starting key. Walking `repositories/` (nested
+ * names, one listing per level) grows with the whole store instead.
+ *
+ *   _index/repositories/<encoded name>     one empty document per repository
+ *   _index/repositories-complete           written once every existing repository has an entry
+ *
+ * Names are encoded one character for one, in an order-preserving way, so the byte order of
+ * entries is the byte order of names and a name keeps its length (filesystems allow 255 bytes
+ * per entry; a name is under 256 characters). Repository names hold only [a-z0-9._-/]:
+ *   '-' '.'  stay;  '/' → '0';  '0'..'8' → '1'..'9';  '9' → '=';  '_' and 'a'..'z' stay.
+ * Every mapped character keeps its rank (0x2D, 0x2E, 0x30, 0x31-0x39, 0x3D, 0x5F, 0x61-0x7A),
+ * and no upper-case letter is used, so case-insensitive filesystems cannot merge two names.
+ *
+ * An entry is written before the repository's first document, so a crash in between leaves
+ * at worst a listed repository with nothing in it, never a hidden one. Stores written before
+ * the index existed are indexed once, by a walk, on first use.
+ */
+import type { Storage } from './storage/types.js';
+
+const INDEX = '_index/repositories';
+const COMPLETE = '_index/repositories-complete';
+
+const ENCODE: Record<string, string> = { '/': '0', '9': '=' };
+for (let d = 0; d < 9; d++) ENCODE[String(d)] = String(d + 1);
+const DECODE: Record<string, string> = Object.fromEntries(Object.entries(ENCODE).map(([k, v]) => [v, k]));
+
+export function encodeRepositoryName(name: string): string {
+  let out = '';
+  for (const c of name) out += ENCODE[c] ?? c;
+  return out;
+}
+export function decodeRepositoryName(entry: string): string {
+  let out = '';
+  for (const c of entry) out += DECODE[c] ?? c;
+  return out;
+}
+
+export class RepositoryIndex {
+  /** Repositories this process has seen indexed: one stat per repository per process. */
+  private known = new Set<string>();
+  private complete = false;
+  private building: Promise<void> | null = null;
+
+  constructor(
+    private readonly storage: Storage,
+    /** The authoritative (slow) walk, for stores written before the index existed. */
+    private readonly walk: () => Promise<string[]>,
+  ) {}
+
+  /** Make sure `repo` is listed; call before writing its first document. */
+  async note(repo: string): Promise<void> {
+    if (this.known.has(repo)) return;
+    const key = `${INDEX}/${encodeRepositoryName(repo)}`;
+    if (!(await this.storage.statMeta(key))) await this.storage.writeMeta(key, '');
+    if (this.known.size >= 100_000) this.known.clear();
+    this.known.add(repo);
+  }
+
+  /** Repositories in byte order after `after`, at most `limit`. */
+  async page(after: string | undefined, limit: number): Promise<{ names: string[]; more: boolean }> {
+    await this.ensureComplete();
+    const r = await this.storage.listMetaPage(
+      INDEX,
+      after === undefined ? undefined : encodeRepositoryName(after),
+      limit,
+    );
+    return { names: r.names.map(decodeRepositoryName), more: r.more };
+  }
+
+  /** Every indexed repository, in byte order, a page at a time. */
+  async *all(pageSize = 1000): AsyncIterable<string> {
+    let after: string | undefined;
+    for (;;) {
+      const { names, more } = await this.page(after, pageSize);
+      yield* names;
+      if (!more || names.length === 0) return;
+      after = names[names.length - 1];
+    }
+  }
+
+  private async ensureComplete(): Promise<void> {
+    if (this.complete) return;
+    if (await this.storage.statMeta(COMPLETE)) {
+      this.complete = true;
+      return;
+    }
+    this.building ??= (async () => {
+      for (const repo of await this.walk()) await this.note(repo);
+      await this.storage.writeMeta(COMPLETE, new Date().toISOString());
+      this.complete = true;
+    })().finally(() => {
+      this.building = null;
+    });
+    await this.building;
+  }
+}
