@@ -22,6 +22,22 @@ export function pageQuery(query: URLSearchParams): { n?: number; last?: string }
 }
 
 /**
+ * Paginate a list already in memory (lexical order, entries after `last`, at most `n`, Link
+ * rel="next" only when more remain; n=0 → empty list and no Link). For answers that are not
+ * read from the storage a page at a time.
+ */
+export function paginate(all: string[], query: URLSearchParams, path: string): { page: string[]; link?: string } {
+  const sorted = [...all].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const { n, last } = pageQuery(query);
+  const after = last ? sorted.filter((t) => t > last) : sorted;
+  if (n === undefined) return { page: after };
+  const page = after.slice(0, n);
+  if (n === 0 || after.length <= n) return { page };
+  const next = `${path}?n=${n}&last=${encodeURIComponent(page[page.length - 1])}`;
+  return { page, link: `<${next}>; rel="next"` };
+}
+
+/**
  * Lexical (byte-wise, Go `sort.Strings`) order, entries after `last`, at most `n`.
  * Link rel="next" only when more entries remain; n=0 → empty list and no Link.
  * The storage answers one page at a time, so a page costs what the page holds.
