@@ -51,6 +51,8 @@ export interface AuthRequest {
   clientIp: string;
   publicOrigin: string /* e.g. https://reg.example:8443 */;
   route: RegistryRoute;
+  /** The request lists repositories whatever its path (docker search): it needs what the catalog needs. */
+  listing?: boolean;
 }
 
 export type AuthResult =
