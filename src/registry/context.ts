@@ -3,6 +3,7 @@ import type { Hash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Storage } from './storage/types.js';
 import type { RepositoryStore } from './repository.js';
+import type { UsageRecorder } from './usage/usage-recorder.js';
 
 export interface CoreContext {
   storage: Storage;
@@ -14,6 +15,8 @@ export interface CoreContext {
   hashes: UploadHashes;
   manifests: ManifestCache;
   locks: KeyedLock;
+  /** Pull and push times (absent on a read-only core: nothing is written there). */
+  usage?: UsageRecorder;
   /** Storage redirects: the URL a blob GET answers 307 with (unset: blobs are served here). */
   redirect?: (digest: string) => Promise<string>;
 }

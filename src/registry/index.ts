@@ -7,6 +7,7 @@ import { pino, type Logger } from 'pino';
 import type { RegistryRoute } from '../oci/route.js';
 import { KeyedLock, ManifestCache, UploadHashes, type CoreContext } from './context.js';
 import { RepositoryStore } from './repository.js';
+import { UsageRecorder } from './usage/usage-recorder.js';
 import { dispatch } from './routes.js';
 import { FilesystemStorage } from './storage/filesystem.js';
 import type { S3Storage } from './storage/s3.js';
@@ -20,6 +21,7 @@ import { StorageUnusable } from './storage-unusable.js';
 export { StorageUnusable } from './storage-unusable.js';
 export { collectGarbage, type GcOptions, type GcResult } from './gc.js';
 export type { Storage } from './storage/types.js';
+export { UsageRecorder, type RepositoryUsage } from './usage/usage-recorder.js';
 export { FilesystemStorage } from './storage/filesystem.js';
 export type { S3Options } from './storage/s3-client.js';
 export { isS3Url, parseS3Url, type S3Location } from './storage/location.js';
@@ -47,12 +49,16 @@ export interface RegistryCoreOptions {
   uploadChunkMinLength?: number;
   /** The clock for recorded push and pull times (tests inject their own). */
   now?: () => number;
+  /** How often recorded pull/push times are written to the storage (default 30 s; also on close). */
+  usageFlushIntervalMs?: number;
 }
 
 export interface RegistryCore {
   /** The storage and repository metadata, for layers built on the core (pull-through mirrors). */
   readonly storage: Storage;
   readonly repos: RepositoryStore;
+  /** Last pull of each manifest and last push/pull of each repository (absent when read-only). */
+  readonly usage?: UsageRecorder;
   /**
    * Answers any request whose raw req.url starts with /v2 (including GET /v2/ → 200 `{}`). No auth
    * here. `route` is the request's classification when the caller already has it.
@@ -78,11 +84,17 @@ export async function createRegistryCore(opts: RegistryCoreOptions): Promise<Reg
   const storage: Storage = withMetadataCache(driver, opts.metadataCacheTtlMs ?? 0);
   const redirect = opts.redirect && isS3(driver) ? blobRedirect(driver, opts.redirect) : undefined;
   const repos = new RepositoryStore(storage, opts.now);
+  const logger = opts.logger ?? pino({ level: 'silent' });
+  const usage = opts.readOnly
+    ? undefined
+    : new UsageRecorder(storage, { now: opts.now, flushIntervalMs: opts.usageFlushIntervalMs, logger });
+  usage?.start();
   const ctx: CoreContext = {
     storage,
     repos,
     redirect,
-    logger: opts.logger ?? pino({ level: 'silent' }),
+    logger,
+    usage,
     deleteEnabled: opts.deleteEnabled,
     readOnly: opts.readOnly,
     uploadChunkMinLength: opts.uploadChunkMinLength,
@@ -94,6 +106,7 @@ export async function createRegistryCore(opts: RegistryCoreOptions): Promise<Reg
   return {
     storage,
     repos,
+    usage,
     handle: (req, res, route) => dispatch(ctx, req, res, route),
     async listRepositories() {
       const out: string[] = [];
@@ -108,6 +121,7 @@ export async function createRegistryCore(opts: RegistryCoreOptions): Promise<Reg
     },
     async close() {
       closed = true;
+      await usage?.stop().catch(() => {});
       ctx.hashes.clear();
       ctx.manifests.clear();
       if (isS3(driver)) driver.destroy();

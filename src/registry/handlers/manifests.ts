@@ -50,6 +50,7 @@ export async function getManifest(ctx: CoreContext, r: RequestInfo): Promise<voi
     body = read;
     ctx.manifests.set(digest, body);
   }
+  ctx.usage?.notePull(r.name, digest);
   send(r.res, 200, headers, body);
 }
 
@@ -114,6 +115,7 @@ export async function putManifest(ctx: CoreContext, r: RequestInfo): Promise<voi
     });
   }
   if (ref.tag !== undefined) await ctx.repos.putTag(r.name, ref.tag, digest, revision);
+  ctx.usage?.notePush(r.name);
 
   const headers: Record<string, string> = {
     location: `/v2/${r.name}/manifests/${digest}`,
