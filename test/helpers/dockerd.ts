@@ -113,7 +113,9 @@ function explain(log: string): string {
  * when docker is not installed or the daemon cannot run in this environment, so the caller
  * can skip instead of failing.
  */
-export async function startDockerd(opts: { timeoutMs?: number } = {}): Promise<DockerdStart> {
+export async function startDockerd(
+  opts: { timeoutMs?: number /** daemon.json settings, e.g. registry-mirrors. */; daemonConfig?: object } = {},
+): Promise<DockerdStart> {
   if (!hasCommand(DOCKERD)) return { ok: false, reason: `${DOCKERD} is not installed (Debian package docker.io)` };
   if (!hasCommand(DOCKER_CLI)) return { ok: false, reason: `the ${DOCKER_CLI} client is not installed` };
   if (!hasCommand('skopeo'))
@@ -129,7 +131,7 @@ export async function startDockerd(opts: { timeoutMs?: number } = {}): Promise<D
   const configs = join(root, 'cfg');
   await mkdir(configs);
   const daemonJson = join(root, 'daemon.json');
-  await writeFile(daemonJson, '{}\n');
+  await writeFile(daemonJson, `${JSON.stringify(opts.daemonConfig ?? {})}\n`);
   const pidfile = join(root, 'd.pid');
   const args = [
     '--iptables=false',
