@@ -14,6 +14,7 @@ export interface EmbeddedMirrorOptions {
   mirrors: MirrorSpec[];
   defaultPrefix?: string;
   tagTtlMs: number;
+  maxBytes?: number;
 }
 
 export type EmbeddedStorageOptions = Pick<RegistryCoreOptions, 'storage' | 's3' | 'redirect' | 'metadataCacheTtlMs'>;
@@ -54,6 +55,7 @@ export async function createEmbeddedBackend(
     const spoolDir = isS3Url(opts.storage) ? tmpdir() : join(opts.storage, 'tmp');
     await mkdir(spoolDir, { recursive: true });
     mirrors = new MirrorService(core, { ...opts.mirror, spoolDir, logger: opts.logger });
+    mirrors.startMaintenance();
   }
   return {
     kind: 'embedded',

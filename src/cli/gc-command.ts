@@ -6,7 +6,10 @@
 import type { CommandModule } from 'yargs';
 import { collectGarbage, type GcResult } from '../registry/gc.js';
 import { OptionError } from '../startup-error.js';
-import { StorageUnusable } from '../registry/index.js';
+import { openStorage, StorageUnusable } from '../registry/index.js';
+import { RepositoryStore } from '../registry/repository.js';
+import { parseMirrors, parseSize } from '../mirror/mirror-config.js';
+import { measureAndEvict } from '../mirror/eviction.js';
 
 interface Args {
   storage: string;
@@ -18,6 +21,8 @@ interface Args {
   dryRun?: boolean;
   'grace-period': string;
   gracePeriod?: string;
+  mirror: string[];
+  'mirror-max-size'?: string;
 }
 
 /** "90s", "30m", "1h", "2d", "500ms" or a bare number of seconds → milliseconds. */
@@ -65,6 +70,17 @@ export const gcCommand: CommandModule<object, Args> = {
         default: '1h',
         describe: 'never delete anything younger than this (in-flight pushes)',
       })
+      .option('mirror', {
+        type: 'string',
+        array: true,
+        default: process.env.PORTCULLIS_MIRROR ? process.env.PORTCULLIS_MIRROR.split(',') : [],
+        describe: 'PREFIX=URL of a pull-through mirror (repeatable), as given to serve',
+      })
+      .option('mirror-max-size', {
+        type: 'string',
+        default: process.env.PORTCULLIS_MIRROR_MAX_SIZE,
+        describe: 'evict the least recently pulled mirrored images until the mirrors hold at most this (e.g. 20GiB)',
+      })
       .example('$0 gc --dry-run', 'show what would be reclaimed') as never,
   handler: async (argv) => {
     try {
@@ -76,6 +92,33 @@ export const gcCommand: CommandModule<object, Args> = {
         forcePathStyle: argv['s3-force-path-style'],
         checksumMode: argv['s3-checksum-mode'] as 'WHEN_REQUIRED' | 'WHEN_SUPPORTED' | undefined,
       };
+      const maxSize = argv['mirror-max-size'];
+      if (maxSize !== undefined) {
+        let mirrors: ReturnType<typeof parseMirrors>;
+        let maxBytes: number;
+        try {
+          mirrors = parseMirrors((argv.mirror ?? []).map(String));
+          maxBytes = parseSize(maxSize);
+        } catch (e) {
+          throw new OptionError(argv.mirror?.length ? 'mirrorMaxSize' : 'mirror', (e as Error).message);
+        }
+        if (!mirrors.length) throw new OptionError('mirrorMaxSize', 'needs the --mirror PREFIX=URL of each mirror');
+        const storage = await openStorage(argv.storage, s3);
+        try {
+          const r = await measureAndEvict(storage, new RepositoryStore(storage), {
+            prefixes: mirrors.map((m) => m.prefix),
+            maxBytes,
+            dryRun,
+          });
+          const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+          const mib = (n: number) => (n / (1 << 20)).toFixed(1);
+          process.stdout.write(
+            `mirror eviction${dryRun ? ' (dry run)' : ''}: cache ${mib(sum(r.before))} MiB -> ${mib(sum(r.after))} MiB (budget ${mib(maxBytes)} MiB); ${r.manifestsEvicted} manifests and ${r.blobsDeleted} blobs evicted\n`,
+          );
+        } finally {
+          (storage as { destroy?: () => void }).destroy?.();
+        }
+      }
       const result = await collectGarbage({ storage: argv.storage, s3, dryRun, gracePeriodMs });
       process.stdout.write(`${formatSummary(result, dryRun)}\n`);
     } catch (e) {

@@ -26,6 +26,7 @@ import type { Storage } from '../registry/storage/types.js';
 import { newCounters, type MirrorCounters } from './counters.js';
 import type { MirrorSpec } from './mirror-config.js';
 import { pullRecordKey } from './pull-record.js';
+import { measureAndEvict } from './eviction.js';
 import { header, MANIFEST_ACCEPT, readSmall, RemoteClient, RemoteUnavailable } from './remote-client.js';
 import { SharedFetch } from './shared-fetch.js';
 import { SingleFlight } from './single-flight.js';
@@ -45,6 +46,10 @@ export interface MirrorServiceOptions {
   /** Local directory for the files clients read a blob from while it is being fetched. */
   spoolDir: string;
   logger: Logger;
+  /** Cache budget across all mirrors; over it, the least recently pulled manifests are evicted. */
+  maxBytes?: number;
+  /** How often the cache is measured (and, with maxBytes, trimmed). */
+  maintenanceIntervalMs?: number;
 }
 
 interface Mirror {
@@ -62,13 +67,15 @@ interface Target {
 
 /** The state header on mirrored answers: hit, miss, revalidated or stale. */
 export const MIRROR_HEADER = 'x-portcullis-mirror';
-const PULL_RECORD_INTERVAL_MS = 10_000;
+const PULL_RECORD_INTERVAL_MS = 1000;
 
 export class MirrorService {
   private readonly mirrors: Mirror[];
   private readonly fetches = new Map<string, SharedFetch>();
   private readonly flights = new SingleFlight();
   private readonly pullWrites = new Map<string, number>();
+  private maintenanceTimer?: NodeJS.Timeout;
+  private maintaining = false;
 
   constructor(
     private readonly core: MirrorCore,
@@ -89,7 +96,43 @@ export class MirrorService {
     return this.mirrors.map((m) => m.spec.prefix);
   }
 
+  /** Measure the cache now and then (the cache-size metric), evicting when over the budget. */
+  startMaintenance(): void {
+    const every = this.opts.maintenanceIntervalMs ?? 60_000;
+    const tick = () => {
+      this.maintain().finally(() => {
+        this.maintenanceTimer = setTimeout(tick, every);
+        this.maintenanceTimer.unref();
+      });
+    };
+    this.maintenanceTimer = setTimeout(tick, 1000);
+    this.maintenanceTimer.unref();
+  }
+
+  async maintain(): Promise<void> {
+    if (this.maintaining) return;
+    this.maintaining = true;
+    try {
+      const r = await measureAndEvict(this.core.storage, this.core.repos, {
+        prefixes: this.prefixes(),
+        maxBytes: this.opts.maxBytes,
+        logger: this.opts.logger,
+      });
+      for (const m of this.mirrors) m.counters.cacheBytes = r.after.get(m.spec.prefix) ?? 0;
+      if (r.manifestsEvicted || r.blobsDeleted)
+        this.opts.logger.info(
+          { manifests: r.manifestsEvicted, blobs: r.blobsDeleted, bytesFreed: r.bytesFreed },
+          'mirror: cache trimmed to its budget',
+        );
+    } catch (e) {
+      this.opts.logger.warn({ err: (e as Error).message }, 'mirror: could not measure the cache');
+    } finally {
+      this.maintaining = false;
+    }
+  }
+
   close(): void {
+    clearTimeout(this.maintenanceTimer);
     for (const m of this.mirrors) m.remote.close();
   }
 
@@ -257,6 +300,7 @@ export class MirrorService {
     this.fetches.set(key, fetch);
     fetch.settled.then(() => {
       this.fetches.delete(key);
+      if (fetch.state === 'done') c.cacheBytes += fetch.written;
       if (fetch.state === 'done')
         log.info(
           { mirror: t.mirror.spec.prefix, repository: t.local, digest: d.digest, size: fetch.written },
@@ -376,6 +420,7 @@ export class MirrorService {
     }
     const body = await readSmall(r.body, MANIFEST_LIMIT);
     t.mirror.counters.bytesFromRemote += body.length;
+    t.mirror.counters.cacheBytes += body.length;
     const m = parseManifest(body, header(r.headers['content-type']));
     const expected = digest ?? header(r.headers['docker-content-digest']);
     const actual = digestOf(body, expected?.startsWith('sha512:') ? 'sha512' : 'sha256');

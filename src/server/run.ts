@@ -59,7 +59,12 @@ export async function serve(r: Resolved, logger: Logger): Promise<Running> {
         deleteEnabled: c.delete && !c.readOnly,
         readOnly: c.readOnly,
         logger,
-        mirror: { mirrors: r.mirrors, defaultPrefix: c.mirrorDefault, tagTtlMs: c.mirrorTagTtl },
+        mirror: {
+          mirrors: r.mirrors,
+          defaultPrefix: c.mirrorDefault,
+          tagTtlMs: c.mirrorTagTtl,
+          maxBytes: r.mirrorMaxBytes,
+        },
       });
   const auth: AuthService | undefined = c.htpasswd
     ? await createAuth({
@@ -84,6 +89,7 @@ export async function serve(r: Resolved, logger: Logger): Promise<Running> {
     topN: 20,
     version: VERSION,
     health: () => backend.health(),
+    mirrors: backend.mirrorCounters ? () => backend.mirrorCounters!() : undefined,
     logger,
   });
   const accessLog = createAccessLog(c.accessLog, c.logFormat as 'json' | 'combined');

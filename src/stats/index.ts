@@ -18,7 +18,7 @@ import { checkHealth, servePing, serveStatus } from './status-endpoints.js';
 import { serveStubStatus } from './stub-status.js';
 import type { RequestRecord, ServiceHealth, StatsOptions } from './types.js';
 
-export type { RequestRecord, ServiceHealth, StatsOptions } from './types.js';
+export type { MirrorStats, RequestRecord, ServiceHealth, StatsOptions } from './types.js';
 export { DEFAULT_ALLOW } from './allow-list.js';
 export { renderStubStatus } from './stub-status.js';
 
@@ -56,6 +56,7 @@ export function createStats(opts: StatsOptions): Stats {
     version: opts.version,
     connections: () => tracker.snapshot(),
     health: opts.health,
+    mirrors: opts.mirrors,
   });
   const activity = new Activity(
     opts.topN,

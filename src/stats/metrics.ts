@@ -14,7 +14,7 @@ import type { ConnectionSnapshot } from './connection-tracker.js';
 import { FastHistogram, type HistogramSeries } from './histogram.js';
 import { LabelBound } from './label-bound.js';
 import { METHODS, OPERATIONS, methodIndex, operationIndex } from './operations.js';
-import type { RequestRecord, ServiceHealth } from './types.js';
+import type { MirrorStats, RequestRecord, ServiceHealth } from './types.js';
 
 const PREFIX = 'portcullis_';
 
@@ -44,6 +44,7 @@ export interface MetricsOptions {
   version: string;
   connections: () => ConnectionSnapshot;
   health: () => Promise<ServiceHealth[]>;
+  mirrors?: () => MirrorStats[];
 }
 
 export class GatewayMetrics {
@@ -182,6 +183,7 @@ export class GatewayMetrics {
     this.registry.registerMetric(this.duration as never);
     this.registry.registerMetric(this.upstream as never);
 
+    if (opts.mirrors) this.mirrorMetrics(opts.mirrors);
     const health = opts.health;
     new Gauge({
       name: `${PREFIX}service_up`,
@@ -275,6 +277,37 @@ export class GatewayMetrics {
 
   close(): void {
     this.registry.clear();
+  }
+
+  /** Per mirror: hits, misses, bytes from the remote, stale serves (counters) and cache size (gauge). */
+  private mirrorMetrics(read: () => MirrorStats[]): void {
+    const counters: [string, string, keyof MirrorStats][] = [
+      ['mirror_hits_total', 'Mirror requests answered from the cache', 'hits'],
+      ['mirror_misses_total', 'Mirror requests that fetched from the remote', 'misses'],
+      ['mirror_remote_bytes_total', 'Bytes a mirror received from its remote', 'bytesFromRemote'],
+      ['mirror_stale_total', 'Cached tags a mirror served while its remote was down or rate-limiting', 'staleServes'],
+    ];
+    for (const [name, help, key] of counters)
+      new Counter({
+        name: `${PREFIX}${name}`,
+        help,
+        labelNames: ['mirror', 'remote'],
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const m of read()) this.inc({ mirror: m.prefix, remote: m.remote }, m[key] as number);
+        },
+      });
+    new Gauge({
+      name: `${PREFIX}mirror_cache_bytes`,
+      help: 'Bytes held by a mirror alone (blobs no pushed image shares), as last measured',
+      labelNames: ['mirror', 'remote'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const m of read()) this.set({ mirror: m.prefix, remote: m.remote }, m.cacheBytes);
+      },
+    });
   }
 
   private bump(cells: Cells<string>, key: string, labels: () => Record<string, string>): void {

@@ -26,7 +26,20 @@ export interface StatsOptions {
   topN: number;
   version: string;
   health: () => Promise<ServiceHealth[]>;
+  /** Pull-through mirrors' counters, when the backend has mirrors. */
+  mirrors?: () => MirrorStats[];
   logger: Logger;
+}
+
+/** One pull-through mirror's activity since start, and its cache size. */
+export interface MirrorStats {
+  prefix: string;
+  remote: string;
+  hits: number;
+  misses: number;
+  bytesFromRemote: number;
+  staleServes: number;
+  cacheBytes: number;
 }
 
 export interface RequestRecord {
