@@ -159,7 +159,7 @@ function render(runs, machine, bg) {
     L.push(`## ${r.label}`, '');
     if (r.bytes)
       L.push(
-        `${r.requests} GETs, ${r.mbps.toFixed(0)} MB/s, portcullis CPU ${r.cpuPerGB.toFixed(2)} s/GB (/proc); "per request" below is per GET of the whole blob.`,
+        `${r.requests} ${r.label.startsWith('push') ? 'pushes' : 'GETs'}, ${r.mbps.toFixed(0)} MB/s, portcullis CPU ${r.cpuPerGB.toFixed(2)} s/GB (/proc); "per request" below is per ${r.label.startsWith('push') ? 'push of the whole image' : 'GET of the whole blob'}.`,
         '',
       );
     L.push(
@@ -224,7 +224,38 @@ async function main() {
       } while (Date.now() < end);
       return { requests, seconds: secs, bytes };
     };
+    // push: skopeo push of the image into a fresh repository, repeated until the time is up
+    let pushes = 0;
+    const pushLoad = async (pc, seconds) => {
+      const end = Date.now() + seconds * 1000;
+      let requests = 0;
+      let bytes = 0;
+      let secs = 0;
+      do {
+        pushes++;
+        const r = await push(
+          { name: 'portcullis', url: pc.url, auth: true },
+          { image: gen, repo: `bench/push${pushes}`, tmp: join(work, `skopeo-push${pushes}`), timeoutMs: 120_000 },
+        );
+        requests++;
+        bytes += r.bytes;
+        secs += r.seconds;
+      } while (Date.now() < end);
+      return { requests, seconds: secs, bytes };
+    };
+    gen.totalBytes = gen.layers.reduce((n, l) => n + l.size, gen.config.size);
     const runs = [];
+    runs.push(
+      await profileRun({
+        label: `push ${BLOB_MB} MiB image, portcullis → registry:2 (skopeo)`,
+        work,
+        reg,
+        htpasswd,
+        tls,
+        upstream: reg.url,
+        load: pushLoad,
+      }),
+    );
     runs.push(
       await profileRun({
         label: 'GET /v2/, portcullis → registry:2 (wrk)',
@@ -266,6 +297,17 @@ async function main() {
       { image, repo, tmp: join(work, 'skopeo2'), timeoutMs: 120_000 },
     );
     await pcSeed.handle.stop();
+    runs.push(
+      await profileRun({
+        label: `push ${BLOB_MB} MiB image, portcullis embedded (skopeo)`,
+        work,
+        reg,
+        htpasswd,
+        tls,
+        storage,
+        load: pushLoad,
+      }),
+    );
     runs.push(
       await profileRun({ label: 'GET /v2/, portcullis embedded (wrk)', work, reg, htpasswd, tls, storage, load: v2 }),
     );

@@ -16,6 +16,7 @@ import { sendError, API_VERSION, API_VERSION_HEADER } from '../oci/errors.js';
 import { ImmutableCache } from './immutable-cache.js';
 import { hasBody } from '../oci/body.js';
 import { memberId, takeMemberParam, withMemberParam } from './upload-binding.js';
+import { Coalescer } from '../oci/coalesce.js';
 import { canSplice, closeIdleSplices, spliceGet, type SplicePool } from './body-splice.js';
 
 export interface UpstreamOptions {
@@ -28,6 +29,8 @@ export interface UpstreamOptions {
 
 /** Errors that mean the connection was never made, so the request provably never reached the member. */
 const NEVER_CONNECTED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+/** Request bodies are written to the member in blocks of up to this size. */
+const UPSTREAM_BLOCK = 256 * 1024;
 
 export function createUpstreamBackend(opts: UpstreamOptions): Backend {
   const pool = new UpstreamPool(opts.urls, opts.balance, opts.healthIntervalMs);
@@ -183,7 +186,8 @@ export function createUpstreamBackend(opts: UpstreamOptions): Backend {
         if (!res.writableFinished) proxyReq.destroy();
         finish();
       });
-      if (hasBody(req)) req.pipe(proxyReq);
+      // Bodies go upstream in blocks, not one socket write per 16 KiB TLS record.
+      if (hasBody(req)) req.pipe(new Coalescer(UPSTREAM_BLOCK)).pipe(proxyReq);
       else proxyReq.end();
     });
   }

@@ -9,11 +9,11 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { Readable } from 'node:stream';
 import { RegistryError } from '../../oci/errors.js';
 import type { CoreContext } from '../context.js';
 import { requireDigest, type Algorithm, type ParsedDigest } from '../../oci/digest.js';
 import { hasBody } from '../../oci/body.js';
+import { Coalescer } from '../../oci/coalesce.js';
 import { contentLength, discardBody, send, uploadRange } from '../http.js';
 import { isRepositoryName, UPLOAD_ID } from '../../oci/names.js';
 import type { RequestInfo } from '../routes.js';
@@ -60,24 +60,34 @@ async function receive(
   req: IncomingMessage,
   hash: Hash | null,
 ): Promise<number> {
-  let received = 0;
-  async function* hashed() {
-    // destroyOnReturn false: if the storage fails (disk full), the request stays open so the
-    // client can still be told why, instead of seeing a reset.
-    for await (const chunk of req.iterator({ destroyOnReturn: false })) {
-      hash?.update(chunk as Buffer);
-      received += (chunk as Buffer).length;
-      yield chunk as Buffer;
-    }
-    if (!req.complete) throw Object.assign(new Error('request body ended early'), { code: 'ECONNRESET' });
-  }
+  // Hashed and written in 1 MiB blocks rather than per 16 KiB TLS record (src/oci/coalesce.ts).
+  const blocks = new Coalescer(1 << 20, hash ? (b) => hash.update(b) : undefined);
+  const endedEarly = () => {
+    if (!req.complete) blocks.destroy(Object.assign(new Error('request body ended early'), { code: 'ECONNRESET' }));
+  };
+  const onError = (e: Error) => blocks.destroy(e);
+  // Failures reach the caller through appendUpload's pipeline; this only keeps an error that
+  // arrives when no pipeline is listening (storage refused before reading) from being unhandled.
+  blocks.on('error', () => {});
+  req.on('close', endedEarly);
+  req.on('error', onError);
+  // A client gone while the session was being set up: its 'close' has already fired.
+  if (req.destroyed) endedEarly();
+  req.pipe(blocks);
   try {
-    return await ctx.storage.appendUpload(id, offset, Readable.from(hashed(), { objectMode: false }));
+    return await ctx.storage.appendUpload(id, offset, blocks);
   } catch (e) {
+    // If the storage failed (disk full), the request stays open (only unpiped) so the client
+    // can still be told why, instead of seeing a reset.
+    req.unpipe(blocks);
+    blocks.destroy();
     ctx.hashes.drop(id);
     if (e instanceof UploadOffsetError) throw rangeError(ctx, id, e.size);
-    if (received > 0) await ctx.storage.truncateUpload(id, offset).catch(() => {});
+    if (blocks.bytes > 0) await ctx.storage.truncateUpload(id, offset).catch(() => {});
     throw e;
+  } finally {
+    req.off('close', endedEarly);
+    req.off('error', onError);
   }
 }
 

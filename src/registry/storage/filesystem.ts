@@ -9,7 +9,7 @@
  * Every publish is write-to-temp, fsync, rename, fsync(dir): a kill -9 at any moment leaves
  * either the old state or the new one, never a partial file under a final name.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import {
   mkdir,
   open,
@@ -31,6 +31,7 @@ import { pipeline } from 'node:stream/promises';
 import { parseDigest, type Algorithm } from '../../oci/digest.js';
 import { SortedDirCache } from './sorted-dir-cache.js';
 import type { BlobStat, Storage, UploadInfo } from './types.js';
+import { FileAppender } from './file-appender.js';
 
 const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -196,7 +197,13 @@ export class FilesystemStorage implements Storage {
     const s = await stat(file);
     if (s.size !== offset) throw new UploadOffsetError(s.size);
     // Write at the explicit offset (not O_APPEND) so the data lands where the range check said.
-    await pipeline(data, createWriteStream(file, { flags: 'r+', start: offset, highWaterMark: 1 << 20 }));
+    const fh = await open(file, 'r+');
+    try {
+      const recycle = (data as { recycle?: (chunk: Buffer) => void }).recycle?.bind(data);
+      await pipeline(data, new FileAppender(fh, offset, recycle));
+    } finally {
+      await fh.close();
+    }
     return (await stat(file)).size;
   }
 
