@@ -182,8 +182,10 @@ export function createUpstreamBackend(opts: UpstreamOptions): Backend {
         failed(ctx, member, attempt, err, proxyReq.reusedSocket, cacheKey).then(resolve);
       });
       // A client that goes away aborts the upstream request too: no half-open sockets (pitfalls #10).
+      // An answer sent before the client's body was all in (the member refused it early) leaves
+      // the member's request unfinished: that connection cannot be reused either.
       res.on('close', () => {
-        if (!res.writableFinished) proxyReq.destroy();
+        if (!res.writableFinished || !req.complete) proxyReq.destroy();
         finish();
       });
       // Bodies go upstream in blocks, not one socket write per 16 KiB TLS record.

@@ -211,6 +211,19 @@ export const OPTIONS = {
     default: 75_000,
     describe: "idle keep-alive connections are closed after this (keep above your load balancer's)",
   },
+  lingeringTime: {
+    type: 'duration',
+    group: PROXY,
+    default: 30_000,
+    describe:
+      'after answering a request whose body is still arriving (413, 401, ...), read and drop the rest this long at most, so the client sees the answer (like nginx lingering_time)',
+  },
+  lingeringTimeout: {
+    type: 'duration',
+    group: PROXY,
+    default: 5_000,
+    describe: 'and stop sooner once the client sends nothing for this long (like nginx lingering_timeout)',
+  },
   trustedProxies: {
     type: 'list',
     group: PROXY,

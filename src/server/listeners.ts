@@ -10,6 +10,7 @@ import type { ListenAddress } from '../config/addresses.js';
 import type { TlsMaterial } from './tls.js';
 import { secureContextOptions } from './tls.js';
 import { errorBody, API_VERSION, API_VERSION_HEADER } from '../oci/errors.js';
+import { DEFAULT_LINGER, type LingerBounds, withLingeringClose } from './lingering-close.js';
 
 export interface ListenerOptions {
   tls?: TlsMaterial;
@@ -17,6 +18,8 @@ export interface ListenerOptions {
   headerTimeoutMs: number;
   keepAliveTimeoutMs: number;
   idleTimeoutMs: number;
+  /** Bounds of the lingering close after an answer sent while the body is still arriving. */
+  linger?: LingerBounds;
 }
 
 export type Listener = http.Server | https.Server;
@@ -33,9 +36,10 @@ export function createListener(handler: http.RequestListener, opts: ListenerOpti
     highWaterMark: 256 * 1024,
     noDelay: true,
   } as http.ServerOptions;
+  const lingering = withLingeringClose(handler, opts.linger ?? DEFAULT_LINGER);
   const server = opts.tls
-    ? https.createServer({ ...common, ...secureContextOptions(opts.tls, opts.tlsMinVersion) }, handler)
-    : http.createServer(common, handler);
+    ? https.createServer({ ...common, ...secureContextOptions(opts.tls, opts.tlsMinVersion) }, lingering)
+    : http.createServer(common, lingering);
   // A second later than the upstream leg's idle timeout, so a stalled upstream is reported
   // to the client as a 504 JSON error before its own socket would be cut.
   server.setTimeout(opts.idleTimeoutMs + 1000);
@@ -65,8 +69,12 @@ export function listen(server: Listener, addr: ListenAddress): Promise<void> {
 }
 
 /** Plain-HTTP listener that sends everyone to HTTPS; API clients get JSON, never an HTML page. */
-export function createRedirectListener(httpsPort: number, headerTimeoutMs: number): http.Server {
-  return http.createServer({ headersTimeout: headerTimeoutMs, requestTimeout: 60_000 }, (req, res) => {
+export function createRedirectListener(
+  httpsPort: number,
+  headerTimeoutMs: number,
+  linger: LingerBounds = DEFAULT_LINGER,
+): http.Server {
+  const redirect: http.RequestListener = (req, res) => {
     const host = (req.headers.host ?? 'localhost').replace(/:\d+$/, '');
     const target = `https://${host}${httpsPort === 443 ? '' : `:${httpsPort}`}${req.url ?? '/'}`;
     const body = errorBody('UNSUPPORTED', 'this registry only speaks HTTPS', { location: target });
@@ -78,5 +86,9 @@ export function createRedirectListener(httpsPort: number, headerTimeoutMs: numbe
       connection: 'close',
     });
     res.end(req.method === 'HEAD' ? undefined : body);
-  });
+  };
+  return http.createServer(
+    { headersTimeout: headerTimeoutMs, requestTimeout: 60_000 },
+    withLingeringClose(redirect, linger),
+  );
 }

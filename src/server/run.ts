@@ -20,6 +20,7 @@ import { createStats } from '../stats/index.js';
 import { readTlsFiles, selfSigned, secureContextOptions, type TlsMaterial } from './tls.js';
 import { createListener, createRedirectListener, listen, type Listener } from './listeners.js';
 import { dropPrivileges } from './privileges.js';
+import { LINGER_MAX_BYTES } from './lingering-close.js';
 import { VERSION } from '../version.js';
 import { createNotifier } from '../gateway/webhooks.js';
 import { hostname } from 'node:os';
@@ -146,6 +147,7 @@ export async function serve(r: Resolved, logger: Logger): Promise<Running> {
     },
   });
 
+  const linger = { timeMs: c.lingeringTime, idleMs: c.lingeringTimeout, maxBytes: LINGER_MAX_BYTES };
   const listeners: Listener[] = [];
   const urls: string[] = [];
   for (const addr of r.listen) {
@@ -155,6 +157,7 @@ export async function serve(r: Resolved, logger: Logger): Promise<Running> {
       headerTimeoutMs: c.headerTimeout,
       keepAliveTimeoutMs: c.keepAliveTimeout,
       idleTimeoutMs: c.idleTimeout,
+      linger,
     });
     stats.attach(server);
     try {
@@ -169,7 +172,7 @@ export async function serve(r: Resolved, logger: Logger): Promise<Running> {
   }
   const extra: Listener[] = [];
   if (r.redirectHttp) {
-    const redirect = createRedirectListener((listeners[0].address() as { port: number }).port, c.headerTimeout);
+    const redirect = createRedirectListener((listeners[0].address() as { port: number }).port, c.headerTimeout, linger);
     await listen(redirect, r.redirectHttp);
     extra.push(redirect);
   }
