@@ -11,7 +11,7 @@ import { formatDuration } from '../config/duration.js';
 import { loadConfig, ConfigError, closest, type Config } from '../config/load.js';
 import { resolveConfig } from '../config/resolve.js';
 import { createAppLogger } from '../gateway/access-log.js';
-import { serve } from '../server/run.js';
+import { run } from '../server/run.js';
 import { configJsonSchema } from './schema.js';
 import { htpasswdCommand } from './htpasswd-command.js';
 import { gcCommand } from './gc-command.js';
@@ -89,7 +89,7 @@ async function runServe(argv: Record<string, unknown>): Promise<void> {
   }
   const logger = createAppLogger(config.logLevel);
   try {
-    const running = await serve(resolved, logger);
+    const running = await run(resolved, logger);
     const backend = resolved.upstreams.length
       ? `upstream ${resolved.upstreams.map((u) => u.origin).join(', ')}`
       : `embedded registry, storage ${config.storage}`;

@@ -1,52 +1,35 @@
-/** An in-process gateway in front of the upstream backend, for proxy behaviour tests. */
+/** The gateway the command line builds (build() from src/server/build.ts), in process, for proxy behaviour tests. */
 import http from 'node:http';
 import pino from 'pino';
-import { createGateway } from '../../src/gateway/pipeline.js';
-import { createUpstreamBackend } from '../../src/backends/upstream.js';
-import { createAccessLog } from '../../src/gateway/access-log.js';
-import { createListener, listen } from '../../src/server/listeners.js';
-import { parseCidrs } from '../../src/config/addresses.js';
-import { createUserAgentPolicy } from '../../src/policy/user-agent.js';
+import { loadConfig } from '../../src/config/load.js';
+import { resolveConfig } from '../../src/config/resolve.js';
+import { build, type BuiltGateway } from '../../src/server/build.js';
+
+/** Build from flags as `portcullis` would get them (camelCase names, values as on the command line). */
+export async function buildFromFlags(flags: Record<string, unknown>): Promise<BuiltGateway> {
+  const { config } = loadConfig({ flags: { accessLog: 'off', listen: ['127.0.0.1:0'], ...flags }, env: {} });
+  return build(resolveConfig(config), pino({ level: 'silent' }));
+}
 
 export async function startGateway(
   upstreams: string[],
   opts: { idleTimeoutMs?: number; trusted?: string[]; healthIntervalMs?: number } = {},
 ) {
-  const logger = pino({ level: 'silent' });
-  const backend = createUpstreamBackend({
-    urls: upstreams.map((u) => new URL(u)),
-    balance: 'round-robin',
-    healthIntervalMs: opts.healthIntervalMs ?? 0,
-    idleTimeoutMs: opts.idleTimeoutMs ?? 900_000,
-    logger,
+  const gateway = await buildFromFlags({
+    upstream: upstreams,
+    idleTimeout: `${opts.idleTimeoutMs ?? 900_000}ms`,
+    trustedProxies: opts.trusted ?? [],
+    healthInterval: `${opts.healthIntervalMs ?? 0}ms`,
   });
-  const gateway = createGateway({
-    backend,
-    logger,
-    accessLog: createAccessLog('off', 'json'),
-    trustedProxies: parseCidrs(opts.trusted ?? []),
-    hsts: false,
-    draining: () => false,
-    userAgents: createUserAgentPolicy({ extra: [], defaultRule: true }),
-  });
-  const server = createListener(gateway, {
-    tlsMinVersion: 'TLSv1.2',
-    headerTimeoutMs: 60_000,
-    keepAliveTimeoutMs: 75_000,
-    idleTimeoutMs: opts.idleTimeoutMs ?? 900_000,
-  });
-  await listen(server, { host: '127.0.0.1', port: 0 });
+  const { server, url } = await gateway.listen({ host: '127.0.0.1', port: 0 });
   const port = (server.address() as { port: number }).port;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     port,
     server,
-    backend,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-      await backend.close();
-    },
+    backend: gateway.backend,
+    gateway,
+    close: () => gateway.close(),
   };
 }
 
