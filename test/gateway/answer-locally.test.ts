@@ -43,7 +43,24 @@ async function setup(t: { teardown: (fn: () => unknown) => void }, opts: { upstr
     await gw.close();
     await up.close();
   });
-  await new Promise((r) => setTimeout(r, 200)); // the start-up probe
+  if (!opts.upstreamAuth) {
+    // The start-up probe finds the registry open; until its answer is in, a version check is
+    // still forwarded. Wait for that (bounded), not for a fixed time a busy machine may miss.
+    for (let i = 0; ; i++) {
+      const n = seen.length;
+      await request(`${gw.url}/v2/`);
+      if (seen.length === n) break;
+      if (i === 100) throw new Error('the gateway never found the open upstream healthy');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } else {
+    // The start-up probe has reached the registry (and been refused with its challenge).
+    for (let i = 0; !seen.includes('GET /v2/'); i++) {
+      if (i === 100) throw new Error('no start-up probe');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
   return { gw, seen };
 }
 
