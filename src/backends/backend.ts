@@ -20,6 +20,8 @@ export interface Backend {
   listRepositories(): Promise<string[]>;
   listTags(repository: string): Promise<string[]>;
   close(): Promise<void>;
+  /** Recorded pull/push times of a repository, with what is not flushed yet (embedded, writable). */
+  usage?(repository: string): Promise<import('../registry/usage/usage-recorder.js').RepositoryUsage>;
   /** Pull-through mirrors' hits, misses, bytes and cache size (embedded backend with --mirror). */
   mirrorCounters?(): MirrorCounters[];
 }

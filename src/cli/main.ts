@@ -1,5 +1,5 @@
 /**
- * The command line: `portcullis [serve]` (default), `htpasswd`, `gc`, `check-config`,
+ * The command line: `portcullis [serve]` (default), `htpasswd`, `gc`, `retention`, `check-config`,
  * `config-schema`. Every flag comes from src/config/options.ts; a wrong flag or value ends
  * the process with one line naming it, exit code 2.
  */
@@ -15,6 +15,7 @@ import { run } from '../server/run.js';
 import { configJsonSchema } from './schema.js';
 import { htpasswdCommand } from './htpasswd-command.js';
 import { gcCommand } from './gc-command.js';
+import { retentionOnce } from './retention-command.js';
 import { VERSION } from '../version.js';
 import { OptionError } from '../startup-error.js';
 
@@ -150,6 +151,20 @@ export async function main(args = hideBin(process.argv)): Promise<void> {
     })
     .command(htpasswdCommand)
     .command(gcCommand)
+    .command(
+      'retention',
+      'apply the retention rules once and run gc (same flags and config file as the server)',
+      (y) =>
+        withOptions(y).option('dry-run', {
+          type: 'boolean',
+          default: false,
+          describe: 'print the tags that would go and the bytes freed; delete nothing',
+        }),
+      async (argv) => {
+        const { config } = load(argv);
+        await retentionOnce(config, Boolean(argv['dry-run']), fail);
+      },
+    )
     .example('$0', 'embedded registry on 127.0.0.1:5000, storage in ./data')
     .example(
       '$0 --upstream http://127.0.0.1:5000 --listen 0.0.0.0:443 --tls-cert cert.pem --tls-key key.pem --htpasswd users.htpasswd',

@@ -23,6 +23,9 @@ export function configJsonSchema(): object {
       case 'list':
         properties[name] = { ...base, type: 'array', items: { type: 'string' } };
         break;
+      case 'rules':
+        properties[name] = { ...base, type: 'array', items: { type: 'object' } };
+        break;
       default:
         properties[name] = { ...base, type: 'string', ...(spec.choices ? { enum: spec.choices } : {}) };
     }

@@ -14,7 +14,9 @@ type ValueOf<S extends OptionSpec> = S['type'] extends 'boolean'
     ? number
     : S['type'] extends 'list'
       ? string[]
-      : string;
+      : S['type'] extends 'rules'
+        ? unknown
+        : string;
 
 export type Config = {
   [K in OptionName]: (typeof OPTIONS)[K] extends { default: unknown }
@@ -63,6 +65,14 @@ function coerce(name: OptionName, raw: unknown, from: Source): unknown {
         .flatMap((v) => (typeof v === 'string' && from !== 'flag' ? v.split(',') : [v]))
         .map((v) => String(v).trim())
         .filter((v) => v !== '');
+    }
+    case 'rules': {
+      if (typeof raw !== 'string') return raw;
+      try {
+        return parseYaml(raw);
+      } catch (e) {
+        return fail(`not YAML or JSON: ${(e as Error).message.split('\n')[0]}`);
+      }
     }
     default: {
       if (typeof raw !== 'string' && typeof raw !== 'number') fail(`expected a string, got ${JSON.stringify(raw)}`);

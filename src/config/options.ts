@@ -6,7 +6,8 @@
  * The config file uses the camelCase keys; flags use kebab-case; env uses SCREAMING_SNAKE.
  */
 
-export type OptionType = 'string' | 'boolean' | 'number' | 'duration' | 'list';
+/** `rules`: structured (a YAML/JSON list in the file; YAML or JSON text in a flag or env). */
+export type OptionType = 'string' | 'boolean' | 'number' | 'duration' | 'list' | 'rules';
 
 export interface OptionSpec {
   type: OptionType;
@@ -28,6 +29,7 @@ const LOG = 'Logging';
 const CORS = 'CORS';
 const NOTIFY = 'Notifications';
 const MIRROR = 'Pull-through mirrors';
+const RETENTION = 'Retention';
 
 export const OPTIONS = {
   config: { type: 'string', group: SERVER, describe: 'YAML or JSON config file (keys are the camelCase option names)' },
@@ -185,6 +187,25 @@ export const OPTIONS = {
     type: 'string',
     group: MIRROR,
     describe: 'cache budget (e.g. 20GiB): gc evicts the least recently pulled mirrored images beyond it',
+  },
+  retention: {
+    type: 'rules',
+    group: RETENTION,
+    describe:
+      'retention rules: a list of {repositories, keepLast, keepPushedWithin, keepPulledWithin, keepTags, deleteUntaggedAfter, deleteOrphanReferrers} (docs/retention.md)',
+  },
+  retentionInterval: {
+    type: 'duration',
+    group: RETENTION,
+    default: 3_600_000,
+    describe:
+      'how often the server applies the retention rules and then runs gc (0: never; `portcullis retention` runs once)',
+  },
+  retentionGracePeriod: {
+    type: 'duration',
+    group: RETENTION,
+    default: 3_600_000,
+    describe: 'gc after retention never deletes anything younger than this (pushes in flight)',
   },
   mirrorCredentials: {
     type: 'string',

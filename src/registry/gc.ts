@@ -23,6 +23,13 @@ export interface GcOptions {
   dryRun: boolean;
   gracePeriodMs: number;
   logger?: Logger;
+  /** The clock (tests inject their own). */
+  now?: () => number;
+  /**
+   * How long a manifest no tag reaches is kept, per repository (retention's
+   * deleteUntaggedAfter); never shorter than the grace period. Default: the grace period.
+   */
+  untaggedGracePeriodMs?: (repository: string) => number | undefined;
 }
 export interface GcResult {
   blobsDeleted: number;
@@ -47,7 +54,8 @@ export async function collectGarbage(opts: GcOptions): Promise<GcResult> {
 
 async function sweep(storage: FilesystemStorage | S3Storage, opts: GcOptions): Promise<GcResult> {
   const repos = new RepositoryStore(storage);
-  const cutoff = Date.now() - opts.gracePeriodMs;
+  const now = (opts.now ?? Date.now)();
+  const cutoff = now - opts.gracePeriodMs;
   const log = opts.logger;
   const result: GcResult = { blobsDeleted: 0, bytesFreed: 0, manifestsDeleted: 0, kept: 0 };
   const markedBlobs = new Set<string>();
@@ -81,10 +89,14 @@ async function sweep(storage: FilesystemStorage | S3Storage, opts: GcOptions): P
     while (queue.length) await visit(queue.shift()!);
 
     // Sweep unreachable manifest revisions of this repository.
+    const untaggedCutoff = now - Math.max(opts.gracePeriodMs, opts.untaggedGracePeriodMs?.(repo) ?? 0);
     for (const digest of await repos.listRevisions(repo)) {
       if (markedManifests.has(digest)) continue;
-      const mtime = await repos.revisionMtime(repo, digest);
-      if (mtime === null || mtime > cutoff) {
+      // The recorded push time or the document's mtime, whichever is older (both move on a re-push).
+      const pushedAt = (await repos.getRevision(repo, digest))?.pushedAt;
+      const stamped = await repos.revisionMtime(repo, digest);
+      const mtime = pushedAt === undefined || stamped === null ? stamped : Math.min(pushedAt, stamped);
+      if (mtime === null || mtime > untaggedCutoff) {
         markedBlobs.add(digest); // young: keep it and what it references
         const body = await storage.readBlobBuffer(digest);
         if (body) {

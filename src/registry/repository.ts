@@ -17,6 +17,8 @@ export interface Revision {
   mediaType: string;
   size: number;
   subject?: string;
+  /** Epoch ms of the push (absent in revisions written before it was recorded: the document's mtime then). */
+  pushedAt?: number;
 }
 export interface ReferrerDescriptor {
   mediaType: string;

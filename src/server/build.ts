@@ -28,6 +28,7 @@ import { VERSION } from '../version.js';
 import { createListener, listen as listenOn, type Listener } from './listeners.js';
 import { LINGER_MAX_BYTES } from './lingering-close.js';
 import { readTlsFiles, secureContextOptions, selfSigned, type TlsMaterial } from './tls.js';
+import { startRetention } from './retention-hook.js';
 
 export interface BuiltGateway {
   /** The request handler: the pipeline of passes in front of the backend. */
@@ -160,6 +161,8 @@ async function provision(r: Resolved, logger: Logger, cleanup: Cleanup): Promise
     onDropped: (endpoint) => stats.webhookDropped(endpoint),
   });
   cleanup.add(() => notifier?.close());
+  const retention = startRetention(r, backend, logger, notifier);
+  if (retention) cleanup.add(() => retention.stop());
   const errorNotifier = createNotifier(
     {
       endpoints: c.errorWebhook ? [c.errorWebhook] : [],

@@ -26,6 +26,7 @@ const LAYER: Record<string, number> = {
   mirror: 2,
   config: 3,
   backends: 4,
+  retention: 4,
   gateway: 4,
   server: 5,
   cli: 6,

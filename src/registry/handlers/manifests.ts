@@ -101,6 +101,7 @@ export async function putManifest(ctx: CoreContext, r: RequestInfo): Promise<voi
     mediaType: m.mediaType,
     size: body.length,
     ...(m.subject ? { subject: m.subject.digest } : {}),
+    pushedAt: ctx.repos.now(),
   };
   await ctx.repos.putRevision(r.name, digest, revision);
   if (m.subject) {

@@ -1,0 +1,39 @@
+/** Retention rules applied on a schedule: embedded, writable storage with rules configured. */
+import type { Logger } from 'pino';
+import type { Backend } from '../backends/backend.js';
+import { embeddedStorageOptions } from '../backends/embedded.js';
+import type { Resolved } from '../config/resolve.js';
+import { parseRetention } from '../retention/policy.js';
+import { startRetentionSchedule } from '../retention/schedule.js';
+import { OptionError } from '../startup-error.js';
+
+export function startRetention(
+  r: Resolved,
+  backend: Backend,
+  logger: Logger,
+  notifier: { notify(payload: object): void } | undefined,
+): { stop(): Promise<void> } | undefined {
+  const c = r.config;
+  let policy: ReturnType<typeof parseRetention>;
+  try {
+    policy = parseRetention(c.retention);
+  } catch (e) {
+    throw new OptionError('retention', (e as Error).message, `--retention: ${(e as Error).message}`);
+  }
+  if (policy.rules.length === 0 || c.retentionInterval <= 0) return undefined;
+  if (backend.kind !== 'embedded' || c.readOnly) {
+    logger.warn('retention rules need the embedded registry on writable storage; ignored');
+    return undefined;
+  }
+  const storage = embeddedStorageOptions(c);
+  return startRetentionSchedule({
+    storage: storage.storage,
+    s3: storage.s3,
+    policy,
+    intervalMs: c.retentionInterval,
+    gracePeriodMs: c.retentionGracePeriod,
+    logger,
+    usage: backend.usage ? (repo) => backend.usage!(repo) : undefined,
+    notify: notifier ? (p) => notifier.notify(p) : undefined,
+  });
+}
