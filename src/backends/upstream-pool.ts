@@ -20,9 +20,16 @@ export interface Member {
   failures: number;
   active: number;
   lastError?: string;
+  /** When the member last answered anything (a proxied request or a health check), ms since epoch. */
+  answeredAt: number;
+  /** When a connection to the member was last closed from its side (it may have gone away). */
+  hungUpAt: number;
 }
 
 const PASSIVE_FAILURES_TO_MARK_DOWN = 1;
+
+/** How long an answer from a member counts as evidence that it is up. */
+export const ANSWER_FRESH_MS = 1000;
 
 export class UpstreamPool {
   readonly members: Member[];
@@ -46,7 +53,19 @@ export class UpstreamPool {
       };
       const agent =
         url.protocol === 'https:' ? new https.Agent({ ...opts, rejectUnauthorized: false }) : new http.Agent(opts);
-      return { url, name: url.host, agent, healthy: true, open: false, failures: 0, active: 0 };
+      const member: Member = {
+        url,
+        name: url.host,
+        agent,
+        healthy: true,
+        open: false,
+        failures: 0,
+        active: 0,
+        answeredAt: 0,
+        hungUpAt: 0,
+      };
+      noteHangUps(member);
+      return member;
     });
   }
 
@@ -85,8 +104,25 @@ export class UpstreamPool {
     return this.members.some((m) => m.healthy && m.open);
   }
 
+  /**
+   * Some open, healthy member has shown just now that it is up: it answered within
+   * ANSWER_FRESH_MS (and has not hung up since), or a connection to it is open. "Healthy" alone
+   * only means nothing has failed yet: a registry killed a moment ago is still healthy until a
+   * request or a probe fails, and must not be vouched for.
+   */
+  openAndAlive(): boolean {
+    const now = Date.now();
+    return this.members.some(
+      (m) =>
+        m.healthy &&
+        m.open &&
+        ((now - m.answeredAt < ANSWER_FRESH_MS && m.answeredAt > m.hungUpAt) || hasOpenConnection(m.agent)),
+    );
+  }
+
   markSuccess(m: Member): void {
     m.healthy = true;
+    m.answeredAt = Date.now();
   }
 
   /** Active check: any answer below 500 to GET /v2/ means the registry is up (401 included). */
@@ -100,7 +136,7 @@ export class UpstreamPool {
           res.resume();
           const ok = (res.statusCode ?? 500) < 500;
           m.open = res.statusCode === 200;
-          if (ok) m.healthy = true;
+          if (ok) this.markSuccess(m);
           else this.markFailure(m, `health check answered ${res.statusCode}`);
           resolve(ok);
         },
@@ -118,4 +154,26 @@ export class UpstreamPool {
     if (this.timer) clearInterval(this.timer);
     for (const m of this.members) m.agent.destroy();
   }
+}
+
+/** Record when the member closes a connection from its side (every one does when it dies). */
+function noteHangUps(m: Member): void {
+  const create = m.agent.createConnection.bind(m.agent);
+  m.agent.createConnection = ((...args: Parameters<typeof create>) => {
+    const socket = create(...args);
+    socket?.once('end', () => {
+      m.hungUpAt = Date.now();
+    });
+    return socket;
+  }) as typeof m.agent.createConnection;
+}
+
+/** A pooled or busy connection to the member that it has not closed. */
+function hasOpenConnection(agent: http.Agent): boolean {
+  for (const lists of [agent.freeSockets, agent.sockets]) {
+    for (const sockets of Object.values(lists)) {
+      for (const s of sockets ?? []) if (!s.destroyed && !s.readableEnded) return true;
+    }
+  }
+  return false;
 }

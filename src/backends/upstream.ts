@@ -254,8 +254,9 @@ export function createUpstreamBackend(opts: UpstreamOptions): Backend {
     if (!read && (route.operation === 'manifest_delete' || route.operation === 'blob_delete')) cache.forget(route.path);
     if (!read || !pool.openAndHealthy()) return false;
     // The version check: registry:2 answers `{}` to anyone when it has no auth of its own,
-    // and the gateway has already authenticated this request (issue 6).
-    if (route.operation === 'ping') {
+    // and the gateway has already authenticated this request (issue 6). Only while the member
+    // is known to be up right now: a monitoring probe must learn that a registry died.
+    if (route.operation === 'ping' && pool.openAndAlive()) {
       res.writeHead(200, {
         'content-type': 'application/json; charset=utf-8',
         'content-length': 2,
