@@ -88,7 +88,9 @@ export class RepositoryIndex {
       return;
     }
     this.building ??= (async () => {
-      for (const repo of await this.walk()) await this.note(repo);
+      // Many small durable writes: in parallel, so a large store is indexed in seconds, not minutes.
+      const all = await this.walk();
+      for (let i = 0; i < all.length; i += 64) await Promise.all(all.slice(i, i + 64).map((repo) => this.note(repo)));
       await this.storage.writeMeta(COMPLETE, new Date().toISOString());
       this.complete = true;
     })().finally(() => {

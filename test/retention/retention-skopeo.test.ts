@@ -181,3 +181,21 @@ t.test(
     t.ok(runs >= 2);
   },
 );
+
+t.test('a wrong rule is one line naming --retention, exit 2; the server refuses to start on it too', async (t) => {
+  const work = await tempDir('portcullis-retention-bad-');
+  t.teardown(() => removeDir(work));
+  const config = join(work, 'bad.yaml');
+  await writeFile(config, `storage: ${join(work, 'store')}\nretention:\n  - repositories: "*"\n    keepLast: ten\n`);
+  for (const args of [
+    ['retention', '--dry-run', '--config', config],
+    ['--config', config, '--listen', '127.0.0.1:0'],
+  ]) {
+    const r = await execFileP(process.execPath, [PORTCULLIS_BIN, ...args]).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code: number; stderr: string }) => e,
+    );
+    t.equal(r.code, 2, args.join(' '));
+    t.match(r.stderr, /^portcullis: --retention: retention rule 1: keepLast must be a whole number, got "ten"\n$/);
+  }
+});
