@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// portcullis benchmark harness (issue 6): registry:2 direct, nginx (seed and tuned) and portcullis
+// portcullis benchmark harness: registry:2 direct, nginx (seed and tuned) and portcullis
 // (proxy and embedded) on loopback, interleaved repetitions, medians with min–max, ratios, gateway
 // CPU per request and peak RSS; results in bench/results/<date>.md and bench/results/latest.md.
 // `npm run bench` builds first; see bench/README.md for the knobs.

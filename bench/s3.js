@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The object-store row of the benchmark (issue 10): skopeo push and pull of one image through
+ * The object-store row of the benchmark: skopeo push and pull of one image through
  * portcullis with the embedded core on an S3 bucket, against registry:2 with its own s3 driver
  * on a second bucket of the same store: OpenStack Swift with s3api on loopback, started by the
  * test harness (test/helpers/swift.ts). Both listen on plain HTTP, so only the storage path

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Soak (issue 7): portcullis with the embedded core, TLS and bcrypt basic auth under a steady
+ * Soak: portcullis with the embedded core, TLS and bcrypt basic auth under a steady
  * mix of pushes, pulls, manifest HEADs and wrong passwords for BENCH_SOAK_MIN minutes (default
  * 10). Every 10 s it samples requests served, errors, p99 latency of the window, RSS and open
  * file descriptors, then writes bench/results/soak-<date>.md with the table and an SVG plot.

@@ -33,8 +33,8 @@ function parseBasic(param: string): Credentials {
   if (colon === -1) return { kind: 'malformed' };
   const user = decoded.slice(0, colon);
   const password = decoded.slice(colon + 1);
-  // `Basic Og==` is ":" — what skopeo sends after a challenge when it has no credentials
-  // (issue 3). It is "no credentials", not a wrong password, and must not count as a failure.
+  // `Basic Og==` is ":" — what skopeo sends after a challenge when it has no credentials.
+  // It is "no credentials", not a wrong password, and must not count as a failure.
   if (user === '' && password === '') return { kind: 'none' };
   return { kind: 'basic', user, password };
 }

@@ -3,7 +3,7 @@
  * `windowMs`, credentialed attempts from that IP are refused with 429 for `blockMs`.
  * nginx `auth_basic` has nothing like it. Only wrong credentials count: every registry
  * client first sends a request without credentials and retries after the challenge, so a
- * missing header is normal traffic (issue 3).
+ * missing header is normal traffic.
  */
 
 export interface BruteForceOptions {

@@ -1,7 +1,7 @@
 /**
  * The 401/403/429 answers, as RegistryErrors the gateway writes with sendRegistryError
  * (which adds `Docker-Distribution-Api-Version: registry/2.0`; without it docker login
- * treats the 401 as "not a v2 registry", distribution#1135, pitfalls #7).
+ * treats the 401 as "not a v2 registry", distribution#1135, docs/pitfalls.md: "The API version header on every answer").
  */
 import { RegistryError } from '../oci/errors.js';
 import type { Action } from '../oci/operations.js';
@@ -16,7 +16,7 @@ export function basicChallenge(realm: string): string {
 
 /**
  * The token-protocol challenge. The realm must be the public URL of our /token, reachable by
- * the client with the scheme it used (pitfalls #9, harbor#3114, moby#38662).
+ * the client with the scheme it used (docs/pitfalls.md: "Token realm pointing at an internal or http:// address", harbor#3114, moby#38662).
  */
 export function bearerChallenge(p: {
   realm: string;

@@ -1,6 +1,6 @@
 /**
  * Cache of credentials that already verified, so a 50-layer push (150+ requests, each with
- * the same Basic header) costs one bcrypt instead of 150 (issue 3, pitfalls #27).
+ * the same Basic header) costs one bcrypt instead of 150 (docs/pitfalls.md: "htpasswd formats").
  *
  * Keys are HMAC-SHA256(user ":" password) under a key drawn at start-up: the password is
  * never stored, and a dump of the process cannot be used to test guesses offline without

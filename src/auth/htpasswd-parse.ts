@@ -1,6 +1,6 @@
 /**
  * Parse an htpasswd file into users and their hashes, the way nginx `auth_basic_user_file`
- * and Apache `AuthUserFile` read it (pitfalls #27): bcrypt ($2y$/$2a$/$2b$), apr1 MD5,
+ * and Apache `AuthUserFile` read it (docs/pitfalls.md: "htpasswd formats"): bcrypt ($2y$/$2a$/$2b$), apr1 MD5,
  * {SHA}, traditional crypt, and plain text only when explicitly allowed.
  *
  * registry:2 accepts bcrypt only and silently ignores other entries ("Entries with other
@@ -93,7 +93,7 @@ export function parseHtpasswd(text: string, opts: { allowPlain: boolean }): Pars
   return { users, problems };
 }
 
-/** Users whose hash is weak enough to warn about at start-up (issue 3, pitfalls #27). */
+/** Users whose hash is weak enough to warn about at start-up (docs/pitfalls.md: "htpasswd formats"). */
 export function weakUsers(users: Map<string, HtpasswdEntry>): Partial<Record<HashKind, string[]>> {
   const out: Partial<Record<HashKind, string[]>> = {};
   for (const [user, e] of users) {

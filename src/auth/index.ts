@@ -1,5 +1,5 @@
 /**
- * Authentication and authorization for the registry API (issue 3): htpasswd Basic auth,
+ * Authentication and authorization for the registry API: htpasswd Basic auth,
  * the Docker token protocol for --anonymous-read, per-repository access rules, brute-force
  * throttling. The gateway calls createAuth() once, check() per request, and
  * handleTokenRequest() for `tokenPath`; SIGHUP calls reload().

@@ -2,7 +2,7 @@
  * AuthService.check: authenticate a registry request (Basic, Bearer from our token service,
  * or nobody) and authorize its (repository, action) against the access policy.
  *
- * Rules (issue 3, pitfalls #8):
+ * Rules (docs/pitfalls.md: "The challenge on /v2/"):
  * - GET /v2/ without credentials is always challenged, even under --anonymous-read: docker
  *   learns how to authenticate from that challenge, and an anonymous 200 there makes
  *   `docker login` accept any password.
@@ -18,7 +18,7 @@ import { verifyBasic, type AuthCore } from './auth-core.js';
 import { scopeFor } from './token-scope.js';
 import { tokenGrants, type TokenClaims } from './token-jwt.js';
 
-/** Health checks of load balancers and old clients never need credentials (issue 3). */
+/** Health checks of load balancers and old clients never need credentials. */
 const HEALTH_PATHS = new Set(['/_ping', '/v1/_ping', '/v2/_ping']);
 
 export async function checkRequest(core: AuthCore, r: AuthRequest): Promise<AuthResult> {

@@ -16,7 +16,7 @@ export interface Backend {
   health(): Promise<BackendHealth[]>;
   /** Origins (scheme://host:port) whose URLs in Location/Link headers are rewritten to the public origin. */
   readonly internalOrigins: ReadonlySet<string>;
-  /** Repositories and their tags, for `docker search` (issue 8). */
+  /** Repositories and their tags, for `docker search`. */
   listRepositories(): Promise<string[]>;
   listTags(repository: string): Promise<string[]>;
   close(): Promise<void>;

@@ -48,7 +48,7 @@ export class UpstreamPool {
         maxSockets: Infinity,
         maxFreeSockets: 256,
         scheduling: 'lifo' as const,
-        // Idle pooled sockets are closed before registry:2's own idle timeout, so a reused socket is never one the upstream is closing (pitfalls #12).
+        // Idle pooled sockets are closed before registry:2's own idle timeout, so a reused socket is never one the upstream is closing (docs/pitfalls.md: "Keep-alive races").
         timeout: 30_000,
       };
       const agent =

@@ -1,7 +1,7 @@
 /**
  * The upstream backend: streams each request to a registry:2 member over a keep-alive pool
  * and the response back, with backpressure in both directions and nothing buffered
- * (pitfalls #1, #2, #10). Node's http client is used directly: the registry-specific header
+ * (docs/pitfalls.md: "Body-size caps"; "Chunked request bodies"; "Buffering bodies to disk"). Node's http client is used directly: the registry-specific header
  * passes (Location on 202/204, single-valued X-Forwarded-*) are the gateway's own anyway,
  * and it keeps the hot path to one socket write per chunk.
  */
@@ -73,14 +73,14 @@ export function createUpstreamBackend(opts: UpstreamOptions): Backend {
     ctx.upstreamError = `${code}: ${err.message}`;
     if (res.destroyed || res.writableEnded) return Promise.resolve();
     const neverSent = !reusedSocket && NEVER_CONNECTED.has(code);
-    // A pooled socket the registry closed just as it was reused (pitfalls #12): only a
+    // A pooled socket the registry closed just as it was reused (docs/pitfalls.md: "Keep-alive races"): only a
     // bodiless first attempt is treated as that race (and retried); anything else is the member failing.
     const keepAliveRace = reusedSocket && code === 'ECONNRESET' && attempt === 0 && !hasBody(req);
     // The client is still there, so this is the member failing (refused, reset, timed out):
     // mark it down until a probe succeeds, so no version check is answered on its behalf.
     if (!keepAliveRace) pool.markFailure(member, ctx.upstreamError);
     // Requests that never reached the member and carry no body are retried once elsewhere
-    // (a bound upload session cannot move); nothing with a body is replayed (pitfalls #12).
+    // (a bound upload session cannot move); nothing with a body is replayed (docs/pitfalls.md: "Keep-alive races").
     const sessionBound = multi && ctx.route.operation === 'blob_upload' && ctx.route.reference !== undefined;
     const idempotent = !hasBody(req) && !sessionBound && !res.headersSent;
     const safeToRetry = neverSent || (keepAliveRace && (req.method === 'GET' || req.method === 'HEAD'));
@@ -164,7 +164,7 @@ export function createUpstreamBackend(opts: UpstreamOptions): Backend {
         agent: member.agent,
         setHost: false,
       });
-      // Idle-based, never a total deadline: a 20 GB layer may take hours (pitfalls #11).
+      // Idle-based, never a total deadline: a 20 GB layer may take hours (docs/pitfalls.md: "Timeouts that kill big transfers").
       proxyReq.setTimeout(opts.idleTimeoutMs, () =>
         proxyReq.destroy(Object.assign(new Error('upstream idle timeout'), { code: 'ETIMEDOUT' })),
       );
@@ -181,7 +181,7 @@ export function createUpstreamBackend(opts: UpstreamOptions): Backend {
         member.active--;
         failed(ctx, member, attempt, err, proxyReq.reusedSocket, cacheKey).then(resolve);
       });
-      // A client that goes away aborts the upstream request too: no half-open sockets (pitfalls #10).
+      // A client that goes away aborts the upstream request too: no half-open sockets (docs/pitfalls.md: "Buffering bodies to disk").
       // An answer sent before the client's body was all in (the member refused it early) leaves
       // the member's request unfinished: that connection cannot be reused either.
       res.on('close', () => {
@@ -254,7 +254,7 @@ export function createUpstreamBackend(opts: UpstreamOptions): Backend {
     if (!read && (route.operation === 'manifest_delete' || route.operation === 'blob_delete')) cache.forget(route.path);
     if (!read || !pool.openAndHealthy()) return false;
     // The version check: registry:2 answers `{}` to anyone when it has no auth of its own,
-    // and the gateway has already authenticated this request (issue 6). Only while the member
+    // and the gateway has already authenticated this request. Only while the member
     // is known to be up right now: a monitoring probe must learn that a registry died.
     if (route.operation === 'ping' && pool.openAndAlive()) {
       res.writeHead(200, {

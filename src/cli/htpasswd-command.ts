@@ -1,6 +1,6 @@
 /**
  * `portcullis htpasswd add|delete|verify FILE USER`: manage the htpasswd file without
- * apache2-utils (issue 3). New hashes are bcrypt ($2y$, what `htpasswd -B` writes and
+ * apache2-utils. New hashes are bcrypt ($2y$, what `htpasswd -B` writes and
  * what registry:2 also reads), cost 10 unless --cost. The password comes from stdin when
  * it is not a terminal (first line), else from a prompt that does not echo.
  */

@@ -1,5 +1,5 @@
 /**
- * With access rules, `GET /v2/_catalog` lists only repositories the user may pull (issue 3).
+ * With access rules, `GET /v2/_catalog` lists only repositories the user may pull.
  * The catalog is a small JSON page, so the response is collected, filtered and re-sent;
  * this is the one response the gateway ever buffers, and only when access rules exist.
  */

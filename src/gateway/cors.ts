@@ -1,5 +1,5 @@
 /**
- * CORS for browser registry UIs (pitfalls #22). registry:2 answers preflights with 401 when
+ * CORS for browser registry UIs (docs/pitfalls.md: "CORS for registry web UIs"). registry:2 answers preflights with 401 when
  * auth is on and "this will never be fixed" (distribution#4458), so the gateway answers them
  * itself, before authentication, for an allow-list of exact origins.
  */

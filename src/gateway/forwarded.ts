@@ -3,8 +3,8 @@
  *
  * Inbound X-Forwarded-* / Forwarded / X-Real-IP are believed only when the socket peer is
  * in --trusted-proxies ("fail closed", as fastify and Caddy do): otherwise a client could
- * spoof its IP in audit logs (pitfalls #23) or make the registry build http:// Locations
- * (distribution#2225, pitfalls #3).
+ * spoof its IP in audit logs (docs/pitfalls.md: "The client's address in logs") or make the registry build http:// Locations
+ * (distribution#2225, docs/pitfalls.md: "Location says http:// behind TLS").
  */
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';

@@ -1,6 +1,9 @@
 /**
  * Header passes on the way to and from the backend. Each is a small pure function so it can
- * be tested alone (pitfalls #2, #3-#6, #9, #15, #21).
+ * be tested alone. docs/pitfalls.md has why, under "Chunked request bodies", the three
+ * Location entries, "Multi-valued and untrusted X-Forwarded-* headers", "Token realm pointing
+ * at an internal or http:// address", "Content-Length, Transfer-Encoding and hop-by-hop
+ * headers" and "Catalog and tags pagination".
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { ClientView } from './forwarded.js';
@@ -44,9 +47,9 @@ function connectionTokens(headers: IncomingHttpHeaders): string[] {
 
 /**
  * Headers for the upstream request. Host is kept byte for byte (the registry builds
- * Locations from it, pitfalls #4); forwarding headers are single-valued and computed.
+ * Locations from it, docs/pitfalls.md: "Wrong host or port in Location"); forwarding headers are single-valued and computed.
  * Transfer-Encoding is hop-by-hop: Node re-chunks a body without Content-Length itself,
- * and bodiless requests never get a chunked encoding (pitfalls #2).
+ * and bodiless requests never get a chunked encoding (docs/pitfalls.md: "Chunked request bodies").
  */
 export function upstreamRequestHeaders(
   headers: IncomingHttpHeaders,
@@ -70,8 +73,8 @@ export function upstreamRequestHeaders(
 /**
  * Rewrite a URL that points at the upstream's own origin (or at http:// of the public host
  * while the client used https) to the public origin. Foreign origins, such as presigned
- * storage URLs, are left alone (pitfalls #24). Path and query are kept exactly: `_state` is
- * an HMAC-signed value (pitfalls #5).
+ * storage URLs, are left alone (docs/pitfalls.md: "Storage redirects"). Path and query are kept exactly: `_state` is
+ * an HMAC-signed value (docs/pitfalls.md: "Location on 202 and 204, not only on redirects").
  */
 export function rewriteUrl(value: string, upstreamOrigins: ReadonlySet<string>, client: ClientView): string {
   if (value.startsWith('/')) return value;
@@ -93,7 +96,7 @@ export function rewriteLink(value: string, upstreamOrigins: ReadonlySet<string>,
   return value.replace(/<([^>]*)>/g, (_, uri: string) => `<${rewriteUrl(uri, upstreamOrigins, client)}>`);
 }
 
-/** Bearer realm="..." of an upstream token service: point it at the public origin (pitfalls #9). */
+/** Bearer realm="..." of an upstream token service: point it at the public origin (docs/pitfalls.md: "Token realm pointing at an internal or http:// address"). */
 export function rewriteAuthenticate(value: string, upstreamOrigins: ReadonlySet<string>, client: ClientView): string {
   return value.replace(
     /realm="([^"]*)"/i,
@@ -120,7 +123,7 @@ export function clientResponseHeaders(
       out[k] = rewriteAuthenticate(v, upstreamOrigins, client);
     else out[k] = v;
   }
-  // distribution always sends it, but other registries and error pages may not (pitfalls #7).
+  // distribution always sends it, but other registries and error pages may not (docs/pitfalls.md: "The API version header on every answer").
   if (out[API_VERSION_HEADER] === undefined) out[API_VERSION_HEADER] = API_VERSION;
   return out;
 }

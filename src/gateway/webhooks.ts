@@ -1,5 +1,5 @@
 /**
- * Registry event notifications (issue 8), in registry:2's envelope so existing receivers work:
+ * Registry event notifications, in registry:2's envelope so existing receivers work:
  * `application/vnd.docker.distribution.events.v2+json`, `{"events":[{id, timestamp, action,
  * target{mediaType,digest,size,length,repository,url,tag}, request{id,addr,host,method,useragent},
  * actor{name}, source{addr,instanceID}}]}` (distribution docs/content/about/notifications.md).

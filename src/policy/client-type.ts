@@ -2,7 +2,7 @@
  * Name the client behind a User-Agent for logs and metrics: the registry clients' own
  * formats first, ua-parser-js (v1, MIT) for browsers (registry web UIs), else "other".
  *
- * Formats seen in the wild (pitfalls #19 and the clients' sources):
+ * Formats seen in the wild (docs/pitfalls.md: "Old docker clients" and the clients' sources):
  *   docker/27.3.1 go/go1.22.7 git-commit/41ca978 kernel/... UpstreamClient(Docker-Client/27.3.1 \(linux\))
  *   containerd/2.1.6+bottlerocket          buildkit/v0.10
  *   libpod/4.9.3 (podman)                  containers/5.29.2 (github.com/containers/image)

@@ -1,6 +1,6 @@
 /**
  * Refuse clients that cannot speak Registry API v2, as the nginx recipe does
- * (distribution docs recipes/nginx.md, pitfalls #19):
+ * (distribution docs recipes/nginx.md, docs/pitfalls.md: "Old docker clients"):
  *   if ($http_user_agent ~ "^(docker\/1\.(3|4|5(?!\.[0-9]-dev))|Go ).*$" ) { return 404; }
  * "docker pre-1.6.0 did not properly set the user agent on ping, catch 'Go *' user agents".
  * JavaScript RegExp supports the lookahead, so the rule is used verbatim. The gateway

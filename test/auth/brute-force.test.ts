@@ -1,4 +1,4 @@
-/** Wrong passwords from one address end in 429 TOOMANYREQUESTS with Retry-After (issue 3). */
+/** Wrong passwords from one address end in 429 TOOMANYREQUESTS with Retry-After. */
 import t from 'tap';
 import { BruteForceGuard } from '../../src/auth/brute-force.js';
 import { authWithUsers, basic, request } from './fixtures/helpers.js';

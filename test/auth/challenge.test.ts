@@ -1,4 +1,4 @@
-/** The 401 shapes docker login needs (pitfalls #7, #8), for both schemes. */
+/** The 401 shapes docker login needs (docs/pitfalls.md: "The API version header on every answer"; "The challenge on /v2/"), for both schemes. */
 import t from 'tap';
 import { authWithUsers, basic, request } from './fixtures/helpers.js';
 

@@ -1,5 +1,5 @@
 /**
- * A push of many layers must cost one bcrypt, not one per request (issue 3). Measured with
+ * A push of many layers must cost one bcrypt, not one per request. Measured with
  * a cost-10 hash, the default of `htpasswd -B` and of `portcullis htpasswd add`.
  */
 import t from 'tap';

@@ -1,10 +1,11 @@
 /**
- * The htpasswd file changes while a push is running (issue 3): the push is not disturbed,
+ * The htpasswd file changes while a push is running: the push is not disturbed,
  * a user added with `portcullis htpasswd add` can log in at once, a deleted one cannot,
  * all without a restart.
  */
 import t from 'tap';
 import { join } from 'node:path';
+import { readdir, stat } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import { makeOciImage, fileDigest } from '../helpers/oci-image.js';
 import {
@@ -25,6 +26,19 @@ function htpasswd(args: string[], password?: string): Promise<number> {
     p.stdin.end(password ? `${password}\n` : '');
     p.on('exit', (code) => resolve(code ?? 1));
   });
+}
+
+/** True when some upload session in the embedded storage has received at least `bytes`. */
+async function uploadHolds(storage: string, bytes: number): Promise<boolean> {
+  const dir = join(storage, 'uploads');
+  for (const id of await readdir(dir).catch(() => [] as string[])) {
+    const size = await stat(join(dir, id, 'data')).then(
+      (s) => s.size,
+      () => 0,
+    );
+    if (size >= bytes) return true;
+  }
+  return false;
 }
 
 async function until(check: () => Promise<boolean>, ms = 10_000): Promise<boolean> {
@@ -50,16 +64,29 @@ t.test('users added and removed during a push take effect without a restart; the
   t.teardown(() => gw.stop());
 
   const image = await makeOciImage(join(work, 'img'), { layerSizes: [96 << 20, 1 << 20] });
-  const push = skopeo([
-    'copy',
-    '--dest-tls-verify=false',
-    '--dest-creds',
-    'alice:alice-pw',
-    `oci:${image.dir}:latest`,
-    `docker://127.0.0.1:${port}/reload/app:v1`,
-  ]);
-  await new Promise((r) => setTimeout(r, 300));
-  t.equal(await htpasswd(['add', file, 'bob', '--cost', '5'], 'bob-pw'), 0, 'bob added while the push runs');
+  // skopeo is stopped (SIGSTOP) once the big layer's upload holds some of its bytes, so the
+  // reload certainly happens while the push has its upload open; it goes on after SIGCONT.
+  const push = spawn(
+    'skopeo',
+    [
+      'copy',
+      '--dest-tls-verify=false',
+      '--dest-creds',
+      'alice:alice-pw',
+      `oci:${image.dir}:latest`,
+      `docker://127.0.0.1:${port}/reload/app:v1`,
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  const pushed = new Promise<number | null>((resolve) => push.on('exit', (code) => resolve(code)));
+  t.teardown(() => {
+    push.kill('SIGCONT');
+    push.kill('SIGKILL');
+  });
+  t.ok(await until(() => uploadHolds(join(work, 'data'), 1 << 20), 60_000), 'the push is uploading the layer');
+  push.kill('SIGSTOP');
+  t.equal(push.exitCode, null, 'skopeo is stopped mid-push, not finished');
+  t.equal(await htpasswd(['add', file, 'bob', '--cost', '5'], 'bob-pw'), 0, 'bob added while the push is mid-way');
   t.ok(
     await until(
       async () =>
@@ -67,8 +94,8 @@ t.test('users added and removed during a push take effect without a restart; the
     ),
     'bob can log in without a restart',
   );
-  await push;
-  t.pass('the push that was running completed');
+  push.kill('SIGCONT');
+  t.equal(await pushed, 0, 'the push that was running completed');
 
   const out = join(work, 'out');
   await skopeo([

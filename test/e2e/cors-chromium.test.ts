@@ -1,5 +1,5 @@
 /**
- * CORS for browser registry UIs (issue 8) with a real browser: Debian's headless Chromium,
+ * CORS for browser registry UIs with a real browser: Debian's headless Chromium,
  * driven by playwright-core. A page served from another origin (a plain HTTP server on another
  * loopback port) lists tags and fetches a manifest through portcullis with credentials (an
  * Authorization: Basic header set by the page's own script, which makes Chromium send a

@@ -1,5 +1,5 @@
 /**
- * The real docker client against portcullis with the embedded core on an S3 bucket (issue 10):
+ * The real docker client against portcullis with the embedded core on an S3 bucket:
  * OpenStack Swift with s3api on loopback (test/helpers/swift.ts), a private dockerd
  * (test/helpers/dockerd.ts). docker push, rmi, pull: same digest, same layers.
  */

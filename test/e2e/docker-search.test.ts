@@ -1,5 +1,5 @@
 /**
- * `docker search HOST/term` with the real docker client (issue 8, seed 004) against portcullis
+ * `docker search HOST/term` with the real docker client against portcullis
  * with the embedded core: the daemon speaks the v1 index API (/v1/_ping, /v1/search) to the
  * registry host. Repositories are pushed with skopeo. Without auth every match is listed;
  * with --htpasswd and --access the search needs a `docker login` and lists only what the user

@@ -1,5 +1,5 @@
 /**
- * Two portcullis processes with the embedded core on one storage directory (issue 9): an
+ * Two portcullis processes with the embedded core on one storage directory: an
  * upload whose POST, PATCHes and PUT alternate between them succeeds; the same blob pushed
  * through both at once is stored once and intact; each sees the other's tags at once.
  */

@@ -1,5 +1,5 @@
 /**
- * `podman search HOST/term` (issue 8) against portcullis with the embedded core: podman needs
+ * `podman search HOST/term` against portcullis with the embedded core: podman needs
  * no daemon; it asks the registry's /v1/search like docker does.
  */
 import t from 'tap';

@@ -1,5 +1,5 @@
 /**
- * docker search on a private registry (issue 8, seed 004): /v1/_ping and /v1/search in the
+ * docker search on a private registry: /v1/_ping and /v1/search in the
  * Docker Hub v1 format, over registry:2 and over the embedded core, matching names and tags,
  * fresh pushes visible at once, results filtered by access rules.
  */

@@ -1,5 +1,5 @@
 /**
- * Several registry:2 members behind one portcullis (issue 9): health shown in /_status, a
+ * Several registry:2 members behind one portcullis: health shown in /_status, a
  * killed member is skipped for pulls, upload sessions stay on the member that started them
  * (even when each request of the upload lands on another portcullis instance), and a client
  * whose upload member died is told BLOB_UPLOAD_UNKNOWN instead of hanging.
@@ -101,7 +101,7 @@ t.test('separate storage: uploads stick to their member; a dead member gives BLO
   t.teardown(() => gw2.stop());
 
   // Several chunked uploads: each POST, PATCH, PATCH, PUT must land on one member, or
-  // registry:2 would answer "blob upload unknown" for the PATCH (pitfalls #28). The odd ones
+  // registry:2 would answer "blob upload unknown" for the PATCH (docs/pitfalls.md: "Uploads must stick to one member"). The odd ones
   // alternate between the two instances, as a round-robin load balancer would send them.
   for (let i = 0; i < 6; i++) {
     const next = i % 2 ? base2 : base;

@@ -1,5 +1,5 @@
 /**
- * Registry event notifications (issue 8): a receiver gets push, pull and delete events in
+ * Registry event notifications: a receiver gets push, pull and delete events in
  * registry:2's envelope; a dead receiver costs nothing but counted drops.
  */
 import t from 'tap';

@@ -1,6 +1,6 @@
 /**
  * Every example in examples/ parses and names only real options: flags in command lines,
- * PORTCULLIS_* variables, and keys of config files (issue 8: the recipes must not rot).
+ * PORTCULLIS_* variables, and keys of config files (the recipes must not rot).
  */
 import t from 'tap';
 import { readdirSync, readFileSync, statSync } from 'node:fs';

@@ -53,13 +53,16 @@ t.test('RFC 7239 Forwarded from a trusted peer wins over X-Forwarded-* (as in di
   t.equal(c.host, 'reg.example');
 });
 
-t.test('multi-valued X-Forwarded-Proto never yields "https, http" (pitfalls #6)', async (t) => {
-  const c = resolveClient(
-    fakeReq('10.0.0.5', { host: 'a', 'x-forwarded-proto': 'https, http' }),
-    parseCidrs(['10.0.0.0/8']),
-  );
-  t.equal(c.scheme, 'https');
-});
+t.test(
+  'multi-valued X-Forwarded-Proto never yields "https, http" (docs/pitfalls.md: "Multi-valued and untrusted X-Forwarded-* headers")',
+  async (t) => {
+    const c = resolveClient(
+      fakeReq('10.0.0.5', { host: 'a', 'x-forwarded-proto': 'https, http' }),
+      parseCidrs(['10.0.0.0/8']),
+    );
+    t.equal(c.scheme, 'https');
+  },
+);
 
 t.test('--public-url fixes the origin', async (t) => {
   const c = resolveClient(

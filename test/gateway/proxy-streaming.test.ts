@@ -5,53 +5,61 @@ import http from 'node:http';
 import { startGateway, fakeUpstream, request } from '../helpers/gateway.js';
 import { freePort } from '../helpers/processes.js';
 
-t.test('a chunked PATCH without Content-Length is streamed through chunked, byte for byte (pitfalls #2)', async (t) => {
-  let seen: { te?: string; cl?: string; digest?: string; size?: number } = {};
-  const up = await fakeUpstream((req, res) => {
-    const h = createHash('sha256');
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      h.update(c);
-      size += c.length;
+t.test(
+  'a chunked PATCH without Content-Length is streamed through chunked, byte for byte (docs/pitfalls.md: "Chunked request bodies")',
+  async (t) => {
+    let seen: { te?: string; cl?: string; digest?: string; size?: number } = {};
+    const up = await fakeUpstream((req, res) => {
+      const h = createHash('sha256');
+      let size = 0;
+      req.on('data', (c: Buffer) => {
+        h.update(c);
+        size += c.length;
+      });
+      req.on('end', () => {
+        seen = {
+          te: req.headers['transfer-encoding'],
+          cl: req.headers['content-length'],
+          digest: h.digest('hex'),
+          size,
+        };
+        res.writeHead(202, { location: `${up.url}/v2/app/blobs/uploads/u1?_state=a%3D`, range: `0-${size - 1}` }).end();
+      });
     });
-    req.on('end', () => {
-      seen = { te: req.headers['transfer-encoding'], cl: req.headers['content-length'], digest: h.digest('hex'), size };
-      res.writeHead(202, { location: `${up.url}/v2/app/blobs/uploads/u1?_state=a%3D`, range: `0-${size - 1}` }).end();
+    const gw = await startGateway([up.url]);
+    t.teardown(async () => {
+      await gw.close();
+      await up.close();
     });
-  });
-  const gw = await startGateway([up.url]);
-  t.teardown(async () => {
-    await gw.close();
-    await up.close();
-  });
-  const chunk = Buffer.alloc(1 << 20, 7);
-  const expected = createHash('sha256');
-  let n = 0;
-  const body = new Readable({
-    read() {
-      if (n++ < 64) {
-        expected.update(chunk);
-        this.push(chunk);
-      } else this.push(null);
-    },
-  });
-  const res = await request(`${gw.url}/v2/app/blobs/uploads/u1?_state=a%3D`, {
-    method: 'PATCH',
-    headers: { host: `127.0.0.1:${gw.port}`, 'transfer-encoding': 'chunked' },
-    body,
-  });
-  t.equal(res.status, 202);
-  t.equal(seen.te, 'chunked');
-  t.equal(seen.cl, undefined, 'never both Content-Length and Transfer-Encoding');
-  t.equal(seen.size, 64 << 20);
-  t.equal(seen.digest, expected.digest('hex'));
-  t.equal(
-    res.headers.location,
-    `http://127.0.0.1:${gw.port}/v2/app/blobs/uploads/u1?_state=a%3D`,
-    'Location on a 202 points at the gateway, query intact',
-  );
-  t.equal(res.headers['docker-distribution-api-version'], 'registry/2.0');
-});
+    const chunk = Buffer.alloc(1 << 20, 7);
+    const expected = createHash('sha256');
+    let n = 0;
+    const body = new Readable({
+      read() {
+        if (n++ < 64) {
+          expected.update(chunk);
+          this.push(chunk);
+        } else this.push(null);
+      },
+    });
+    const res = await request(`${gw.url}/v2/app/blobs/uploads/u1?_state=a%3D`, {
+      method: 'PATCH',
+      headers: { host: `127.0.0.1:${gw.port}`, 'transfer-encoding': 'chunked' },
+      body,
+    });
+    t.equal(res.status, 202);
+    t.equal(seen.te, 'chunked');
+    t.equal(seen.cl, undefined, 'never both Content-Length and Transfer-Encoding');
+    t.equal(seen.size, 64 << 20);
+    t.equal(seen.digest, expected.digest('hex'));
+    t.equal(
+      res.headers.location,
+      `http://127.0.0.1:${gw.port}/v2/app/blobs/uploads/u1?_state=a%3D`,
+      'Location on a 202 points at the gateway, query intact',
+    );
+    t.equal(res.headers['docker-distribution-api-version'], 'registry/2.0');
+  },
+);
 
 t.test('bodiless DELETE never gets Transfer-Encoding: chunked (node-http-proxy PR #373)', async (t) => {
   let te: string | undefined = 'unset';
@@ -69,30 +77,33 @@ t.test('bodiless DELETE never gets Transfer-Encoding: chunked (node-http-proxy P
   t.equal(te, undefined);
 });
 
-t.test('HEAD keeps Content-Length and Docker-Content-Digest (pitfalls #14)', async (t) => {
-  const up = await fakeUpstream((_req, res) => {
-    res.writeHead(200, {
-      'content-length': '52428800',
-      'docker-content-digest': 'sha256:abc',
-      'content-type': 'application/octet-stream',
-      'docker-distribution-api-version': 'registry/2.0',
+t.test(
+  'HEAD keeps Content-Length and Docker-Content-Digest (docs/pitfalls.md: "HEAD keeps Content-Length")',
+  async (t) => {
+    const up = await fakeUpstream((_req, res) => {
+      res.writeHead(200, {
+        'content-length': '52428800',
+        'docker-content-digest': 'sha256:abc',
+        'content-type': 'application/octet-stream',
+        'docker-distribution-api-version': 'registry/2.0',
+      });
+      res.end();
     });
-    res.end();
-  });
-  const gw = await startGateway([up.url]);
-  t.teardown(async () => {
-    await gw.close();
-    await up.close();
-  });
-  const res = await request(`${gw.url}/v2/app/blobs/sha256:abc`, { method: 'HEAD' });
-  t.equal(res.status, 200);
-  t.equal(res.headers['content-length'], '52428800');
-  t.equal(res.headers['docker-content-digest'], 'sha256:abc');
-  t.equal(res.headers['transfer-encoding'], undefined);
-  t.equal(res.headers['docker-distribution-api-version'], 'registry/2.0', 'not duplicated');
-});
+    const gw = await startGateway([up.url]);
+    t.teardown(async () => {
+      await gw.close();
+      await up.close();
+    });
+    const res = await request(`${gw.url}/v2/app/blobs/sha256:abc`, { method: 'HEAD' });
+    t.equal(res.status, 200);
+    t.equal(res.headers['content-length'], '52428800');
+    t.equal(res.headers['docker-content-digest'], 'sha256:abc');
+    t.equal(res.headers['transfer-encoding'], undefined);
+    t.equal(res.headers['docker-distribution-api-version'], 'registry/2.0', 'not duplicated');
+  },
+);
 
-t.test('Range requests pass through and 206 stays 206 (pitfalls #16)', async (t) => {
+t.test('Range requests pass through and 206 stays 206 (docs/pitfalls.md: "Range requests on blobs")', async (t) => {
   const up = await fakeUpstream((req, res) => {
     t.equal(req.headers.range, 'bytes=10-19');
     res
@@ -111,7 +122,7 @@ t.test('Range requests pass through and 206 stays 206 (pitfalls #16)', async (t)
 });
 
 t.test(
-  'no compression: Accept-Encoding goes upstream untouched and bodies come back as sent (pitfalls #18)',
+  'no compression: Accept-Encoding goes upstream untouched and bodies come back as sent (docs/pitfalls.md: "Never compress registry traffic")',
   async (t) => {
     const up = await fakeUpstream((req, res) => {
       res

@@ -1,4 +1,4 @@
-/** The default block rule of the nginx recipe against real User-Agent strings (pitfalls #19). */
+/** The default block rule of the nginx recipe against real User-Agent strings (docs/pitfalls.md: "Old docker clients"). */
 import t from 'tap';
 import { createUserAgentPolicy, DEFAULT_UA_RULE } from '../../src/policy/user-agent.js';
 

@@ -1,5 +1,5 @@
 /**
- * Disk full during an upload (issue 7): the upload fails with a clear JSON error, nothing
+ * Disk full during an upload: the upload fails with a clear JSON error, nothing
  * half-written is visible, and pushes work again once space returns. The storage lives on a
  * small tmpfs mounted for the test (needs root; skipped with the reason otherwise).
  */
