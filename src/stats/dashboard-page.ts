@@ -197,12 +197,22 @@ function renderHealth(list){
   });
 }
 
+function renderMirrors(list){
+  var box=$('health');
+  (list||[]).forEach(function(m){
+    var d=el('div','svc ok mirror');d.appendChild(el('span','dot'));
+    var t=el('div');t.appendChild(el('div','nm','mirror '+m.prefix+'/'));t.appendChild(el('div','kd',m.remote));d.appendChild(t);
+    d.appendChild(el('div','dt',m.hits+' hits · '+m.misses+' misses · '+fmtBytes(m.bytesFromRemote)+' from remote · '+m.staleServes+' stale · cache '+fmtBytes(m.cacheBytes)));
+    box.appendChild(d);
+  });
+}
+
 function render(s){
   last=s;
   set('host',s.host);set('version',s.version);set('uptime',fmtUptime(s.uptime));
   renderConn(s.conn);renderRates(s);renderCharts();renderStatus(s.activity.statusCodes);
   renderRecent(s.activity.recent);renderBars('top-repos',s.activity.topRepositories,'no repository traffic yet');
-  renderBars('top-clients',s.activity.topClients,'no clients yet');renderHealth(s.health);
+  renderBars('top-clients',s.activity.topClients,'no clients yet');renderHealth(s.health);renderMirrors(s.mirrors);
   set('updated',new Date(s.t).toLocaleTimeString());
 }
 

@@ -94,6 +94,7 @@ export function createStats(opts: StatsOptions): Stats {
     conn: tracker.snapshot(),
     activity: activity.snapshot(),
     health,
+    mirrors: opts.mirrors?.() ?? [],
   });
 
   // One timer closes each second's sample (always: so the history is there when someone

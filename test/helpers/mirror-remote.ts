@@ -33,6 +33,8 @@ export interface Remote {
   stopGateway(): Promise<void>;
   startGateway(): Promise<void>;
   stop(): Promise<void>;
+  /** PIDs of the remote's gateway and registry:2 (for CPU accounting in benchmarks). */
+  pids(): number[];
 }
 
 export async function startRemote(): Promise<Remote> {
@@ -103,6 +105,7 @@ export async function startRemote(): Promise<Remote> {
       gw = undefined;
     },
     startGateway,
+    pids: () => [registry.pid, ...(gw ? [gw.pid] : [])],
     async stop() {
       await gw?.stop();
       await registry.stop();

@@ -132,6 +132,14 @@ if (!hasCommand('skopeo') || !hasCommand('htpasswd')) {
     );
     t.equal(value('mirror_stale_total'), 0, 'no stale serves');
     t.ok(value('mirror_cache_bytes') > 0, `cache size reported (${value('mirror_cache_bytes')})`);
+
+    // The dashboard's first event carries the same figures for its "Registry backend" card.
+    const init = await firstEvent(`http://${host}/-/stats/events`);
+    t.match(
+      init.state.mirrors,
+      [{ prefix: 'hub', remote: remote.url, hits: value('mirror_hits_total'), misses: value('mirror_misses_total') }],
+      'the dashboard state lists the mirror with its hits and misses',
+    );
   });
 
   await t.test('the server itself keeps the cache under --mirror-max-size', async (t) => {
@@ -143,5 +151,24 @@ if (!hasCommand('skopeo') || !hasCommand('htpasswd')) {
     t.notOk(await present(b.layers[0].digest), 'the mirrored image was evicted by the running server');
     t.match(mirror.output(), /mirror: cache trimmed to its budget/, 'and it logged so');
     t.ok(await present(a.layers[0].digest), 'the pushed image is untouched');
+  });
+}
+
+/** The `init` event of the dashboard's event stream. */
+async function firstEvent(url: string): Promise<{ state: { mirrors: unknown[] } }> {
+  const http = await import('node:http');
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent: false }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => {
+        text += c.toString();
+        const m = /event: init\ndata: (.*)\n\n/.exec(text);
+        if (m) {
+          req.destroy();
+          resolve(JSON.parse(m[1]));
+        }
+      });
+    });
+    req.on('error', reject);
   });
 }
