@@ -5,7 +5,8 @@
  * decryption and SHA-256 themselves. This stream gathers the pieces into blocks and passes
  * each block on once. A block is passed on when it is full, when the body ends, and (so a
  * slow sender is never held back) as soon as no more bytes are waiting in this turn of the
- * event loop. Backpressure is the ordinary stream's: the block buffer is bounded.
+ * event loop (unless told to hold them until full). Backpressure is the ordinary stream's:
+ * the block buffer is bounded.
  */
 import { Transform, type TransformCallback } from 'node:stream';
 
@@ -23,6 +24,12 @@ export class Coalescer extends Transform {
     private readonly blockSize = 1 << 20,
     /** Called with each block before it is passed on (for hashing). */
     private readonly onBlock?: (block: Buffer) => void,
+    /**
+     * Pass blocks on only when full (and at the end): for a file, where nothing downstream
+     * waits on a slow sender. Otherwise a block also goes as soon as the event loop turn ends,
+     * which on a fast link means blocks of one socket read (about 64 KiB), not the full size.
+     */
+    private readonly holdUntilFull = false,
   ) {
     super({ readableHighWaterMark: blockSize, writableHighWaterMark: blockSize });
     this.block = this.fresh();
@@ -61,7 +68,8 @@ export class Coalescer extends Transform {
       off += n;
       if (this.filled === this.blockSize) this.passOn();
     }
-    if (this.filled > 0 && this.scheduled === null) this.scheduled = setImmediate(() => this.passOn());
+    if (this.filled > 0 && this.scheduled === null && !this.holdUntilFull)
+      this.scheduled = setImmediate(() => this.passOn());
     cb();
   }
 

@@ -69,3 +69,17 @@ t.test('a trickling sender: each piece is passed on in the same turn, not held f
   c.end();
   t.same(seen, [1000, 1000, 1000]);
 });
+
+t.test('held until full (for files): pieces wait for a whole block, the rest comes at the end', async (t) => {
+  const c = new Coalescer(64 * 1024, undefined, true);
+  const seen: number[] = [];
+  c.on('data', (b: Buffer) => seen.push(b.length));
+  for (let i = 0; i < 5; i++) {
+    c.write(Buffer.alloc(16 * 1024, i));
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  t.same(seen, [64 * 1024], 'one full block so far');
+  c.end();
+  await new Promise((r) => c.on('end', r));
+  t.same(seen, [64 * 1024, 16 * 1024]);
+});

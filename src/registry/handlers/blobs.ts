@@ -1,4 +1,6 @@
 /** GET/HEAD/DELETE /v2/<name>/blobs/<digest> (distribution-spec "Pulling blobs", "Deleting Blobs"). */
+import type { ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { API_VERSION, API_VERSION_HEADER, RegistryError } from '../../oci/errors.js';
 import type { CoreContext } from '../context.js';
@@ -66,7 +68,54 @@ export async function getBlob(ctx: CoreContext, r: RequestInfo): Promise<void> {
     return;
   }
   // Streamed with backpressure; memory is flat whatever the blob size.
-  await pipeline(ctx.storage.readBlob(digest, range ?? undefined), res);
+  await sendBody(ctx.storage.readBlob(digest, range ?? undefined), res);
+}
+
+/**
+ * pipeline(body, res), plus: each chunk goes back to a body that reuses its buffers
+ * (storage/file-blocks.ts) once the socket has taken it.
+ */
+function sendBody(body: Readable, res: ServerResponse): Promise<void> {
+  const recycle = (body as { recycle?: (chunk: Buffer) => void }).recycle?.bind(body);
+  if (!recycle) return pipeline(body, res);
+  return new Promise<void>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      if (!res.write(chunk, () => recycle(chunk))) body.pause();
+    };
+    const onDrain = () => body.resume();
+    const onEnd = () => {
+      cleanup();
+      res.end();
+      resolve();
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      res.destroy(err);
+      reject(err);
+    };
+    const onClose = () => {
+      // The client went away mid-body: stop reading (closes the file) like pipeline would.
+      cleanup();
+      body.destroy();
+      reject(Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+    };
+    const cleanup = () => {
+      body.off('data', onData);
+      body.off('end', onEnd);
+      body.off('error', onError);
+      res.off('drain', onDrain);
+      res.off('close', onClose);
+    };
+    if (res.destroyed) {
+      onClose();
+      return;
+    }
+    body.on('data', onData);
+    body.on('end', onEnd);
+    body.on('error', onError);
+    res.on('drain', onDrain);
+    res.on('close', onClose);
+  });
 }
 
 export async function deleteBlob(ctx: CoreContext, r: RequestInfo): Promise<void> {

@@ -32,6 +32,7 @@ import { parseDigest, type Algorithm } from '../../oci/digest.js';
 import { SortedDirCache } from './sorted-dir-cache.js';
 import type { BlobStat, Storage, UploadInfo } from './types.js';
 import { FileAppender } from './file-appender.js';
+import { FileBlocks } from './file-blocks.js';
 
 const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -119,7 +120,7 @@ export class FilesystemStorage implements Storage {
   }
 
   readBlob(digest: string, range?: { start: number; end: number }): Readable {
-    return createReadStream(this.blobPath(digest), { highWaterMark: 1 << 20, ...(range ?? {}) });
+    return new FileBlocks(this.blobPath(digest), range);
   }
 
   async readBlobBuffer(digest: string): Promise<Buffer | null> {
