@@ -19,6 +19,8 @@ export interface AuthCore {
   brute: BruteForceGuard;
   signer: TokenSigner;
   logger: Logger;
+  /** Told of every wrong password, so a group of workers can count per IP across all of them. */
+  onAuthFailure?: (clientIp: string) => void;
 }
 
 export type BasicOutcome =
@@ -39,6 +41,7 @@ export async function verifyBasic(
   if (blocked > 0) return { ok: false, reason: 'throttled', error: throttled(blocked) };
   if (await core.htpasswd.verify(creds.user, creds.password)) return { ok: true, user: creds.user };
   const startedBlock = core.brute.recordFailure(clientIp);
+  core.onAuthFailure?.(clientIp);
   // The user name is logged (operators need it to spot attacks); the password never is.
   core.logger.warn({ clientIp, user: creds.user }, 'wrong credentials');
   if (startedBlock > 0) {

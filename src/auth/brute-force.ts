@@ -54,6 +54,17 @@ export class BruteForceGuard {
     return 0;
   }
 
+  /** Block an IP that others counted (the other workers of a group): keeps the longer block. */
+  block(ip: string, ms: number): void {
+    const until = this.now() + ms;
+    const e = this.entries.get(ip);
+    if (e) e.blockedUntil = Math.max(e.blockedUntil, until);
+    else {
+      if (this.entries.size >= this.maxTracked) this.prune(this.now());
+      this.entries.set(ip, { failures: [], blockedUntil: until });
+    }
+  }
+
   // There is deliberately no recordSuccess(): a correct password does not erase earlier
   // failures, otherwise an attacker who owns one account could interleave it to guess
   // another account's password at full speed.

@@ -41,6 +41,8 @@ export interface AuthOptions {
   service: string; // token service name (default: public host)
   bruteForce: { maxFailures: number; windowMs: number; blockMs: number }; // defaults 10 / 60s / 300s
   logger: Logger;
+  /** With --workers: report wrong passwords to the primary, which counts them for the group. */
+  onAuthFailure?: (clientIp: string) => void;
   /** Tests only: file-watch timing, or false to rely on reload(). */
   watch?: FileWatchOptions | false;
 }
@@ -70,6 +72,8 @@ export interface AuthService {
   ): Promise<void>;
   filterCatalog(user: string | undefined, repositories: string[]): string[];
   reload(): Promise<void>;
+  /** Refuse credentials from this IP for `ms` (the group's primary saw too many failures). */
+  blockClient(clientIp: string, ms: number): void;
   close(): void;
 }
 
@@ -110,6 +114,7 @@ export async function createAuth(opts: AuthOptions): Promise<AuthService> {
     brute: new BruteForceGuard(opts.bruteForce),
     signer: new TokenSigner(opts.service, opts.tokenTtlMs, loadSigningKeys(opts)),
     logger: opts.logger,
+    onAuthFailure: opts.onAuthFailure,
   };
   opts.logger.info(
     {
@@ -138,6 +143,7 @@ export async function createAuth(opts: AuthOptions): Promise<AuthService> {
         }
       }
     },
+    blockClient: (ip, ms) => core.brute.block(ip, ms),
     close() {
       htpasswd.close();
       access.close();
@@ -171,6 +177,7 @@ function disabledAuth(): AuthService {
     },
     filterCatalog: (_user, repositories) => repositories,
     reload: async () => undefined,
+    blockClient: () => undefined,
     close: () => undefined,
   };
 }

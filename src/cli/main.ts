@@ -12,6 +12,9 @@ import { loadConfig, ConfigError, closest, type Config } from '../config/load.js
 import { resolveConfig } from '../config/resolve.js';
 import { createAppLogger } from '../gateway/access-log.js';
 import { run } from '../server/run.js';
+import cluster from 'node:cluster';
+import { startPrimary } from '../server/cluster-primary.js';
+import { joinGroup } from '../server/cluster-worker.js';
 import { configJsonSchema } from './schema.js';
 import { htpasswdCommand } from './htpasswd-command.js';
 import { gcCommand } from './gc-command.js';
@@ -89,8 +92,21 @@ async function runServe(argv: Record<string, unknown>): Promise<void> {
     fail((e as Error).message);
   }
   const logger = createAppLogger(config.logLevel);
+  if (resolved.workers > 1 && cluster.isPrimary) {
+    // This process supervises; each worker runs this same command and takes the branch below.
+    const group = startPrimary(resolved, logger);
+    await group.ready.catch((e: Error & { exitCode?: number }) => {
+      logger.fatal(e.message);
+      process.exit(e.exitCode ?? 1);
+    });
+    process.stderr.write(`portcullis ${VERSION}: ${resolved.workers} workers (primary pid ${process.pid})\n`);
+    return;
+  }
+  const group = joinGroup();
   try {
-    const running = await run(resolved, logger);
+    const running = await run(resolved, logger, group);
+    // One banner per group, not one per worker.
+    if (group && group.id !== 1) return;
     const backend = resolved.upstreams.length
       ? `upstream ${resolved.upstreams.map((u) => u.origin).join(', ')}`
       : `embedded registry, storage ${config.storage}`;

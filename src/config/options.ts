@@ -77,6 +77,13 @@ export const OPTIONS = {
   },
   user: { type: 'string', group: SERVER, describe: 'drop privileges to this user after binding (e.g. port 443)' },
   group: { type: 'string', group: SERVER, describe: 'drop privileges to this group after binding' },
+  workers: {
+    type: 'string',
+    group: SERVER,
+    default: '1',
+    describe:
+      'worker processes sharing the listeners, or "auto" for one per core (like nginx worker_processes); a primary supervises them',
+  },
   shutdownGrace: {
     type: 'duration',
     group: SERVER,

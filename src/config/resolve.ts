@@ -4,6 +4,7 @@
  */
 import { accessSync, constants, existsSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { readTokenKeyFile } from '../auth/token-keys.js';
 import type { BlockList } from 'node:net';
 import { ConfigError, type Config } from './load.js';
@@ -23,6 +24,8 @@ export interface Resolved {
   authScheme: 'basic' | 'token';
   mirrors: MirrorSpec[];
   mirrorMaxBytes?: number;
+  /** Worker processes; 1 runs everything in this process. */
+  workers: number;
 }
 
 function attempt<T>(option: keyof Config, fn: () => T): T {
@@ -122,6 +125,7 @@ export function resolveConfig(config: Config): Resolved {
     : undefined;
   const credentials = attempt('mirrorCredentials', () => loadCredentials(mirrors, config.mirrorCredentials));
   for (const m of mirrors) m.credentials = credentials.get(m.prefix);
+  const workers = attempt('workers', () => parseWorkers(config.workers));
   const authScheme = (config.authScheme as 'basic' | 'token' | undefined) ?? (config.anonymousRead ? 'token' : 'basic');
   return {
     config,
@@ -135,5 +139,15 @@ export function resolveConfig(config: Config): Resolved {
     authScheme,
     mirrors,
     mirrorMaxBytes,
+    workers,
   };
+}
+
+/** "auto" is one per core the process may use; a number is taken as given, up to a sane bound. */
+function parseWorkers(value: string): number {
+  if (value === 'auto') return availableParallelism();
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > 256)
+    throw new Error(`expected a number from 1 to 256 or "auto", got "${value}"`);
+  return n;
 }

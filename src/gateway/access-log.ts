@@ -25,7 +25,13 @@ const quote = (s: string | undefined) => (s ? s.replace(/["\\]/g, (c) => `\\${c}
 export function createAccessLog(target: string, format: 'json' | 'combined'): AccessLog {
   if (target === 'off') return { write() {}, reopen() {}, flush() {} };
   // Asynchronous destination: log lines are batched, not a write(2) per request.
-  const dest = pino.destination({ dest: target === '-' ? 1 : target, sync: false, mkdir: true, minLength: 4096 });
+  // Whole lines per write(2): a file is opened O_APPEND, so the workers of a group never
+  // interleave within a line; a pipe (stdout) only guarantees that up to PIPE_BUF (4 KiB).
+  const dest = pino.destination(
+    target === '-'
+      ? { dest: 1, sync: false, minLength: 2048, maxWrite: 4096 }
+      : { dest: target, sync: false, mkdir: true, minLength: 4096 },
+  );
   // Batched lines still reach the file within a second on a quiet server (tail -f, logrotate).
   const flusher = setInterval(() => {
     try {

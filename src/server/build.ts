@@ -29,6 +29,7 @@ import { createListener, listen as listenOn, type Listener } from './listeners.j
 import { LINGER_MAX_BYTES } from './lingering-close.js';
 import { readTlsFiles, secureContextOptions, selfSigned, type TlsMaterial } from './tls.js';
 import { startRetention } from './retention-hook.js';
+import type { WorkerGroup } from './cluster-worker.js';
 
 export interface BuiltGateway {
   /** The request handler: the pipeline of passes in front of the backend. */
@@ -70,7 +71,7 @@ class Cleanup {
   }
 }
 
-async function loadTls(r: Resolved): Promise<TlsMaterial | undefined> {
+export async function loadTls(r: Resolved): Promise<TlsMaterial | undefined> {
   const c = r.config;
   if (c.tlsCert && c.tlsKey) return readTlsFiles(c.tlsCert, c.tlsKey);
   // Kept beside filesystem storage; with object storage, in ./portcullis-tls of the working directory.
@@ -83,17 +84,17 @@ async function loadTls(r: Resolved): Promise<TlsMaterial | undefined> {
   return undefined;
 }
 
-export async function build(r: Resolved, logger: Logger): Promise<BuiltGateway> {
+export async function build(r: Resolved, logger: Logger, group?: WorkerGroup): Promise<BuiltGateway> {
   const cleanup = new Cleanup();
   try {
-    return await provision(r, logger, cleanup);
+    return await provision(r, logger, cleanup, group);
   } catch (e) {
     await cleanup.run(logger);
     throw e;
   }
 }
 
-async function provision(r: Resolved, logger: Logger, cleanup: Cleanup): Promise<BuiltGateway> {
+async function provision(r: Resolved, logger: Logger, cleanup: Cleanup, group?: WorkerGroup): Promise<BuiltGateway> {
   const c = r.config;
   const backend: Backend = r.upstreams.length
     ? createUpstreamBackend({
@@ -126,6 +127,8 @@ async function provision(r: Resolved, logger: Logger, cleanup: Cleanup): Promise
         accessFile: c.access,
         tokenTtlMs: c.tokenTtl,
         tokenKeyFile: c.tokenKey,
+        tokenKeyText: group?.tokenKeyText,
+        onAuthFailure: group?.reportAuthFailure,
         service: r.publicUrl?.host ?? 'portcullis',
         bruteForce: { maxFailures: c.bruteForceMax, windowMs: c.bruteForceWindow, blockMs: c.bruteForceBlock },
         logger,
@@ -142,8 +145,10 @@ async function provision(r: Resolved, logger: Logger, cleanup: Cleanup): Promise
     health: () => backend.health(),
     mirrors: backend.mirrorCounters ? () => backend.mirrorCounters!() : undefined,
     logger,
+    group: group?.stats,
   });
   cleanup.add(() => stats.close());
+  group?.attach({ stats, auth });
   const accessLog = createAccessLog(c.accessLog, c.logFormat as 'json' | 'combined');
   cleanup.add(() => accessLog.flush());
   let tls = await loadTls(r);

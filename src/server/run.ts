@@ -10,6 +10,7 @@ import type { Resolved } from '../config/resolve.js';
 import { build } from './build.js';
 import { createRedirectListener, listen, type Listener } from './listeners.js';
 import { dropPrivileges } from './privileges.js';
+import type { WorkerGroup } from './cluster-worker.js';
 
 export interface Running {
   listeners: Listener[];
@@ -17,9 +18,9 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-export async function run(r: Resolved, logger: Logger): Promise<Running> {
+export async function run(r: Resolved, logger: Logger, group?: WorkerGroup): Promise<Running> {
   const c = r.config;
-  const gateway = await build(r, logger);
+  const gateway = await build(r, logger, group);
   const urls: string[] = [];
   const extra: Listener[] = [];
   try {

@@ -17,8 +17,19 @@ import { GatewayMetrics } from './metrics.js';
 import { checkHealth, servePing, serveStatus } from './status-endpoints.js';
 import { serveStubStatus } from './stub-status.js';
 import type { RequestRecord, ServiceHealth, StatsOptions } from './types.js';
+import { sumSnapshots } from './group-sum.js';
+import type { ConnectionSnapshot } from './connection-tracker.js';
+import type { Registry } from 'prom-client';
 
-export type { MirrorStats, RequestRecord, ServiceHealth, StatsOptions } from './types.js';
+export type {
+  MirrorStats,
+  RequestRecord,
+  ServiceHealth,
+  StatsOptions,
+  StatsGroup,
+  WorkerSummary,
+} from './types.js';
+export type { ConnectionSnapshot } from './connection-tracker.js';
 export { DEFAULT_ALLOW } from './allow-list.js';
 export { renderStubStatus } from './stub-status.js';
 
@@ -38,6 +49,10 @@ export interface Stats {
    * Returns true if it answered. /_ping needs no allow-list; the others check `clientIp` against `allow`.
    */
   handle(req: IncomingMessage, res: ServerResponse, clientIp: string, path: string): boolean;
+  /** This process's connection counters (a group's primary sums them over its workers). */
+  snapshot(): ConnectionSnapshot;
+  /** This process's metrics, for a group's aggregation. */
+  readonly registry: Registry;
   close(): void;
 }
 
@@ -122,7 +137,7 @@ export function createStats(opts: StatsOptions): Stats {
   };
 
   const serveMetrics = (req: IncomingMessage, res: ServerResponse): void => {
-    metrics.metrics().then(
+    (opts.group ? opts.group.metrics() : metrics.metrics()).then(
       (body) => {
         if (res.destroyed) return;
         res.writeHead(200, {
@@ -138,6 +153,13 @@ export function createStats(opts: StatsOptions): Stats {
         res.end('collecting metrics failed\n');
       },
     );
+  };
+
+  const groupFailed = (res: ServerResponse, err: unknown): void => {
+    opts.logger.error({ err }, 'collecting stats from the workers failed');
+    if (res.headersSent) return void res.end();
+    res.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '1' });
+    res.end('collecting stats from the workers failed\n');
   };
 
   const readOnly = (req: IncomingMessage, res: ServerResponse): boolean => {
@@ -190,13 +212,18 @@ export function createStats(opts: StatsOptions): Stats {
         return true;
       }
       if (isStub) {
-        // stub_status answers 405 itself, like nginx.
-        serveStubStatus(req, res, tracker.snapshot());
+        // stub_status answers 405 itself, like nginx; in a group it sums the workers, as nginx does.
+        if (!opts.group) serveStubStatus(req, res, tracker.snapshot());
+        else
+          opts.group.workers().then(
+            (all) => serveStubStatus(req, res, sumSnapshots(all.map((w) => w.connections))),
+            (err: unknown) => groupFailed(res, err),
+          );
         return true;
       }
       if (!readOnly(req, res)) return true;
       if (isMetrics) serveMetrics(req, res);
-      else if (isStatus) void serveStatus(req, res, opts.version, startedAt, opts.health);
+      else if (isStatus) void serveStatus(req, res, opts.version, startedAt, opts.health, opts.group);
       else if (isDashboard) {
         res.writeHead(200, {
           'content-type': 'text/html; charset=utf-8',
@@ -213,6 +240,9 @@ export function createStats(opts: StatsOptions): Stats {
       }
       return true;
     },
+
+    snapshot: () => tracker.snapshot(),
+    registry: metrics.registry,
 
     close(): void {
       clearInterval(timer);

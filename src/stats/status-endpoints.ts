@@ -6,7 +6,9 @@
  */
 import { hostname } from 'node:os';
 import type { ServerResponse, IncomingMessage } from 'node:http';
-import type { ServiceHealth } from './types.js';
+import type { ServiceHealth, StatsGroup, WorkerSummary } from './types.js';
+import type { ConnectionSnapshot } from './connection-tracker.js';
+import { sumSnapshots } from './group-sum.js';
 
 export interface StatusDocument {
   host: string;
@@ -16,6 +18,8 @@ export interface StatusDocument {
   services: ServiceHealth[];
   /** Unhealthy services: name → reason, like the seed's `{"redis": "unconfigured"}`. */
   failures: Record<string, string>;
+  /** With --workers: the group's summed connection counters and each worker's own. */
+  group?: { connections: ConnectionSnapshot; workers: WorkerSummary[] };
 }
 
 const HEALTH_TIMEOUT_MS = 5_000;
@@ -70,8 +74,13 @@ export async function serveStatus(
   version: string,
   startedAt: number,
   health: () => Promise<ServiceHealth[]>,
+  group?: StatsGroup,
 ): Promise<void> {
   const doc = statusDocument(version, startedAt, await checkHealth(health));
+  if (group) {
+    const workers = await group.workers().catch(() => []);
+    doc.group = { connections: sumSnapshots(workers.map((w) => w.connections)), workers };
+  }
   const body = JSON.stringify(doc);
   if (res.destroyed) return;
   res.writeHead(Object.keys(doc.failures).length ? 503 : 200, {

@@ -4,6 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { Operation } from '../oci/operations.js';
+import type { ConnectionSnapshot } from './connection-tracker.js';
 
 export interface ServiceHealth {
   name: string;
@@ -29,6 +30,24 @@ export interface StatsOptions {
   /** Pull-through mirrors' counters, when the backend has mirrors. */
   mirrors?: () => MirrorStats[];
   logger: Logger;
+  /** Set in a worker of a --workers group: the endpoints answer for the whole group. */
+  group?: StatsGroup;
+}
+
+/** One worker of a group, as /_status lists it. */
+export interface WorkerSummary {
+  id: number;
+  pid: number;
+  uptime: number;
+  connections: ConnectionSnapshot;
+}
+
+/** What the stats endpoints ask the group (the primary collects it from every worker). */
+export interface StatsGroup {
+  /** Every worker's connection counters, one entry per live worker. */
+  workers(): Promise<WorkerSummary[]>;
+  /** The Prometheus exposition of every worker's metrics, aggregated. */
+  metrics(): Promise<string>;
 }
 
 /** One pull-through mirror's activity since start, and its cache size. */

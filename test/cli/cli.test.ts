@@ -42,6 +42,12 @@ t.test('bad input ends start-up with one line naming the flag, exit 2', async (t
     [['--listen', '0.0.0.0:5000'], {}, /--listen .*no --htpasswd/],
     [['--htpasswd', '/missing.htpasswd'], {}, /--htpasswd .*cannot read \/missing\.htpasswd/],
     [[], { PORTCULLIS_LISTEN: 'nonsense' }, /--listen \(PORTCULLIS_LISTEN\): "nonsense" is not HOST:PORT/],
+    [
+      ['--workers', '0'],
+      {},
+      /^portcullis: --workers \(PORTCULLIS_WORKERS\): expected a number from 1 to 256 or "auto"/,
+    ],
+    [['--workers', 'many'], {}, /^portcullis: --workers .*got "many"/],
     [['--block-user-agent', '('], {}, /^portcullis: --block-user-agent: invalid regular expression "\("/],
   ];
   for (const [args, env, re] of cases) {

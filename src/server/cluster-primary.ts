@@ -1,0 +1,185 @@
+/**
+ * The primary of a --workers group (nginx's master process). It owns the listening sockets
+ * (node:cluster hands each accepted connection to a worker, round robin), runs no request
+ * code, and supervises: a worker that dies is replaced, with a growing delay if it keeps dying
+ * young, while the others keep serving; the primary never dies with it. Signals keep their
+ * meaning for the whole group: SIGHUP and SIGUSR1 are passed to every worker, SIGTERM/SIGINT
+ * drain every worker and then end the primary.
+ *
+ * The primary keeps the identity it started with (like nginx's master keeps root), so it can
+ * bind again for a replacement worker; the workers drop privileges after listening.
+ *
+ * State kept here for the group: the brute-force counters per client IP (so a client cannot
+ * get N times the allowance by landing on different workers), and, without --token-key, the
+ * group's random token key (given to each worker at fork).
+ */
+import cluster, { type Worker } from 'node:cluster';
+import type { Logger } from 'pino';
+import { AggregatorRegistry } from 'prom-client';
+import type { Resolved } from '../config/resolve.js';
+import { BruteForceGuard } from '../auth/brute-force.js';
+import { ensureTokenKeyFile, randomKeyText } from '../auth/token-keys.js';
+import type { WorkerSummary } from '../stats/index.js';
+import { GROUP_TOKEN_KEY_ENV, isOurs, type ToPrimary, type ToWorker } from './cluster-messages.js';
+import { loadTls } from './build.js';
+
+/** A worker that dies within this long of starting counts as crashing; the next start waits longer. */
+const YOUNG_MS = 10_000;
+const MAX_BACKOFF_MS = 10_000;
+/** How long a stats collection waits for a worker that does not answer (it may be dying). */
+const COLLECT_TIMEOUT_MS = 1_000;
+
+export interface Group {
+  /** Resolves once every worker listens; rejects (with the exit code) if the first ones cannot start. */
+  ready: Promise<void>;
+  workers(): Worker[];
+}
+
+export function startPrimary(r: Resolved, logger: Logger): Group {
+  const c = r.config;
+  const env: Record<string, string> = {};
+  const brute = new BruteForceGuard({
+    maxFailures: c.bruteForceMax,
+    windowMs: c.bruteForceWindow,
+    blockMs: c.bruteForceBlock,
+  });
+  const metrics = new AggregatorRegistry();
+  const started = new Map<number, number>();
+  let everListened = false;
+  let stopping = false;
+  let crashes = 0;
+  let nextCollect = 0;
+  const collects = new Map<number, { summaries: WorkerSummary[]; waiting: Set<number>; done: () => void }>();
+
+  const live = (): Worker[] => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+  const tell = (w: Worker, m: ToWorker): void => {
+    if (w.isConnected()) w.send(m);
+  };
+
+  function fork(): void {
+    const w = cluster.fork(env);
+    started.set(w.id, Date.now());
+  }
+
+  /** Every live worker's summary; a worker that does not answer in time is left out. */
+  function collect(): Promise<WorkerSummary[]> {
+    const id = nextCollect++;
+    const targets = live().filter((w) => w.isConnected());
+    return new Promise((resolve) => {
+      const entry = {
+        summaries: [] as WorkerSummary[],
+        waiting: new Set(targets.map((w) => w.id)),
+        done: () => {
+          clearTimeout(timer);
+          collects.delete(id);
+          resolve(entry.summaries.sort((a, b) => a.id - b.id));
+        },
+      };
+      const timer = setTimeout(entry.done, COLLECT_TIMEOUT_MS);
+      collects.set(id, entry);
+      if (targets.length === 0) return entry.done();
+      for (const w of targets) tell(w, { type: 'portcullis:collect', id });
+    });
+  }
+
+  function onMessage(w: Worker, m: unknown): void {
+    if (!isOurs(m)) return;
+    const msg = m as ToPrimary;
+    if (msg.type === 'portcullis:auth-failure') {
+      const blockMs = brute.recordFailure(msg.ip);
+      if (blockMs > 0) {
+        logger.warn(
+          { clientIp: msg.ip, blockMs },
+          'too many wrong credentials across the workers; blocking this address',
+        );
+        for (const other of live()) tell(other, { type: 'portcullis:block', ip: msg.ip, ms: blockMs });
+      }
+    } else if (msg.type === 'portcullis:collected') {
+      const entry = collects.get(msg.id);
+      if (!entry) return;
+      entry.summaries.push(msg.summary);
+      entry.waiting.delete(w.id);
+      if (entry.waiting.size === 0) entry.done();
+    } else if (msg.type === 'portcullis:ask') {
+      const answer = msg.what === 'workers' ? collect() : metrics.clusterMetrics();
+      answer.then(
+        (value) => tell(w, { type: 'portcullis:answer', id: msg.id, value }),
+        (err: Error) => tell(w, { type: 'portcullis:answer', id: msg.id, error: err.message }),
+      );
+    }
+  }
+
+  const ready = (async () => {
+    // Once, before any worker starts: workers then read the same certificate and key file
+    // instead of racing to generate them.
+    if (c.tlsSelfSigned) await loadTls(r);
+    if (c.tokenKey) ensureTokenKeyFile(c.tokenKey);
+    else if (c.htpasswd) env[GROUP_TOKEN_KEY_ENV] = randomKeyText();
+  })().then(
+    () =>
+      new Promise<void>((resolve, reject) => {
+        const listening = new Map<number, number>();
+        cluster.on('message', onMessage);
+        cluster.on('listening', (w) => {
+          listening.set(w.id, (listening.get(w.id) ?? 0) + 1);
+          if (!everListened && live().every((x) => (listening.get(x.id) ?? 0) >= r.listen.length)) {
+            everListened = true;
+            resolve();
+          }
+        });
+        cluster.on('exit', (w, code, signal) => {
+          const age = Date.now() - (started.get(w.id) ?? 0);
+          started.delete(w.id);
+          for (const entry of collects.values()) {
+            entry.waiting.delete(w.id);
+            if (entry.waiting.size === 0) entry.done();
+          }
+          if (stopping) {
+            if (live().length === 0) {
+              logger.info('every worker has stopped');
+              process.exit(0);
+            }
+            return;
+          }
+          if (!everListened) {
+            // A worker that cannot start (a bad flag, a port in use) would fail the same way
+            // again: end the group with its exit code instead of restarting it forever.
+            stopping = true;
+            for (const x of live()) x.process.kill('SIGTERM');
+            reject(
+              Object.assign(new Error(`a worker could not start (exit ${code ?? signal})`), { exitCode: code ?? 1 }),
+            );
+            return;
+          }
+          crashes = age < YOUNG_MS ? crashes + 1 : 0;
+          const delay = crashes === 0 ? 0 : Math.min(MAX_BACKOFF_MS, 100 * 2 ** (crashes - 1));
+          logger.error(
+            { worker: w.id, pid: w.process.pid, code, signal, restartInMs: delay },
+            'worker died; starting a replacement',
+          );
+          setTimeout(() => {
+            if (!stopping) fork();
+          }, delay);
+        });
+        for (let i = 0; i < r.workers; i++) fork();
+      }),
+  );
+
+  const pass = (sig: NodeJS.Signals) => () => {
+    logger.info(`${sig}: passing it to ${live().length} workers`);
+    for (const w of live()) w.process.kill(sig);
+  };
+  process.on('SIGHUP', pass('SIGHUP'));
+  process.on('SIGUSR1', pass('SIGUSR1'));
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(sig, () => {
+      if (stopping) return;
+      stopping = true;
+      logger.info(`${sig}: every worker finishes its in-flight requests (up to ${c.shutdownGrace / 1000}s)`);
+      if (live().length === 0) process.exit(0);
+      // A worker that got the signal from the terminal too just sees it twice.
+      for (const w of live()) w.process.kill('SIGTERM');
+    });
+  }
+  return { ready, workers: live };
+}
