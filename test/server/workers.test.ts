@@ -21,6 +21,7 @@ import {
   skopeo,
   fetchInsecure,
   execFileP,
+  waitForHttp,
 } from '../helpers/processes.js';
 
 interface Snapshot {
@@ -61,9 +62,11 @@ const gw = await startPortcullis(
     '--access-log',
     accessLog,
   ],
-  { probe: `${base}/_ping` },
+  {},
 );
 t.teardown(() => gw.stop());
+// Three processes starting on a busy machine may take longer than the helper's usual wait.
+await waitForHttp(`${base}/_ping`, 90_000, gw);
 
 async function status(): Promise<GroupStatus> {
   return JSON.parse((await fetchInsecure(`${base}/_status`)).body) as GroupStatus;
@@ -84,7 +87,7 @@ function parseStub(body: string): Snapshot {
   };
 }
 
-async function until(what: string, check: () => Promise<boolean>, ms = 20_000): Promise<void> {
+async function until(what: string, check: () => Promise<boolean>, ms = 60_000): Promise<void> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     if (await check()) return;
