@@ -33,6 +33,8 @@ export interface FetchTarget {
 }
 
 const CHUNK = 1 << 20;
+/** Writes queue up to this much before the fetch waits for the spool file (not after every network read). */
+const SPOOL_BUFFER = 4 << 20;
 
 export class SharedFetch extends EventEmitter {
   state: 'running' | 'done' | 'failed' = 'running';
@@ -93,7 +95,7 @@ export class SharedFetch extends EventEmitter {
       const body = await start();
       const declared = body.headers['content-length'];
       this.size = declared !== undefined && /^\d+$/.test(declared) ? Number(declared) : null;
-      spool = createWriteStream(this.spoolPath, { flags: 'wx' });
+      spool = createWriteStream(this.spoolPath, { flags: 'wx', highWaterMark: SPOOL_BUFFER });
       await once(spool, 'open');
       const upload = await this.target.beginUpload();
       uploadId = upload.id;
