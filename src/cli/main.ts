@@ -106,7 +106,7 @@ async function runServe(argv: Record<string, unknown>): Promise<void> {
   try {
     const running = await run(resolved, logger, group);
     // One banner per group, not one per worker.
-    if (group && group.id !== 1) return;
+    if (group && !group.leader) return;
     const backend = resolved.upstreams.length
       ? `upstream ${resolved.upstreams.map((u) => u.origin).join(', ')}`
       : `embedded registry, storage ${config.storage}`;

@@ -166,7 +166,8 @@ async function provision(r: Resolved, logger: Logger, cleanup: Cleanup, group?: 
     onDropped: (endpoint) => stats.webhookDropped(endpoint),
   });
   cleanup.add(() => notifier?.close());
-  const retention = startRetention(r, backend, logger, notifier);
+  // In a --workers group only the leader runs the schedule, so it runs once per instance.
+  const retention = group && !group.leader ? undefined : startRetention(r, backend, logger, notifier);
   if (retention) cleanup.add(() => retention.stop());
   const errorNotifier = createNotifier(
     {

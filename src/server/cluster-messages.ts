@@ -7,6 +7,8 @@ import type { WorkerSummary } from '../stats/index.js';
 
 /** The token key a group shares when no --token-key file is given (workers read and forget it). */
 export const GROUP_TOKEN_KEY_ENV = '_PORTCULLIS_GROUP_TOKEN_KEY';
+/** Set for the one worker that runs the group's scheduled jobs (retention), so they run once, not N times. */
+export const GROUP_LEADER_ENV = '_PORTCULLIS_GROUP_LEADER';
 
 /** worker → primary */
 export type ToPrimary =

@@ -20,7 +20,7 @@ import type { Resolved } from '../config/resolve.js';
 import { BruteForceGuard } from '../auth/brute-force.js';
 import { ensureTokenKeyFile, randomKeyText } from '../auth/token-keys.js';
 import type { WorkerSummary } from '../stats/index.js';
-import { GROUP_TOKEN_KEY_ENV, isOurs, type ToPrimary, type ToWorker } from './cluster-messages.js';
+import { GROUP_LEADER_ENV, GROUP_TOKEN_KEY_ENV, isOurs, type ToPrimary, type ToWorker } from './cluster-messages.js';
 import { loadTls } from './build.js';
 
 /** A worker that dies within this long of starting counts as crashing; the next start waits longer. */
@@ -56,8 +56,12 @@ export function startPrimary(r: Resolved, logger: Logger): Group {
     if (w.isConnected()) w.send(m);
   };
 
+  let leader: number | undefined;
   function fork(): void {
-    const w = cluster.fork(env);
+    // The first worker leads; when the leader dies, its replacement takes over.
+    const lead = leader === undefined;
+    const w = cluster.fork({ ...env, [GROUP_LEADER_ENV]: lead ? '1' : '' });
+    if (lead) leader = w.id;
     started.set(w.id, Date.now());
   }
 
@@ -130,6 +134,7 @@ export function startPrimary(r: Resolved, logger: Logger): Group {
         cluster.on('exit', (w, code, signal) => {
           const age = Date.now() - (started.get(w.id) ?? 0);
           started.delete(w.id);
+          if (w.id === leader) leader = undefined;
           for (const entry of collects.values()) {
             entry.waiting.delete(w.id);
             if (entry.waiting.size === 0) entry.done();

@@ -9,12 +9,14 @@ import cluster from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
 import type { AuthService } from '../auth/index.js';
 import type { Stats, StatsGroup, WorkerSummary } from '../stats/index.js';
-import { GROUP_TOKEN_KEY_ENV, isOurs, type ToPrimary, type ToWorker } from './cluster-messages.js';
+import { GROUP_LEADER_ENV, GROUP_TOKEN_KEY_ENV, isOurs, type ToPrimary, type ToWorker } from './cluster-messages.js';
 
 const ASK_TIMEOUT_MS = 10_000;
 
 export interface WorkerGroup {
   id: number;
+  /** This worker runs the group's scheduled jobs (retention). */
+  leader: boolean;
   /** The group's token key when no --token-key file is given. */
   tokenKeyText?: string;
   reportAuthFailure(clientIp: string): void;
@@ -30,6 +32,8 @@ export function joinGroup(): WorkerGroup | undefined {
   const tokenKeyText = process.env[GROUP_TOKEN_KEY_ENV];
   // Not passed on to anything this process starts.
   delete process.env[GROUP_TOKEN_KEY_ENV];
+  const leader = process.env[GROUP_LEADER_ENV] === '1';
+  delete process.env[GROUP_LEADER_ENV];
   const startedAt = Date.now();
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   let next = 0;
@@ -83,6 +87,7 @@ export function joinGroup(): WorkerGroup | undefined {
 
   return {
     id,
+    leader,
     tokenKeyText,
     reportAuthFailure: (ip) => send({ type: 'portcullis:auth-failure', ip }),
     stats: { workers: () => ask<WorkerSummary[]>('workers'), metrics: () => ask<string>('metrics') },
