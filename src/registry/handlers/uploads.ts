@@ -120,7 +120,9 @@ async function sessionDigest(
     h.update(chunk as Buffer);
     n += (chunk as Buffer).length;
   }
-  if (n !== size) throw new Error(`upload ${id} changed while being verified`);
+  // Another request wrote to the session meanwhile: the client must not take this digest as checked.
+  if (n !== size)
+    throw new RegistryError('BLOB_UPLOAD_INVALID', 'the upload changed while it was being verified', { id });
   return `${algorithm}:${h.digest('hex')}`;
 }
 

@@ -35,6 +35,7 @@ import {
 import { UploadOffsetError } from './filesystem.js';
 import { isNotFound } from './s3-client.js';
 import type { UploadInfo } from './types.js';
+import { RegistryError } from '../../oci/errors.js';
 
 export const MIN_PART = 5 << 20;
 
@@ -164,7 +165,8 @@ export class S3Uploads {
   async append(id: string, offset: number, data: Readable): Promise<number> {
     const doc = await this.load(id);
     if (!doc) throw Object.assign(new Error(`upload ${id} not found`), { code: 'ENOENT' });
-    if (doc.completed) throw new Error(`upload ${id} is being committed`);
+    if (doc.completed)
+      throw new RegistryError('BLOB_UPLOAD_INVALID', 'the upload is being committed; it takes no more data', { id });
     if (doc.state.size !== offset) throw new UploadOffsetError(doc.state.size);
     const old = doc.state;
     let buf: Buffer | null = null;
