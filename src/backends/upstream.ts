@@ -32,6 +32,25 @@ const NEVER_CONNECTED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 
 /** Request bodies are written to the member in blocks of up to this size. */
 const UPSTREAM_BLOCK = 256 * 1024;
 
+/**
+ * req.pipe(proxyReq), but in blocks rather than one socket write per 16 KiB TLS record, each
+ * block reused once the socket has taken it (a fresh block per write made GC a tenth of a push).
+ */
+function sendBodyInBlocks(req: http.IncomingMessage, proxyReq: http.ClientRequest): void {
+  const blocks = new Coalescer(UPSTREAM_BLOCK);
+  blocks.on('data', (block: Buffer) => {
+    if (!proxyReq.write(block, () => blocks.recycle(block))) blocks.pause();
+  });
+  proxyReq.on('drain', () => blocks.resume());
+  blocks.on('end', () => proxyReq.end());
+  // The upstream request is over (answered, failed or aborted): stop taking the client's body.
+  proxyReq.on('close', () => {
+    req.unpipe(blocks);
+    blocks.destroy();
+  });
+  req.pipe(blocks);
+}
+
 export function createUpstreamBackend(opts: UpstreamOptions): Backend {
   const pool = new UpstreamPool(opts.urls, opts.balance, opts.healthIntervalMs);
   pool.start();
@@ -188,8 +207,7 @@ export function createUpstreamBackend(opts: UpstreamOptions): Backend {
         if (!res.writableFinished || !req.complete) proxyReq.destroy();
         finish();
       });
-      // Bodies go upstream in blocks, not one socket write per 16 KiB TLS record.
-      if (hasBody(req)) req.pipe(new Coalescer(UPSTREAM_BLOCK)).pipe(proxyReq);
+      if (hasBody(req)) sendBodyInBlocks(req, proxyReq);
       else proxyReq.end();
     });
   }

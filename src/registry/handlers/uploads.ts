@@ -60,8 +60,8 @@ async function receive(
   req: IncomingMessage,
   hash: Hash | null,
 ): Promise<number> {
-  // Hashed and written in 1 MiB blocks rather than per 16 KiB TLS record (src/oci/coalesce.ts).
-  const blocks = new Coalescer(1 << 20, hash ? (b) => hash.update(b) : undefined, true);
+  // Hashed and written in 256 KiB blocks rather than per 16 KiB TLS record (src/oci/coalesce.ts).
+  const blocks = new Coalescer(256 * 1024, hash ? (b) => hash.update(b) : undefined, true);
   const endedEarly = () => {
     if (!req.complete) blocks.destroy(Object.assign(new Error('request body ended early'), { code: 'ECONNRESET' }));
   };

@@ -11,7 +11,7 @@ export class FileAppender extends Writable {
     private position: number,
     private readonly written?: (chunk: Buffer) => void,
   ) {
-    super({ highWaterMark: 1 << 20 });
+    super({ highWaterMark: 256 * 1024 });
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (error?: Error | null) => void): void {
