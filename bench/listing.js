@@ -80,6 +80,25 @@ async function measure(url, pid, paths) {
 
 const fmt = (m) => `${m.median.toFixed(1)} ms (p90 ${m.p90.toFixed(1)}, CPU ${m.cpuMs.toFixed(2)} ms/req)`;
 
+async function writeReport(rows, load) {
+  const lines = [
+    `# Listing cost against store size (${new Date().toISOString().slice(0, 10)})`,
+    '',
+    `${cpus().length} CPUs, load average ${load.toFixed(1)} at the start${load > 1 ? ' (busy machine: wall times are noisy; CPU per request is steadier)' : ''}. ${REQUESTS} sequential requests per cell, pages of 100 starting at 10%..90% of the names.`,
+    '',
+    '| repositories | portcullis `_catalog?n=100&last=…` | registry:2 | portcullis `tags/list?n=100&last=…` (10,000 tags) | registry:2 | portcullis one-time index build |',
+    '|---|---|---|---|---|---|',
+    ...rows.map(
+      (r) =>
+        `| ${r.n.toLocaleString('en')} | ${fmt(r.pCatalog)} | ${fmt(r.rCatalog)} | ${fmt(r.pTags)} | ${fmt(r.rTags)} | ${r.indexMs.toFixed(0)} ms |`,
+    ),
+    '',
+  ];
+  await mkdir(join(ROOT, 'bench', 'results'), { recursive: true });
+  await writeFile(join(ROOT, 'bench', 'results', 'listing-latest.md'), lines.join('\n'));
+  return lines.join('\n');
+}
+
 async function main() {
   const rows = [];
   const load = loadavg()[0];
@@ -128,22 +147,7 @@ async function main() {
       await rm(dir, { recursive: true, force: true });
     }
   }
-  const lines = [
-    `# Listing cost against store size (${new Date().toISOString().slice(0, 10)})`,
-    '',
-    `${cpus().length} CPUs, load average ${load.toFixed(1)} at the start${load > 1 ? ' (busy machine: wall times are noisy; CPU per request is steadier)' : ''}. ${REQUESTS} sequential requests per cell, pages of 100 starting at 10%..90% of the names.`,
-    '',
-    '| repositories | portcullis `_catalog?n=100&last=…` | registry:2 | portcullis `tags/list?n=100&last=…` (10,000 tags) | registry:2 | portcullis one-time index build |',
-    '|---|---|---|---|---|---|',
-    ...rows.map(
-      (r) =>
-        `| ${r.n.toLocaleString('en')} | ${fmt(r.pCatalog)} | ${fmt(r.rCatalog)} | ${fmt(r.pTags)} | ${fmt(r.rTags)} | ${r.indexMs.toFixed(0)} ms |`,
-    ),
-    '',
-  ];
-  await mkdir(join(ROOT, 'bench', 'results'), { recursive: true });
-  await writeFile(join(ROOT, 'bench', 'results', 'listing-latest.md'), lines.join('\n'));
-  process.stdout.write(lines.join('\n'));
+  process.stdout.write(await writeReport(rows, load));
 }
 
 process.on('SIGINT', () => {
