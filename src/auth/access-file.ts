@@ -97,7 +97,7 @@ export function parseAccessFile(text: string, file: string): AccessConfig {
   }
   const result = AccessFileSchema.safeParse(doc ?? {});
   if (!result.success) {
-    const issue = result.error.issues[0];
+    const issue = result.error.issues[0]!; // a failed parse always reports at least one issue
     const more = result.error.issues.length > 1 ? ` (and ${result.error.issues.length - 1} more)` : '';
     throw new Error(`${file}: ${formatPath(issue.path)}: ${issue.message}${more}`);
   }

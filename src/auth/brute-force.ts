@@ -45,7 +45,7 @@ export class BruteForceGuard {
       this.entries.set(ip, e);
     }
     e.failures.push(t);
-    while (e.failures.length > 0 && e.failures[0] <= t - this.opts.windowMs) e.failures.shift();
+    while (e.failures.length > 0 && e.failures[0]! <= t - this.opts.windowMs) e.failures.shift();
     if (e.failures.length >= this.opts.maxFailures) {
       e.failures = [];
       e.blockedUntil = t + this.opts.blockMs;

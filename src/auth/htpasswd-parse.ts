@@ -57,7 +57,7 @@ export function parseHtpasswd(text: string, opts: { allowPlain: boolean }): Pars
   for (let i = 0; i < lines.length; i++) {
     const lineNo = i + 1;
     // Files edited on Windows end lines with \r\n; trailing blanks are never part of a hash.
-    const line = lines[i].replace(/[\r\t ]+$/, '');
+    const line = lines[i]!.replace(/[\r\t ]+$/, '');
     if (line === '' || line.startsWith('#')) continue;
     const colon = line.indexOf(':');
     if (colon === -1) {

@@ -96,7 +96,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 
 async function readForm(req: IncomingMessage): Promise<URLSearchParams | undefined> {
   const type = String(req.headers['content-type'] ?? '')
-    .split(';')[0]
+    .split(';')[0]!
     .trim()
     .toLowerCase();
   if (type !== 'application/x-www-form-urlencoded') return undefined;

@@ -36,7 +36,7 @@ export class TokenSigner {
     // (iat + 1 could be 1 ms away when issued at x.999).
     const expiresIn = Math.max(1, Math.round(this.ttlMs / 1000));
     const token = await new SignJWT({ access: claims.access })
-      .setProtectedHeader({ alg: 'HS256', typ: 'JWT', kid: this.keys[0].id })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT', kid: this.keys[0]!.id })
       .setIssuer(ISSUER)
       .setSubject(claims.subject)
       .setAudience(this.service)
@@ -44,7 +44,7 @@ export class TokenSigner {
       .setNotBefore(iat)
       .setExpirationTime(Math.ceil(now / 1000) + expiresIn)
       .setJti(randomUUID())
-      .sign(this.keys[0].secret);
+      .sign(this.keys[0]!.secret);
     return { token, expiresIn, issuedAt: new Date(iat * 1000).toISOString() };
   }
 

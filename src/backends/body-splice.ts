@@ -185,13 +185,13 @@ interface ParsedHead extends SpliceHead {
 
 function parseHead(text: string): ParsedHead | null {
   const lines = text.split('\r\n');
-  const m = STATUS_LINE.exec(lines[0]);
+  const m = STATUS_LINE.exec(lines[0]!);
   if (!m) return null;
   const statusCode = Number(m[2]);
   const headers: IncomingHttpHeaders = {};
   const lengths = new Set<string>();
   for (let i = 1; i < lines.length; i++) {
-    const line = lines[i];
+    const line = lines[i]!;
     const colon = line.indexOf(':');
     if (colon <= 0) return null; // also rejects obs-fold continuation lines
     const name = line.slice(0, colon).toLowerCase();
@@ -206,7 +206,7 @@ function parseHead(text: string): ParsedHead | null {
   let length: number | null = null;
   if (statusCode === 204 || statusCode === 304) length = 0;
   else if (headers['transfer-encoding'] === undefined && lengths.size === 1) {
-    const only = [...lengths][0];
+    const only = [...lengths][0]!;
     if (/^\d{1,15}$/.test(only)) length = Number(only);
   }
   if (statusCode < 200) length = null;

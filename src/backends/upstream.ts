@@ -244,7 +244,7 @@ export function createUpstreamBackend(opts: UpstreamOptions): Backend {
       const doc = JSON.parse(body) as Record<string, unknown>;
       if (Array.isArray(doc[key])) out.push(...(doc[key] as T[]));
       const m = link && /<([^>]+)>;\s*rel="?next"?/.exec(link);
-      next = m ? new URL(m[1], member.url).pathname + new URL(m[1], member.url).search : undefined;
+      next = m ? new URL(m[1]!, member.url).pathname + new URL(m[1]!, member.url).search : undefined;
     }
     return out;
   }

@@ -33,7 +33,7 @@ function fail(message: string): never {
 function explainUsage(msg: string): string {
   const m = /^Unknown arguments?: (.*)$/.exec(msg);
   if (!m) return msg;
-  const flag = m[1].split(', ')[0];
+  const flag = m[1]!.split(', ')[0]!;
   const flags = Object.keys(OPTIONS).map(flagName);
   const hint = closest(flag, flags);
   return `--${flag}: unknown option${hint ? ` (did you mean --${hint}?)` : ''}; see portcullis --help`;
@@ -110,7 +110,7 @@ async function runServe(argv: Record<string, unknown>): Promise<void> {
     const backend = resolved.upstreams.length
       ? `upstream ${resolved.upstreams.map((u) => u.origin).join(', ')}`
       : `embedded registry, storage ${config.storage}`;
-    const hostPort = new URL(running.urls[0]).host;
+    const hostPort = new URL(running.urls[0]!).host;
     process.stderr.write(`portcullis ${VERSION} serving ${running.urls.join(', ')} (${backend})\n`);
     process.stderr.write(`  push:  docker tag IMAGE ${hostPort}/IMAGE && docker push ${hostPort}/IMAGE\n`);
     process.stderr.write(

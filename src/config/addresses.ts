@@ -11,8 +11,8 @@ export function parseListen(value: string): ListenAddress {
   let portText = value;
   const bracket = /^\[([^\]]+)\]:(\d+)$/.exec(value);
   if (bracket) {
-    host = bracket[1];
-    portText = bracket[2];
+    host = bracket[1]!;
+    portText = bracket[2]!;
   } else if (value.includes(':')) {
     const i = value.lastIndexOf(':');
     host = value.slice(0, i) || '0.0.0.0';
@@ -46,7 +46,7 @@ export function parseUpstream(value: string, allowQuery = false): URL {
 export function parseCidrs(values: string[]): BlockList {
   const list = new BlockList();
   for (const v of values) {
-    const [addr, bits] = v.split('/');
+    const [addr = '', bits] = v.split('/');
     const family = isIP(addr);
     if (!family) throw new Error(`"${v}" is not an IP address or CIDR`);
     const type = family === 4 ? 'ipv4' : 'ipv6';

@@ -5,7 +5,7 @@ export function parseDuration(value: string | number): number {
   if (typeof value === 'number') return value * 1000;
   const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(value);
   if (!m) throw new Error(`not a duration: "${value}" (use e.g. 30s, 15m, 250ms)`);
-  return Math.round(Number(m[1]) * UNITS[m[2] ?? 's']);
+  return Math.round(Number(m[1]) * UNITS[m[2] ?? 's']!);
 }
 
 export function formatDuration(ms: number): string {

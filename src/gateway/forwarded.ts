@@ -26,12 +26,12 @@ export interface ClientView {
 function first(value: string | string[] | undefined): string | undefined {
   const v = Array.isArray(value) ? value[0] : value;
   if (!v) return undefined;
-  return v.split(',')[0].trim() || undefined;
+  return v.split(',')[0]!.trim() || undefined;
 }
 
 function forwardedParam(header: string | undefined, key: string): string | undefined {
   if (!header) return undefined;
-  const firstElement = header.split(',')[0];
+  const firstElement = header.split(',')[0]!;
   for (const pair of firstElement.split(';')) {
     const [k, v] = pair.split('=');
     if (k?.trim().toLowerCase() === key && v) return v.trim().replace(/^"|"$/g, '');

@@ -39,7 +39,7 @@ export function createSearchIndex(backend: Backend): SearchIndex {
     for (let i = 0; i < repos.length; i += 8) {
       const batch = repos.slice(i, i + 8);
       const tags = await Promise.all(batch.map((r) => backend.listTags(r).catch(() => [] as string[])));
-      for (const [j, name] of batch.entries()) out.push({ name, tags: tags[j] });
+      for (const [j, name] of batch.entries()) out.push({ name, tags: tags[j]! });
     }
     return out;
   }

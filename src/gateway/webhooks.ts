@@ -157,7 +157,7 @@ class EndpointQueue {
     if (this.busy) return;
     this.busy = true;
     while (this.queue.length && !this.closed) {
-      const body = this.queue[0];
+      const body = this.queue[0]!;
       let delivered = false;
       for (let attempt = 1; attempt <= this.opts.maxAttempts && !this.closed; attempt++) {
         try {

@@ -72,7 +72,7 @@ const SIZE_UNITS: Record<string, number> = {
 /** "500MiB", "20GB", "1.5TiB", or a bare number of bytes. */
 export function parseSize(value: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(value);
-  const unit = m ? SIZE_UNITS[m[2].toLowerCase()] : undefined;
+  const unit = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
   if (!m || unit === undefined) throw new Error(`not a size: "${value}" (use e.g. 500MiB, 20GiB, 1TB)`);
   return Math.floor(Number(m[1]) * unit);
 }

@@ -24,8 +24,8 @@ export function parseDigest(value: string): ParsedDigest | null {
   const m = DIGEST.exec(value);
   if (!m) return null;
   const algorithm = m[1] as Algorithm;
-  if (m[2].length !== ENCODED_LENGTH[algorithm]) return null;
-  return { algorithm, hex: m[2], digest: value };
+  if (m[2]!.length !== ENCODED_LENGTH[algorithm]) return null;
+  return { algorithm, hex: m[2]!, digest: value };
 }
 
 export function isDigest(value: string): boolean {

@@ -58,7 +58,7 @@ function classify(ua: string): ClientType {
   for (const [re, type] of PATTERNS) {
     const m = re.exec(ua);
     // Build metadata ("+bottlerocket", "+Homebrew") and a leading "v" are not the version.
-    if (m) return { type, version: m[1].replace(/\+.*$/, '').replace(/^v(?=\d)/, '') };
+    if (m) return { type, version: m[1]!.replace(/\+.*$/, '').replace(/^v(?=\d)/, '') };
   }
   const browser = new UAParser(ua).getBrowser();
   if (browser.name)

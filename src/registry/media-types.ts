@@ -23,5 +23,5 @@ export const MANIFEST_KINDS: Record<string, ManifestKind> = {
 
 /** Strip parameters (`; charset=...`) and lowercase: registries SHOULD ignore parameters. */
 export function bareMediaType(value: string | undefined): string {
-  return (value ?? '').split(';')[0].trim().toLowerCase();
+  return (value ?? '').split(';')[0]!.trim().toLowerCase();
 }

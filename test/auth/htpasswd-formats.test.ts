@@ -75,8 +75,8 @@ t.test('plain text is refused unless allowPlain, with the line number', async (t
     const strict = parseHtpasswd(text, { allowPlain: false });
     t.same([...strict.users.keys()], ['alice']);
     t.equal(strict.problems.length, 1);
-    t.equal(strict.problems[0].line, 2);
-    t.match(strict.problems[0].message, /--htpasswd-allow-plain/);
+    t.equal(strict.problems[0]!.line, 2);
+    t.match(strict.problems[0]!.message, /--htpasswd-allow-plain/);
     t.same([...parseHtpasswd(text, { allowPlain: true }).users.keys()], ['alice', 'erin']);
   });
 });
@@ -105,9 +105,9 @@ t.test('malformed lines are reported by line number, without their content, and 
       problems.map((p) => p.line),
       [3, 4, 5, 6, 7, 8],
     );
-    t.match(problems[3].message, /malformed bcrypt/);
-    t.match(problems[4].message, /unsupported hash scheme \$6\$/);
-    t.match(problems[5].message, /already defined on line 2/);
+    t.match(problems[3]!.message, /malformed bcrypt/);
+    t.match(problems[4]!.message, /unsupported hash scheme \$6\$/);
+    t.match(problems[5]!.message, /already defined on line 2/);
     t.notOk(
       problems.some((p) => p.message.includes('tooshort') || p.message.includes('6dcf')),
       'no hash material in messages',

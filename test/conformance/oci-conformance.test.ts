@@ -51,10 +51,10 @@ async function runSuite(url: string): Promise<{ results: Results; output: string
 function parseJunit(xml: string): Results {
   const results: Results = new Map();
   for (const m of xml.matchAll(/<testcase name="([^"]*)"[^>]*status="([^"]*)"/g)) {
-    const name = m[1].replace(/&#39;|&quot;|&lt;|&gt;|&amp;/g, (e) => XML_ENTITIES[e]);
+    const name = m[1]!.replace(/&#39;|&quot;|&lt;|&gt;|&amp;/g, (e) => XML_ENTITIES[e]!);
     let key = name;
     for (let n = 2; results.has(key); n++) key = `${name} #${n}`;
-    results.set(key, m[2]);
+    results.set(key, m[2]!);
   }
   return results;
 }

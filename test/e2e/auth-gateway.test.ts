@@ -187,7 +187,7 @@ t.test('--anonymous-read: token flow for anonymous pulls, pushes need credential
   });
   t.equal(pushChallenge.status, 401);
   t.match(pushChallenge.headers['www-authenticate'], /scope="repository:public\/tool:(pull,)?push"/);
-  const service = /service="([^"]+)"/.exec(challenge.headers['www-authenticate'] as string)![1];
+  const service = /service="([^"]+)"/.exec(challenge.headers['www-authenticate'] as string)![1]!;
   const anonToken = await fetchInsecure(
     `${base}/token?service=${encodeURIComponent(service)}&scope=repository:public/tool:pull,push`,
   );

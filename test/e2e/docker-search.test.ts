@@ -20,7 +20,7 @@ const started = hasCommand('htpasswd')
 function names(output: string): { header: string; rows: string[] } {
   const lines = output.split('\n').filter((l) => l.trim() !== '');
   const header = lines.shift() ?? '';
-  return { header, rows: lines.map((l) => l.split(/\s+/)[0]) };
+  return { header, rows: lines.map((l) => l.split(/\s+/)[0]!) };
 }
 
 async function push(image: GeneratedImage, host: string, ref: string, creds?: string): Promise<void> {

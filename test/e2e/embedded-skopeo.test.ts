@@ -101,7 +101,7 @@ if (!hasCommand('skopeo')) {
       `docker://${host}/e2e/copy:v1`,
     ]);
     const log = srv.output();
-    const big = img.layers[0].digest.slice(7);
+    const big = img.layers[0]!.digest.slice(7);
     t.match(
       log,
       new RegExp(`^POST /v2/e2e/copy/blobs/uploads/\\?\\S*mount=sha256(:|%3A)${big}\\S* 201$`, 'm'),

@@ -25,7 +25,7 @@ t.test('two instances, one storage directory', async (t) => {
 
   // An upload that alternates: POST on A, PATCH on B, PATCH on A, PUT on B.
   const parts = [randomBytes(3 << 20), randomBytes(2 << 20)];
-  const digest = `sha256:${createHash('sha256').update(parts[0]).update(parts[1]).digest('hex')}`;
+  const digest = `sha256:${createHash('sha256').update(parts[0]!).update(parts[1]!).digest('hex')}`;
   const post = await fetchInsecure(`${bases[0]}/v2/shared/app/blobs/uploads/`, {
     method: 'POST',
     headers: { 'content-length': '0' },
@@ -65,10 +65,10 @@ t.test('two instances, one storage directory', async (t) => {
     ),
   );
   // Content-addressed: the big layer exists once, under its digest, whole.
-  const big = image.layers[0].digest.slice(7);
+  const big = image.layers[0]!.digest.slice(7);
   const copies = (await readdir(join(storage, 'blobs', 'sha256'), { recursive: true })).filter((f) => f.endsWith(big));
   t.equal(copies.length, 1, 'the layer pushed twice at once is stored once');
-  t.equal(await fileDigest(join(storage, 'blobs', 'sha256', copies[0])), image.layers[0].digest, 'and intact');
+  t.equal(await fileDigest(join(storage, 'blobs', 'sha256', copies[0]!)), image.layers[0]!.digest, 'and intact');
   for (const [i, p] of ports.entries()) {
     const out = join(work, `out${i}`);
     await skopeo(['copy', '--src-tls-verify=false', `docker://127.0.0.1:${p}/shared/race:v${1 - i}`, `oci:${out}:v1`]);

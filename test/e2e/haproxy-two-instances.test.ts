@@ -132,7 +132,7 @@ if (!started.ok) {
 
     const after = await Promise.all(ports.map(served));
     for (const i of [0, 1])
-      t.ok(after[i] - before[i] >= 10, `instance ${i} served requests (${after[i] - before[i]}, from haproxy)`);
+      t.ok(after[i]! - before[i]! >= 10, `instance ${i} served requests (${after[i]! - before[i]!}, from haproxy)`);
   });
 
   t.test('skopeo copy --dest-creds through haproxy', async (t) => {
@@ -155,8 +155,8 @@ if (!started.ok) {
 
   t.test('a restart keeps issued tokens valid', async (t) => {
     const token = await tokenFrom(origin, 'repository:lb/app:pull');
-    await instances[0].stop();
-    instances[0] = await startPortcullis(args(ports[0]), { probe: `http://127.0.0.1:${ports[0]}/_ping` });
+    await instances[0]!.stop();
+    instances[0] = await startPortcullis(args(ports[0]!), { probe: `http://127.0.0.1:${ports[0]}/_ping` });
     const r = await fetchInsecure(`http://127.0.0.1:${ports[0]}/v2/lb/app/manifests/v1`, {
       method: 'HEAD',
       headers: {

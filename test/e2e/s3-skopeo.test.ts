@@ -207,11 +207,11 @@ if (why) {
         sent < 256 << 10,
         `portcullis sent ${sent} bytes for a ${((LAYER + (1 << 20)) / 1048576).toFixed(0)} MiB pull (manifest and headers only)`,
       );
-      const get = await http(c.url, `/v2/e2e/app/blobs/${img.layers[0].digest}`);
+      const get = await http(c.url, `/v2/e2e/app/blobs/${img.layers[0]!.digest}`);
       t.equal(get.status, 307);
       t.match(get.headers.location, /X-Amz-Signature=/);
       t.equal(
-        (await http(c.url, `/v2/e2e/app/blobs/${img.layers[0].digest}`, { method: 'HEAD' })).status,
+        (await http(c.url, `/v2/e2e/app/blobs/${img.layers[0]!.digest}`, { method: 'HEAD' })).status,
         200,
         'HEAD answered directly',
       );

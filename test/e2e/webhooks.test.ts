@@ -72,7 +72,7 @@ t.test('push, pull and delete events reach the receiver in the registry:2 format
   });
   t.match(push!.request, { method: 'PUT', useragent: /skopeo|containers/ });
   t.ok(
-    events().some((e) => e.action === 'push' && e.target.digest === image.layers[0].digest),
+    events().some((e) => e.action === 'push' && e.target.digest === image.layers[0]!.digest),
     'blob push event',
   );
   t.ok(

@@ -24,7 +24,7 @@ function files(dir: string): string[] {
 }
 
 function checkArgs(t: { ok: (v: unknown, m: string) => void }, where: string, args: string[]): void {
-  for (const a of args) if (a.startsWith('--')) t.ok(FLAGS.has(a.split('=')[0]), `${where}: ${a} is a real flag`);
+  for (const a of args) if (a.startsWith('--')) t.ok(FLAGS.has(a.split('=')[0]!), `${where}: ${a} is a real flag`);
 }
 
 /** Walk a YAML document for `command:`/`args:` lists and `environment:`/`env:` maps. */
@@ -74,7 +74,7 @@ for (const file of all.filter((f) => /\.ya?ml$/.test(f))) {
 
 t.test('systemd unit: ExecStart names real flags and binds 443 without root', async (t) => {
   const unit = readFileSync(join(EXAMPLES, 'systemd', 'portcullis.service'), 'utf8');
-  const exec = /^ExecStart=(.*)$/m.exec(unit)![1].split(/\s+/);
+  const exec = /^ExecStart=(.*)$/m.exec(unit)![1]!.split(/\s+/);
   checkArgs(t, 'portcullis.service', exec);
   t.match(unit, /AmbientCapabilities=CAP_NET_BIND_SERVICE/);
   t.match(unit, /^User=(?!root)/m);
@@ -87,9 +87,9 @@ t.test('Dockerfile: multi-stage, non-root, healthcheck on /_ping, real env names
   t.match(text, /^USER (?!root)\S+/m, 'runs as a non-root user');
   t.match(text, /^HEALTHCHECK .*\/_ping/m, 'healthcheck on /_ping');
   t.match(text, /^VOLUME .*\/data/m, 'a volume for data');
-  for (const [, name] of text.matchAll(/\b(PORTCULLIS_[A-Z_]+)=/g)) t.ok(ENVS.has(name), `${name} is a real variable`);
+  for (const [, name] of text.matchAll(/\b(PORTCULLIS_[A-Z_]+)=/g)) t.ok(ENVS.has(name!), `${name} is a real variable`);
   for (const [, src] of text.matchAll(/^COPY (?!--from)(\S+)/gm)) {
-    for (const f of src.split(/\s+/))
+    for (const f of src!.split(/\s+/))
       t.ok(statSync(join(ROOT, f), { throwIfNoEntry: false }), `COPY source ${f} exists`);
   }
   const entry = /ENTRYPOINT \["node", "\/app\/(dist\/bin\/portcullis\.js)"\]/.exec(text);

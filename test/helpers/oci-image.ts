@@ -151,7 +151,7 @@ export async function makeOciImage(
   let top: Descriptor;
   let index: Descriptor | undefined;
   if (archs.length === 1) {
-    top = images[0].manifest;
+    top = images[0]!.manifest;
   } else {
     index = await writeBlob(
       dir,
@@ -178,9 +178,9 @@ export async function makeOciImage(
   return {
     dir,
     tag,
-    manifest: images[0].manifest,
+    manifest: images[0]!.manifest,
     layers: images.flatMap((im) => im.layers),
-    config: images[0].config,
+    config: images[0]!.config,
     index,
     blobs,
   };

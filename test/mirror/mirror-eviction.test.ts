@@ -79,11 +79,11 @@ if (!hasCommand('skopeo') || !hasCommand('htpasswd')) {
     await pull('hub/library/c:v1', join(work, 'pc'));
     await new Promise((r) => setTimeout(r, 1100));
     await pull('hub/library/a:v1', join(work, 'pa2')); // a is now the most recently pulled
-    for (const img of [a, b, c]) t.ok(await present(img.layers[0].digest), 'layer cached');
+    for (const img of [a, b, c]) t.ok(await present(img.layers[0]!.digest), 'layer cached');
 
     const dry = await gc(['--dry-run', '--mirror-max-size', '6MiB']);
     t.match(dry.stdout, /mirror eviction \(dry run\): cache 8\.\d MiB -> 4\.\d MiB \(budget 6\.0 MiB\); 1 manifests/);
-    t.ok(await present(b.layers[0].digest), 'a dry run deletes nothing');
+    t.ok(await present(b.layers[0]!.digest), 'a dry run deletes nothing');
 
     const run = await gc(['--mirror-max-size', '6MiB']);
     t.match(
@@ -91,28 +91,28 @@ if (!hasCommand('skopeo') || !hasCommand('htpasswd')) {
       /mirror eviction: cache 8\.\d MiB -> 4\.\d MiB \(budget 6\.0 MiB\)/,
       'cache brought under the budget',
     );
-    t.notOk(await present(b.layers[0].digest), 'the least recently pulled image (b) is evicted');
-    t.ok(await present(c.layers[0].digest), 'c stays');
-    t.ok(await present(a.layers[0].digest), 'a stays (pulled last)');
+    t.notOk(await present(b.layers[0]!.digest), 'the least recently pulled image (b) is evicted');
+    t.ok(await present(c.layers[0]!.digest), 'c stays');
+    t.ok(await present(a.layers[0]!.digest), 'a stays (pulled last)');
     const after = await gc(['--dry-run', '--mirror-max-size', '6MiB']);
     t.match(after.stdout, /cache 4\.\d MiB -> 4\.\d MiB .* 0 manifests and 0 blobs evicted/, 'now within budget');
 
     // The tightest budget evicts every mirrored image, and still not the pushed one.
     await gc(['--mirror-max-size', '0']);
-    t.notOk(await present(c.layers[0].digest), 'budget 0: c evicted too');
-    t.ok(await present(a.layers[0].digest), 'the layer own/app shares with library/a is kept');
+    t.notOk(await present(c.layers[0]!.digest), 'budget 0: c evicted too');
+    t.ok(await present(a.layers[0]!.digest), 'the layer own/app shares with library/a is kept');
     const own = join(work, 'own');
     await pull('own/app:v1', own);
     const mismatched = [];
-    for (const d of [a.manifest.digest, a.config.digest, a.layers[0].digest])
+    for (const d of [a.manifest.digest, a.config.digest, a.layers[0]!.digest])
       if ((await fileDigest(join(own, 'blobs', 'sha256', d.slice(7))).catch(() => 'missing')) !== d) mismatched.push(d);
     t.same(mismatched, [], 'the pushed image still pulls whole, byte for byte');
 
     // An evicted image is simply fetched again.
-    const before = await remote.blobGets(b.layers[0].digest);
+    const before = await remote.blobGets(b.layers[0]!.digest);
     await pull('hub/library/b:v1', join(work, 'pb2'));
     t.equal(
-      await remote.blobGets(b.layers[0].digest),
+      await remote.blobGets(b.layers[0]!.digest),
       before + 1,
       'an evicted image is fetched again on the next pull',
     );
@@ -143,14 +143,14 @@ if (!hasCommand('skopeo') || !hasCommand('htpasswd')) {
   });
 
   await t.test('the server itself keeps the cache under --mirror-max-size', async (t) => {
-    t.ok(await present(b.layers[0].digest), 'b is cached again');
+    t.ok(await present(b.layers[0]!.digest), 'b is cached again');
     await mirror.stop();
     mirror = await serve(['--mirror-max-size', '0', '--log-level', 'info']);
     const deadline = Date.now() + 15_000;
-    while ((await present(b.layers[0].digest)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-    t.notOk(await present(b.layers[0].digest), 'the mirrored image was evicted by the running server');
+    while ((await present(b.layers[0]!.digest)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    t.notOk(await present(b.layers[0]!.digest), 'the mirrored image was evicted by the running server');
     t.match(mirror.output(), /mirror: cache trimmed to its budget/, 'and it logged so');
-    t.ok(await present(a.layers[0].digest), 'the pushed image is untouched');
+    t.ok(await present(a.layers[0]!.digest), 'the pushed image is untouched');
   });
 }
 
@@ -165,7 +165,7 @@ async function firstEvent(url: string): Promise<{ state: { mirrors: unknown[] } 
         const m = /event: init\ndata: (.*)\n\n/.exec(text);
         if (m) {
           req.destroy();
-          resolve(JSON.parse(m[1]));
+          resolve(JSON.parse(m[1]!));
         }
       });
     });

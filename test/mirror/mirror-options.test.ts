@@ -57,7 +57,7 @@ t.test('parsers', async (t) => {
   t.equal(parseSize('2GB'), 2e9);
   t.equal(parseSize('1000'), 1000);
   t.throws(() => parseSize('-1G'));
-  const [hub] = parseMirrors(['dockerhub/=https://registry-1.docker.io']);
+  const hub = parseMirrors(['dockerhub/=https://registry-1.docker.io'])[0]!;
   t.equal(hub.prefix, 'dockerhub', 'a trailing slash on the prefix is dropped');
   t.equal(hub.url.origin, 'https://registry-1.docker.io');
   const creds = loadCredentials([hub], undefined, { PORTCULLIS_MIRROR_AUTH_DOCKERHUB: 'me:pa:ss' });

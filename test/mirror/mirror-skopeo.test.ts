@@ -194,7 +194,7 @@ if (!hasCommand('skopeo') || !hasCommand('htpasswd')) {
   await t.test('8 concurrent pulls of one uncached 64 MiB layer fetch it from the remote once', async (t) => {
     const big = await makeOciImage(join(work, 'big'), { tag: 'v1', layerSizes: [64 << 20] });
     await remote.push(big.dir, 'v1', 'library/big:v1');
-    const layer = big.layers[0].digest;
+    const layer = big.layers[0]!.digest;
     const before = await remote.blobGets(layer);
     const sums = await Promise.all(
       Array.from({ length: 8 }, () => download(`http://${host}/v2/hub/library/big/blobs/${layer}`)),
@@ -210,7 +210,7 @@ if (!hasCommand('skopeo') || !hasCommand('htpasswd')) {
   await t.test('a client aborting mid-layer leaves nothing half-written', async (t) => {
     const img4 = await makeOciImage(join(work, 'abort'), { tag: 'v1', layerSizes: [64 << 20] });
     await remote.push(img4.dir, 'v1', 'library/abort:v1');
-    const layer = img4.layers[0].digest;
+    const layer = img4.layers[0]!.digest;
     const blobPath = join(storage, 'blobs', 'sha256', layer.slice(7, 9), layer.slice(7));
     const got = await download(`http://${host}/v2/hub/library/abort/blobs/${layer}`, 8 << 20);
     t.ok(got.bytes >= 8 << 20 && got.bytes < 64 << 20, `client hung up after ${got.bytes} bytes`);

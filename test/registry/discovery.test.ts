@@ -65,7 +65,7 @@ t.test('_catalog lists repositories in order with n/last/Link', async (t) => {
   const p1 = await http(h.url, '/v2/_catalog?n=2');
   t.same(p1.json().repositories, ['alpha', 'disc/a/nested']);
   t.equal(p1.headers.link, '</v2/_catalog?n=2&last=disc%2Fa%2Fnested>; rel="next"');
-  const p2 = await http(h.url, /^<([^>]+)>/.exec(String(p1.headers.link))![1]);
+  const p2 = await http(h.url, /^<([^>]+)>/.exec(String(p1.headers.link))![1]!);
   t.same(p2.json().repositories, ['disc/b', 'disc/tags']);
   t.equal(p2.headers.link, undefined);
 });

@@ -21,7 +21,7 @@ t.test('read-only: pulls work, every write is 405 UNSUPPORTED', async (t) => {
     ['DELETE', `/v2/modes/repo/blobs/${blob}`],
     ['PATCH', '/v2/modes/repo/blobs/uploads/00000000-0000-4000-8000-000000000000'],
   ]) {
-    const r = await http(h.url, path, { method, body: method === 'DELETE' ? undefined : '{}' });
+    const r = await http(h.url, path!, { method, body: method === 'DELETE' ? undefined : '{}' });
     t.equal(r.status, 405, `${method} ${path}`);
     t.equal(r.json().errors[0].code, 'UNSUPPORTED');
   }

@@ -267,7 +267,7 @@ if (missing) {
       const r = await http(srv.url, loc, {
         method: 'PATCH',
         body: data.subarray(cuts[i], cuts[i + 1]),
-        headers: { 'content-range': `${cuts[i]}-${cuts[i + 1] - 1}`, 'content-length': cuts[i + 1] - cuts[i] },
+        headers: { 'content-range': `${cuts[i]}-${cuts[i + 1]! - 1}`, 'content-length': cuts[i + 1]! - cuts[i]! },
       });
       t.equal(r.status, 202, `PATCH ${i} on ${i % 2 ? 'a' : 'b'}`);
       loc = r.headers.location!;

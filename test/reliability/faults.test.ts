@@ -30,7 +30,7 @@ async function stubStatus(
   const body = (await fetchInsecure(`${base}/nginx_status`)).body;
   const [, active] = /Active connections: (\d+)/.exec(body)!;
   const [, reading, writing, waiting] = /Reading: (\d+) Writing: (\d+) Waiting: (\d+)/.exec(body)!;
-  return { active: +active, reading: +reading, writing: +writing, waiting: +waiting };
+  return { active: +active!, reading: +reading!, writing: +writing!, waiting: +waiting! };
 }
 
 async function settle(check: () => Promise<boolean>, ms = 10_000): Promise<boolean> {
@@ -130,7 +130,7 @@ t.test(
     t.pass('the retried push succeeded after the restart');
 
     // Mid-pull: a big blob GET is streaming when the registry dies.
-    const digest = image.layers[0].digest;
+    const digest = image.layers[0]!.digest;
     const pulled = await new Promise<{ bytes: number; error?: string; complete: boolean }>((resolve) => {
       http
         .get(`${base}/v2/fault/app/blobs/${digest}`, { agent: false }, (res) => {
@@ -151,9 +151,9 @@ t.test(
         .on('error', (e) => resolve({ bytes: 0, error: e.message, complete: false }));
     });
     t.comment(
-      `mid-pull the client got ${pulled.bytes} of ${image.layers[0].size} bytes (${pulled.error ?? 'connection closed'})`,
+      `mid-pull the client got ${pulled.bytes} of ${image.layers[0]!.size} bytes (${pulled.error ?? 'connection closed'})`,
     );
-    t.ok(pulled.bytes < image.layers[0].size, 'the registry died mid-pull');
+    t.ok(pulled.bytes < image.layers[0]!.size, 'the registry died mid-pull');
     t.equal(pulled.complete, false, 'the truncated body is not presented as complete');
 
     registry = await startRegistry2({ root, port: registry.port });

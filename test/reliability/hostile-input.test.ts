@@ -135,7 +135,7 @@ t.test('header floods, very long URLs and slowloris are cut off', async (t) => {
     const req = 'GET /v2/ HTTP/1.1\r\nHost: x\r\n';
     let i = 0;
     const tick = setInterval(() => {
-      if (i < req.length && s.writable) s.write(req[i++]);
+      if (i < req.length && s.writable) s.write(req[i++]!);
     }, 500);
     s.on('close', () => {
       clearInterval(tick);

@@ -39,14 +39,14 @@ t.test('retention on S3', { skip: missing ?? false, timeout: 280_000 }, async (t
   }
   // A signature of "a", tagged the way cosign tags it.
   const sig = await imageParts(core.url, 'svc', { seed: 'sig-of-a' });
-  await putManifest(core.url, 'svc', `sha256-${digests.a.slice(7)}.sig`, sig.manifest);
+  await putManifest(core.url, 'svc', `sha256-${digests.a!.slice(7)}.sig`, sig.manifest);
   clock += 2 * DAY; // today
   await http(core.url, '/v2/svc/manifests/b'); // b pulled "today"
   await core.core.usage!.flush();
   const expected =
     (await bytesOf('svc', 'a')) +
     (await bytesOf('svc', 'c')) +
-    (await bytesOf('svc', `sha256-${digests.a.slice(7)}.sig`));
+    (await bytesOf('svc', `sha256-${digests.a!.slice(7)}.sig`));
 
   const policy = parseRetention([
     { repositories: 'svc', keepLast: 1, keepPulledWithin: '2d', deleteOrphanReferrers: true },
@@ -54,7 +54,7 @@ t.test('retention on S3', { skip: missing ?? false, timeout: 280_000 }, async (t
   const dry = await runRetention({ storage, s3, policy, dryRun: true, gracePeriodMs: 0, now: () => clock });
   t.same(
     dry.plan.tags.map((x) => x.tag).sort(),
-    ['a', 'c', `sha256-${digests.a.slice(7)}.sig`],
+    ['a', 'c', `sha256-${digests.a!.slice(7)}.sig`],
     'old unpulled tags and the signature of a deleted image',
   );
   t.equal(dry.plan.bytesFreed, expected);

@@ -42,7 +42,7 @@ t.test(
       await skopeo([
         'copy',
         '--dest-tls-verify=false',
-        `oci:${images[name].dir}:${images[name].tag}`,
+        `oci:${images[name]!.dir}:${images[name]!.tag}`,
         `docker://${host}/app:${tag}`,
       ]);
     };
@@ -131,7 +131,7 @@ t.test(
     ] as const) {
       const out = join(work, `pull-${tag}`);
       await skopeo(['copy', '--src-tls-verify=false', `docker://${host}/app:${tag}`, `dir:${out}`]);
-      for (const l of images[src].layers) {
+      for (const l of images[src]!.layers) {
         t.equal(
           await fileDigest(join(out, l.digest.slice(7))),
           l.digest,
@@ -140,7 +140,7 @@ t.test(
       }
       t.same(
         await readFile(join(out, 'manifest.json')),
-        await readFile(join(images[src].dir, 'blobs', 'sha256', images[src].manifest.digest.slice(7))),
+        await readFile(join(images[src]!.dir, 'blobs', 'sha256', images[src]!.manifest.digest.slice(7))),
       );
     }
   },

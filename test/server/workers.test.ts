@@ -77,13 +77,13 @@ function parseStub(body: string): Snapshot {
   const [, accepted, handled, requests] = /\nserver accepts handled requests\n (\d+) (\d+) (\d+) \n/.exec(body)!;
   const [, reading, writing, waiting] = /\nReading: (\d+) Writing: (\d+) Waiting: (\d+) \n$/.exec(body)!;
   return {
-    active: +active,
-    accepted: +accepted,
-    handled: +handled,
-    requests: +requests,
-    reading: +reading,
-    writing: +writing,
-    waiting: +waiting,
+    active: +active!,
+    accepted: +accepted!,
+    handled: +handled!,
+    requests: +requests!,
+    reading: +reading!,
+    writing: +writing!,
+    waiting: +waiting!,
   };
 }
 
@@ -168,7 +168,7 @@ t.test('/nginx_status sums the workers: deltas match the requests sent', async (
 });
 
 t.test('a worker SIGKILLed mid-download: that download fails, the next succeeds, a replacement starts', async (t) => {
-  const big = image.layers[0];
+  const big = image.layers[0]!;
   const url = `${base}/v2/w/app/blobs/${big.digest}`;
   // A download that stalls after its first bytes: the worker serving it is the one that shows
   // a writing connection in every /_status answer, whichever worker gives the answer.
@@ -178,12 +178,12 @@ t.test('a worker SIGKILLed mid-download: that download fails, the next succeeds,
   t.equal(res.statusCode, 200);
   res.pause();
   const reads = [await status(), await status(), await status()];
-  const busy = reads[0].group.workers
+  const busy = reads[0]!.group.workers
     .map((w) => w.id)
     .filter((id) => reads.every((r) => (r.group.workers.find((w) => w.id === id)?.connections.writing ?? 0) >= 1));
   const counts = reads.map((r) => r.group.workers.map((w) => `${w.id}:${w.connections.writing}`).join(','));
   t.ok(busy.length >= 1, `found the worker holding the download (${counts.join(' | ')})`);
-  const victim = reads[0].group.workers.find((w) => w.id === busy[0])!;
+  const victim = reads[0]!.group.workers.find((w) => w.id === busy[0])!;
   const outcome = new Promise<string>((resolve) => {
     let got = 0;
     res.on('data', (c: Buffer) => {

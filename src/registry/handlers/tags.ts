@@ -33,7 +33,7 @@ export function paginate(all: string[], query: URLSearchParams, path: string): {
   if (n === undefined) return { page: after };
   const page = after.slice(0, n);
   if (n === 0 || after.length <= n) return { page };
-  const next = `${path}?n=${n}&last=${encodeURIComponent(page[page.length - 1])}`;
+  const next = `${path}?n=${n}&last=${encodeURIComponent(page[page.length - 1]!)}`;
   return { page, link: `<${next}>; rel="next"` };
 }
 
@@ -51,7 +51,7 @@ async function listPage(
   if (n === 0) return { page: [] };
   const { names, more } = await load(last, n ?? Number.POSITIVE_INFINITY);
   if (n === undefined || !more || names.length === 0) return { page: names };
-  const next = `${path}?n=${n}&last=${encodeURIComponent(names[names.length - 1])}`;
+  const next = `${path}?n=${n}&last=${encodeURIComponent(names[names.length - 1]!)}`;
   return { page: names, link: `<${next}>; rel="next"` };
 }
 

@@ -11,7 +11,7 @@ export interface S3Location {
 export function parseS3Url(url: string): S3Location {
   const m = /^s3:\/\/([^/?#]+)(?:\/([^?#]*))?$/.exec(url);
   if (!m) throw new Error(`not an s3://BUCKET/PREFIX location: ${url}`);
-  const bucket = m[1];
+  const bucket = m[1]!;
   if (!/^[a-zA-Z0-9][a-zA-Z0-9._-]{2,254}$/.test(bucket)) throw new Error(`invalid bucket name "${bucket}"`);
   const parts = (m[2] ?? '').split('/').filter((p) => p !== '');
   for (const p of parts) if (p === '.' || p === '..') throw new Error(`invalid prefix segment "${p}"`);

@@ -345,7 +345,7 @@ export class S3Storage implements Storage {
         }),
       );
       for (const u of r.Uploads ?? []) {
-        const id = u.Key!.slice(`${this.prefix}uploads/`.length).split('/')[0];
+        const id = u.Key!.slice(`${this.prefix}uploads/`.length).split('/')[0]!;
         if ((u.Initiated?.getTime() ?? 0) > cutoffMs) continue;
         const doc = live.has(id) ? await this.uploads.load(id) : null;
         if (doc?.mpu === u.UploadId) continue;
@@ -359,7 +359,7 @@ export class S3Storage implements Storage {
       idMarker = r.IsTruncated ? r.NextUploadIdMarker : undefined;
     } while (keyMarker);
     for await (const o of this.list(`${this.prefix}uploads/`)) {
-      const id = o.key!.slice(`${this.prefix}uploads/`.length).split('/')[0];
+      const id = o.key!.slice(`${this.prefix}uploads/`.length).split('/')[0]!;
       if (o.mtimeMs! > cutoffMs || (await alive(id))) continue;
       n++;
       if (!dryRun) await this.del(o.key!).catch(() => {});

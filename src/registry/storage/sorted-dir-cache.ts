@@ -27,7 +27,7 @@ export function firstAfter(sorted: string[], after: string | undefined): number 
   let hi = sorted.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (sorted[mid] <= after) lo = mid + 1;
+    if (sorted[mid]! <= after) lo = mid + 1;
     else hi = mid;
   }
   return lo;
