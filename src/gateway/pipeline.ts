@@ -31,6 +31,7 @@ import { userAgentPolicy } from './passes/user-agent.js';
 import { tokenService } from './passes/token-service.js';
 import { v1Search } from './passes/v1-search.js';
 import { registryApiOnly } from './passes/registry-api-only.js';
+import { repositoryBrowser } from './passes/ui.js';
 import { authentication } from './passes/authentication.js';
 import { catalogFilter } from './passes/catalog-filter.js';
 import { toBackend } from './passes/backend.js';
@@ -73,6 +74,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     userAgents && userAgentPolicy(userAgents, logger, stats),
     authOn && tokenService(authOn),
     v1Search(search, authOn),
+    repositoryBrowser,
     registryApiOnly,
     authOn && authentication(authOn, stats),
     authOn && catalogFilter(authOn),
