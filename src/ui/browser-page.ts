@@ -53,10 +53,13 @@ tr.tag-row{cursor:pointer}tr.tag-row:hover td{background:var(--panel2)}
 .details{background:var(--panel2);border-radius:6px;padding:8px 10px;margin-top:4px}
 .details h3{font-size:12px;color:var(--muted);margin:8px 0 4px;font-weight:600}
 .details td{border-bottom-color:var(--line);padding:4px 6px}
+.details .mono{word-break:break-all}
+#repo-title{text-transform:none;letter-spacing:0;font-size:14px;color:var(--text);font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
 .empty{color:var(--muted);padding:14px 0;text-align:center}
 .scroll{overflow-x:auto}
 @media (max-width:720px){main{grid-template-columns:1fr;padding:10px;gap:10px}header{padding:10px}form.login{margin-left:0;width:100%}
-form.login input{flex:1 1 120px}#repos{max-height:30vh;overflow:auto}.hide-sm{display:none}}
+form.login input{flex:1 1 120px}#repos{max-height:30vh;overflow:auto}.hide-sm{display:none}
+.card{padding:10px}td,th{padding:6px 5px}.details{max-width:calc(100vw - 66px)}}
 `;
 
 const SCRIPT = `
@@ -181,7 +184,7 @@ async function openRepo(repo) {
 }
 
 function tagRow(repo, tag) {
-  const digestCell = el('td', { class: 'mono digest' }, '…');
+  const digestCell = el('td', { class: 'mono digest hide-sm' }, '…');
   const sizeCell = el('td', { class: 'num size' }, '…');
   const platCell = el('td', { class: 'platforms hide-sm' });
   const del = el('button', { type: 'button', class: 'danger', 'data-delete': tag }, 'Delete');
@@ -305,7 +308,7 @@ const HTML = `<!doctype html>
   <section class="card">
     <h2><span id="repo-title">Tags</span></h2>
     <div class="scroll"><table>
-      <thead><tr><th>tag</th><th>digest</th><th class="num">size</th><th class="hide-sm">platforms</th><th></th></tr></thead>
+      <thead><tr><th>tag</th><th class="hide-sm">digest</th><th class="num">size</th><th class="hide-sm">platforms</th><th></th></tr></thead>
       <tbody id="tags"><tr><td colspan="5" class="empty">choose a repository</td></tr></tbody>
     </table></div>
   </section>

@@ -4,7 +4,7 @@
  * an htpasswd file and an access file: the page lists what was pushed with the digest and size
  * the registry holds, filters as you type, and deletes a tag for a user the rules allow while
  * a read-only user sees the server's refusal and the tag stays. Run at desktop and phone
- * widths; with PORTCULLIS_UPDATE_SCREENSHOT=1 the screenshots are copied to docs/.
+ * widths; with UPDATE_SCREENSHOTS=1 (not PORTCULLIS_*: the server refuses unknown variables of its own prefix) the screenshots are copied to docs/.
  */
 import t, { type Test } from 'tap';
 import { copyFile, writeFile } from 'node:fs/promises';
@@ -195,7 +195,7 @@ if (missing) {
       for (const l of v1.layers) t.ok(layerText?.includes(l.digest), `layer ${l.digest.slice(7, 19)} listed`);
 
       await page.screenshot({ path: join(work, shot), fullPage: true });
-      if (process.env.PORTCULLIS_UPDATE_SCREENSHOT === '1') await copyFile(join(work, shot), join(ROOT, 'docs', shot));
+      if (process.env.UPDATE_SCREENSHOTS === '1') await copyFile(join(work, shot), join(ROOT, 'docs', shot));
       await page.context().close();
     });
   }
