@@ -124,6 +124,16 @@ if (missing) {
   const repoNames = (page: Page) => page.locator('#repos button').allTextContents();
   const row = (page: Page, tag: string) => page.locator(`tr.tag-row[data-tag="${tag}"]`);
 
+  t.test('the page is self-contained and only answers GET and HEAD', async (t) => {
+    const page = await fetchInsecure(`${registry}/-/ui`);
+    t.equal(page.status, 200);
+    t.match(page.headers['content-security-policy'], /default-src 'none'/, 'nothing from elsewhere');
+    t.match(page.headers['content-security-policy'], /connect-src 'self'/, 'talks only to its own origin');
+    t.notMatch(page.body, /(src|href)="https?:/, 'no external assets');
+    const post = await fetchInsecure(`${registry}/-/ui`, { method: 'POST' });
+    t.equal(post.status, 405, 'POST refused');
+  });
+
   t.test('anonymous: the page loads, the catalog asks to sign in', async (t) => {
     const page = await open(t, 1280, 800);
     await page.locator('#status.error').waitFor();
