@@ -9,7 +9,7 @@
  * The Content-Security-Policy pins the inline script and style by hash: the page can run
  * its own code and nothing injected into it.
  */
-import { createHash } from 'node:crypto';
+import { inlinePageCsp } from '../web/page-csp.js';
 
 const STYLE = `
 :root{color-scheme:dark light;--bg:#0f1419;--panel:#171e26;--panel2:#1d2630;--line:#2a3542;--text:#e6edf3;--muted:#8b98a5;
@@ -316,21 +316,5 @@ const HTML = `<!doctype html>
 </html>
 `;
 
-function sha256(text: string): string {
-  return `'sha256-${createHash('sha256').update(text).digest('base64')}'`;
-}
-
 export const DASHBOARD_HTML = HTML;
-export const DASHBOARD_CSP = [
-  "default-src 'none'",
-  `script-src ${sha256(SCRIPT)}`,
-  // The inline <style> by hash; style="" attributes in the static markup need
-  // 'unsafe-hashes' with their own hashes, which is brittle — allow inline styles, they
-  // cannot run code.
-  "style-src 'unsafe-inline'",
-  "connect-src 'self'",
-  "img-src 'none'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+export const DASHBOARD_CSP = inlinePageCsp(SCRIPT);

@@ -12,7 +12,7 @@
  * The Content-Security-Policy pins the inline script by hash: the page can run its own code
  * and nothing injected into it.
  */
-import { createHash } from 'node:crypto';
+import { inlinePageCsp } from '../web/page-csp.js';
 
 const STYLE = `
 :root{color-scheme:dark light;--bg:#0f1419;--panel:#171e26;--panel2:#1d2630;--line:#2a3542;--text:#e6edf3;--muted:#8b98a5;
@@ -318,18 +318,5 @@ const HTML = `<!doctype html>
 </html>
 `;
 
-function sha256(text: string): string {
-  return `'sha256-${createHash('sha256').update(text).digest('base64')}'`;
-}
-
 export const BROWSER_HTML = HTML;
-export const BROWSER_CSP = [
-  "default-src 'none'",
-  `script-src ${sha256(SCRIPT)}`,
-  "style-src 'unsafe-inline'",
-  "connect-src 'self'",
-  "img-src 'none'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+export const BROWSER_CSP = inlinePageCsp(SCRIPT);

@@ -18,11 +18,13 @@ const SRC = join(ROOT, 'src');
 const LAYER: Record<string, number> = {
   'version.js': 0,
   'startup-error.js': 0,
+  web: 0,
   oci: 0,
   registry: 1,
   policy: 1,
   auth: 1,
   stats: 1,
+  ui: 1,
   mirror: 2,
   config: 3,
   backends: 4,
