@@ -14,8 +14,9 @@ export interface RequestContext {
   user?: string;
   clientType: string;
   clientVersion?: string;
-  /** Socket byte counters at the start, so keep-alive requests each count their own bytes. */
-  socketReadStart: number;
+  /** Request body bytes received so far (body-bytes.ts). */
+  bodyBytesIn: () => number;
+  /** The socket's write counter at the start, so keep-alive requests each count their own bytes. */
   socketWrittenStart: number;
   upstreamMs?: number;
   upstreamError?: string;
@@ -25,7 +26,7 @@ export interface RequestContext {
 }
 
 export function bytesIn(ctx: RequestContext): number {
-  return Math.max(0, ctx.req.socket.bytesRead - ctx.socketReadStart);
+  return ctx.bodyBytesIn();
 }
 
 export function bytesOut(ctx: RequestContext): number {

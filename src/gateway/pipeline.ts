@@ -35,6 +35,7 @@ import { repositoryBrowser } from './passes/ui.js';
 import { authentication } from './passes/authentication.js';
 import { catalogFilter } from './passes/catalog-filter.js';
 import { toBackend } from './passes/backend.js';
+import { countBodyBytes } from './body-bytes.js';
 
 export interface GatewayDeps {
   backend: Backend;
@@ -95,7 +96,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       userAgent: ua,
       clientType: client.type,
       clientVersion: client.version,
-      socketReadStart: socket.bytesRead,
+      bodyBytesIn: countBodyBytes(req),
       socketWrittenStart: socket.bytesWritten,
     };
     res.on('close', () => done(ctx));

@@ -25,7 +25,7 @@ t.test('invalid entries fail loudly and name the entry', async (t) => {
 });
 
 t.test('stats endpoints answer 403 JSON outside the allow-list; /_ping needs no allow-list', async (t) => {
-  const h = await startHarness({ stats: { allow: ['10.0.0.0/8'] } });
+  const h = await startHarness({ flags: { statsAllow: ['10.0.0.0/8'] } });
   t.teardown(h.close);
   for (const path of ['/nginx_status', '/metrics', '/-/stats', '/-/stats/events', '/_status']) {
     const r = await get(h.base, path);

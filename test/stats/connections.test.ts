@@ -143,7 +143,7 @@ t.test('client aborts mid-response and mid-header bring the counts back to zero'
 
 t.test('server timeouts (header, request, keep-alive) bring the counts back to zero', async (t) => {
   const h = await startHarness({
-    server: { headersTimeout: 300, requestTimeout: 600, keepAliveTimeout: 300, connectionsCheckingInterval: 50 },
+    flags: { headerTimeout: '300ms', idleTimeout: '300ms', keepAliveTimeout: '300ms' },
   });
   t.teardown(h.close);
   const half = await rawConnect(h.port);

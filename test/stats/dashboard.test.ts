@@ -1,6 +1,6 @@
 /**
  * The dashboard in a real headless Chromium (Debian's chromium + playwright-core): load
- * it, push an image through the stand-in gateway, and watch the numbers and the recent-push
+ * it, push an image through the gateway build() makes, and watch the numbers and the recent-push
  * row change without a reload. Screenshots go to the test's temp dir; with
  * PORTCULLIS_UPDATE_SCREENSHOT=1 the laptop one is also copied to docs/dashboard.png.
  */
@@ -64,7 +64,7 @@ t.test(
   'the live dashboard shows connections, rates and a push as it happens',
   { skip: existsSync(CHROMIUM) ? false : 'chromium not installed' },
   async (t) => {
-    const h = await startHarness();
+    const h = await startHarness({ users: ['alice', 'ci-runner'] });
     t.teardown(h.close);
     h.setHealth([
       { name: 'http://registry-a:5000', kind: 'upstream', healthy: true, failures: 0 },

@@ -28,7 +28,7 @@ t.test(
   'prometheus scrapes /metrics: target up, no errors, values queryable',
   { skip: hasCommand('prometheus') ? false : 'prometheus not installed' },
   async (t) => {
-    const h = await startHarness();
+    const h = await startHarness({ users: ['alice'] });
     t.teardown(h.close);
     await simulatePush(h.base, 'team/app', 'v1', { user: 'alice' });
     await simulatePull(h.base, 'team/app', 'v1');

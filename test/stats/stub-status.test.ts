@@ -62,6 +62,6 @@ t.test('a query string still reaches the page; other paths are left to the gatew
   t.teardown(h.close);
   t.equal((await get(h.base, '/nginx_status?x=1')).status, 200);
   const other = await get(h.base, '/nginx_statusx');
-  t.equal(other.body, 'aa', 'the harness answered, not stats');
+  t.notMatch(other.body, /Active connections/, 'the gateway answered, not stats');
   t.equal(h.records.length, 1, 'only the non-stats request was recorded');
 });
