@@ -1,5 +1,5 @@
 /**
- * Blob GETs to a plain-HTTP upstream member without Node's http client on the body path.
+ * Blob GETs and HEADs to a plain-HTTP upstream member without Node's http client.
  *
  * Node's client reads the upstream socket into a fresh 64 KiB buffer per read, its parser
  * copies each body chunk into another new Buffer, and the chunk then passes through two
@@ -9,6 +9,11 @@
  * (net.Socket's `onread`) straight into the client response, with backpressure (reading
  * stops while the client is slow), the member's idle timeout, and the upstream request
  * aborted when the client goes away.
+ *
+ * HEADs (a client asking whether a manifest or blob exists, many per pull) take the same path:
+ * Node's client spent about a third of the gateway's CPU per proxied HEAD building its request
+ * object, agent bookkeeping, listeners and parser (bench/README.md); here a HEAD is one write of
+ * the request head and one parse of the answer on a pooled connection.
  *
  * Only responses framed by Content-Length are spliced (distribution always sends it on blob
  * GETs). Anything else (chunked, close-delimited, 1xx) is declined before a byte reaches the
@@ -22,8 +27,12 @@ const READ_SIZE = 256 * 1024;
 /** Buffers kept for reuse across all transfers (4 MiB at most). */
 const SPARE_LIMIT = 16;
 const HEAD_LIMIT = 64 * 1024;
-/** Idle keep-alive connections kept per member, and how long they may stay idle. */
-const IDLE_PER_ORIGIN = 8;
+/**
+ * Idle keep-alive connections kept per member (like nginx's `keepalive 64`: with 8, a client
+ * running 64 requests at once made the gateway open and close 56 connections per round), and
+ * how long they may stay idle.
+ */
+const IDLE_PER_ORIGIN = 64;
 const IDLE_KEEP_MS = 30_000;
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -68,6 +77,8 @@ export interface SpliceHead {
 export interface SpliceRequest {
   /** The member's origin; must be http:. */
   url: URL;
+  /** HEAD responses have no body whatever their Content-Length says. */
+  method: 'GET' | 'HEAD';
   path: string;
   headers: OutgoingHttpHeaders;
   idleTimeoutMs: number;
@@ -86,7 +97,7 @@ export type SpliceOutcome = 'done' | 'declined';
 
 /** Whether a request can take this path at all (checked before anything is sent). */
 export function canSplice(url: URL, method: string | undefined, headers: OutgoingHttpHeaders): boolean {
-  if (url.protocol !== 'http:' || method !== 'GET') return false;
+  if (url.protocol !== 'http:' || (method !== 'GET' && method !== 'HEAD')) return false;
   for (const [k, v] of Object.entries(headers)) {
     if (v === undefined) continue;
     if (!TOKEN.test(k) || UNSAFE_IN_HEAD.test(Array.isArray(v) ? v.join('') : String(v))) return false;
@@ -94,20 +105,29 @@ export function canSplice(url: URL, method: string | undefined, headers: Outgoin
   return true;
 }
 
-/** A keep-alive connection to one member, reading through `onread` into reused buffers. */
+/** What happened to a member connection, for whoever holds it at the time. */
+type ConnEvent = 'timeout' | 'error' | 'end' | 'close';
+
+/**
+ * A keep-alive connection to one member, reading through `onread` into reused buffers. Its
+ * socket listeners and idle timer are set once for the connection's life and call whoever
+ * holds it now (a request, or the idle pool): per-request listener and timer churn was a
+ * visible share of a proxied HEAD.
+ */
 class Conn {
   readonly socket: net.Socket;
   /** Where the next read goes; replaced per request. Returns false to stop reading. */
-  onData: (n: number, buf: Buffer) => boolean = () => {
-    // Bytes while idle: the member is out of step; never reuse this connection.
-    this.socket.destroy();
-    return false;
-  };
+  onData: (n: number, buf: Buffer) => boolean = destroyOnBytes;
+  /** A socket event; while idle in the pool any of them ends the connection. */
+  onEvent: (event: ConnEvent, err?: Error) => void = destroyOnEvent;
   reused = false;
+  /** When it went back to the idle pool (ms). */
+  idleSince = 0;
 
   constructor(
     url: URL,
     readonly origin: string,
+    idleTimeoutMs: number,
   ) {
     this.socket = net.connect({
       host: url.hostname.replace(/^\[|\]$/g, ''),
@@ -115,51 +135,62 @@ class Conn {
       noDelay: true,
       onread: {
         buffer: takeBuffer,
-        callback: (n: number, buf: Uint8Array) => this.onData(n, buf as Buffer),
+        callback: (n: number, buf: Uint8Array) => this.onData.call(this, n, buf as Buffer),
       },
     });
+    // The idle timeout counts from the last byte either way, in a request or in the pool.
+    this.socket.setTimeout(idleTimeoutMs);
+    this.socket.on('timeout', () => this.onEvent.call(this, 'timeout'));
+    this.socket.on('error', (err) => this.onEvent.call(this, 'error', err));
+    this.socket.on('end', () => this.onEvent.call(this, 'end'));
+    this.socket.on('close', () => this.onEvent.call(this, 'close'));
   }
+}
+
+/** Bytes while idle: the member is out of step; never reuse this connection. */
+function destroyOnBytes(this: Conn): boolean {
+  this.socket.destroy();
+  return false;
+}
+function destroyOnEvent(this: Conn): void {
+  this.socket.destroy();
+}
+function ignoreBytes(): boolean {
+  return false;
 }
 
 /** Idle keep-alive connections by member origin; one per backend. */
 export type SplicePool = Map<string, Conn[]>;
 
-function checkout(idle: SplicePool, url: URL): Conn {
+function checkout(idle: SplicePool, url: URL, idleTimeoutMs: number): Conn {
   const list = idle.get(url.origin);
+  const now = Date.now();
   while (list?.length) {
     const conn = list.pop()!;
-    if (!conn.socket.destroyed) {
-      for (const event of ['close', 'error', 'timeout']) conn.socket.removeAllListeners(event);
+    if (!conn.socket.destroyed && now - conn.idleSince < IDLE_KEEP_MS) {
       conn.reused = true;
       return conn;
     }
+    conn.socket.destroy();
   }
-  return new Conn(url, url.origin);
+  return new Conn(url, url.origin, idleTimeoutMs);
 }
 
 function checkin(idle: SplicePool, conn: Conn): void {
-  const socket = conn.socket;
-  socket.removeAllListeners('timeout');
-  socket.removeAllListeners('error');
-  socket.removeAllListeners('end');
-  socket.removeAllListeners('close');
-  conn.onData = () => {
-    socket.destroy();
-    return false;
-  };
+  conn.onData = destroyOnBytes;
+  conn.onEvent = destroyOnEvent;
   const list = idle.get(conn.origin) ?? [];
   idle.set(conn.origin, list);
+  const now = Date.now();
+  // The oldest sit at the front: drop those idle too long (the member may have closed them).
+  while (list.length && (list[0]!.socket.destroyed || now - list[0]!.idleSince >= IDLE_KEEP_MS))
+    list.shift()!.socket.destroy();
   if (list.length >= IDLE_PER_ORIGIN) {
-    socket.destroy();
+    conn.socket.destroy();
     return;
   }
+  conn.idleSince = now;
   list.push(conn);
-  socket.on('error', () => {});
-  socket.setTimeout(IDLE_KEEP_MS, () => socket.destroy());
-  socket.once('close', () => {
-    const i = list.indexOf(conn);
-    if (i >= 0) list.splice(i, 1);
-  });
 }
 
 /** Drop every idle connection (on shutdown). */
@@ -167,8 +198,8 @@ export function closeIdleSplices(idle: SplicePool): void {
   for (const list of idle.values()) for (const conn of list.splice(0)) conn.socket.destroy();
 }
 
-function serializeRequest(path: string, headers: OutgoingHttpHeaders): string {
-  let head = `GET ${path} HTTP/1.1\r\n`;
+function serializeRequest(method: string, path: string, headers: OutgoingHttpHeaders): string {
+  let head = `${method} ${path} HTTP/1.1\r\n`;
   for (const [k, v] of Object.entries(headers)) {
     if (v === undefined) continue;
     if (Array.isArray(v)) for (const one of v) head += `${k}: ${one}\r\n`;
@@ -183,7 +214,7 @@ interface ParsedHead extends SpliceHead {
   keepAlive: boolean;
 }
 
-function parseHead(text: string): ParsedHead | null {
+function parseHead(text: string, bodiless: boolean): ParsedHead | null {
   const lines = text.split('\r\n');
   const m = STATUS_LINE.exec(lines[0]!);
   if (!m) return null;
@@ -209,18 +240,19 @@ function parseHead(text: string): ParsedHead | null {
     const only = [...lengths][0]!;
     if (/^\d{1,15}$/.test(only)) length = Number(only);
   }
+  if (bodiless) length = 0;
   if (statusCode < 200) length = null;
   const connection = String(headers.connection ?? '').toLowerCase();
   const keepAlive = m[1] === '1' ? !/\bclose\b/.test(connection) : /\bkeep-alive\b/.test(connection);
   return { statusCode, statusMessage: m[3] ?? '', headers, length, keepAlive };
 }
 
-/** GET `path` from the member and relay the response to `res`; see SpliceOutcome. */
-export function spliceGet(idle: SplicePool, r: SpliceRequest): Promise<SpliceOutcome> {
-  return attempt(idle, r, checkout(idle, r.url)).catch(
+/** GET or HEAD `path` from the member and relay the response to `res`; see SpliceOutcome. */
+export function spliceRead(idle: SplicePool, r: SpliceRequest): Promise<SpliceOutcome> {
+  return attempt(idle, r, checkout(idle, r.url, r.idleTimeoutMs)).catch(
     (err: NodeJS.ErrnoException & { headSent?: boolean; reused?: boolean }) => {
       // A pooled connection the member closed just as it was reused: once more on a fresh one.
-      if (err.reused && !err.headSent) return attempt(idle, r, new Conn(r.url, r.url.origin));
+      if (err.reused && !err.headSent) return attempt(idle, r, new Conn(r.url, r.url.origin, r.idleTimeoutMs));
       throw err;
     },
   );
@@ -247,7 +279,7 @@ function attempt(idle: SplicePool, r: SpliceRequest, conn: Conn): Promise<Splice
     };
     const fail = (err: NodeJS.ErrnoException) => {
       if (settled) return;
-      conn.onData = () => false;
+      conn.onData = ignoreBytes;
       socket.destroy();
       if (head) {
         // The client already has the head: it can only learn of the failure by a cut connection.
@@ -263,7 +295,7 @@ function attempt(idle: SplicePool, r: SpliceRequest, conn: Conn): Promise<Splice
     };
     const onClientClose = () => {
       if (settled) return;
-      conn.onData = () => false;
+      conn.onData = ignoreBytes;
       socket.destroy();
       settle('done');
     };
@@ -286,7 +318,7 @@ function attempt(idle: SplicePool, r: SpliceRequest, conn: Conn): Promise<Splice
         // Bytes past the declared length: the member is out of step. The client got its
         // whole body; this connection is not reused.
         res.end();
-        conn.onData = () => false;
+        conn.onData = ignoreBytes;
         socket.destroy();
         settle('done');
         return false;
@@ -295,7 +327,10 @@ function attempt(idle: SplicePool, r: SpliceRequest, conn: Conn): Promise<Splice
         finished();
         return true;
       }
-      if (!more) paused = true;
+      if (!more) {
+        paused = true;
+        res.once('drain', onDrain);
+      }
       return more;
     };
 
@@ -315,7 +350,7 @@ function attempt(idle: SplicePool, r: SpliceRequest, conn: Conn): Promise<Splice
           fail(Object.assign(new Error('upstream response head too large'), { code: 'EPROTO' }));
         return true;
       }
-      const parsed = parseHead(all.toString('latin1', 0, end));
+      const parsed = parseHead(all.toString('latin1', 0, end), r.method === 'HEAD');
       if (!parsed) {
         giveBack(buf);
         fail(Object.assign(new Error('malformed upstream response head'), { code: 'EPROTO' }));
@@ -324,7 +359,7 @@ function attempt(idle: SplicePool, r: SpliceRequest, conn: Conn): Promise<Splice
       if (parsed.length === null) {
         // Not Content-Length framed: hand back before the client has seen anything.
         giveBack(buf);
-        conn.onData = () => false;
+        conn.onData = ignoreBytes;
         socket.destroy();
         settle('declined');
         return false;
@@ -339,7 +374,7 @@ function attempt(idle: SplicePool, r: SpliceRequest, conn: Conn): Promise<Splice
         if (all.length > end + 4) {
           // Bytes after a bodiless response: answered, but the connection is not reused.
           res.end();
-          conn.onData = () => false;
+          conn.onData = ignoreBytes;
           socket.destroy();
           settle('done');
           return false;
@@ -354,14 +389,18 @@ function attempt(idle: SplicePool, r: SpliceRequest, conn: Conn): Promise<Splice
     };
 
     conn.onData = onHeadBytes;
-    socket.setTimeout(r.idleTimeoutMs, () =>
-      fail(Object.assign(new Error('upstream idle timeout'), { code: 'ETIMEDOUT' })),
-    );
-    socket.on('error', (err) => fail(err));
-    socket.on('end', () => fail(Object.assign(new Error('upstream closed the connection'), { code: 'ECONNRESET' })));
-    socket.on('close', () => fail(Object.assign(new Error('upstream connection closed'), { code: 'ECONNRESET' })));
+    conn.onEvent = (event, err) => {
+      if (settled) return;
+      if (event === 'error') fail(err!);
+      else if (event === 'timeout') fail(Object.assign(new Error('upstream idle timeout'), { code: 'ETIMEDOUT' }));
+      else
+        fail(
+          Object.assign(new Error(`upstream connection ${event === 'end' ? 'ended' : 'closed'}`), {
+            code: 'ECONNRESET',
+          }),
+        );
+    };
     res.on('close', onClientClose);
-    res.on('drain', onDrain);
-    socket.write(serializeRequest(r.path, r.headers), 'latin1');
+    socket.write(serializeRequest(r.method, r.path, r.headers), 'latin1');
   });
 }

@@ -17,7 +17,7 @@ import { ImmutableCache } from './immutable-cache.js';
 import { hasBody } from '../oci/body.js';
 import { memberId, takeMemberParam, withMemberParam } from './upload-binding.js';
 import { Coalescer } from '../oci/coalesce.js';
-import { canSplice, closeIdleSplices, spliceGet, type SplicePool } from './body-splice.js';
+import { canSplice, closeIdleSplices, spliceRead, type SplicePool } from './body-splice.js';
 
 export interface UpstreamOptions {
   urls: URL[];
@@ -130,22 +130,27 @@ export function createUpstreamBackend(opts: UpstreamOptions): Backend {
     return Promise.resolve();
   }
 
-  /** Blob GETs take the splice path (body-splice.ts) when they can; everything else the http client. */
+  /** Blob GETs and all HEADs take the splice path (body-splice.ts) when they can; the rest the http client. */
   function send(ctx: RequestContext, member: Member, attempt: number, cacheKey?: string): Promise<void> {
-    if (ctx.route.operation !== 'blob_get') return forward(ctx, member, attempt, cacheKey);
     const { req, res } = ctx;
+    const method = req.method;
+    if (method !== 'HEAD' && ctx.route.operation !== 'blob_get') return forward(ctx, member, attempt, cacheKey);
     const headers = upstreamRequestHeaders(req.headers, ctx.client, req.url!);
     if (hasBody(req) || !canSplice(member.url, req.method, headers)) return forward(ctx, member, attempt, cacheKey);
     const started = process.hrtime.bigint();
     member.active++;
     ctx.upstreamMember = member.name;
-    return spliceGet(splices, {
+    return spliceRead(splices, {
       url: member.url,
+      method: method as 'GET' | 'HEAD',
       path: req.url!,
       headers,
       idleTimeoutMs: opts.idleTimeoutMs,
       res,
-      onHead: (head) => relayHead(ctx, member, started, head),
+      onHead: (head) => {
+        const status = relayHead(ctx, member, started, head);
+        if (cacheKey && status === 200 && method === 'HEAD') cache.put(cacheKey, head.headers, undefined);
+      },
     }).then(
       (outcome) => {
         member.active--;

@@ -39,6 +39,20 @@ function forwardedParam(header: string | undefined, key: string): string | undef
   return undefined;
 }
 
+/** Whether a connection's peer is a trusted proxy, kept on the socket: the peer cannot change. */
+const PEER_TRUST = Symbol('peerTrust');
+type TrustMemo = { [PEER_TRUST]?: { list: BlockList; trusted: boolean } };
+
+/** BlockList.check builds a SocketAddress per call; asked once per connection instead of per request. */
+function peerTrusted(req: IncomingMessage, trusted: BlockList, peer: string): boolean {
+  const socket = req.socket as IncomingMessage['socket'] & TrustMemo;
+  const memo = socket[PEER_TRUST];
+  if (memo?.list === trusted) return memo.trusted;
+  const answer = inList(trusted, peer);
+  socket[PEER_TRUST] = { list: trusted, trusted: answer };
+  return answer;
+}
+
 export function resolveClient(req: IncomingMessage, trusted: BlockList, publicUrl?: URL): ClientView {
   const peer = req.socket.remoteAddress ?? '';
   const encrypted = Boolean((req.socket as TLSSocket).encrypted);
@@ -46,7 +60,7 @@ export function resolveClient(req: IncomingMessage, trusted: BlockList, publicUr
   let host = req.headers.host ?? '';
   let ip = peer;
   let priorForwardedFor: string | undefined;
-  if (trusted && inList(trusted, peer)) {
+  if (trusted && peerTrusted(req, trusted, peer)) {
     const fwd = req.headers.forwarded;
     const proto = (forwardedParam(fwd, 'proto') ?? first(req.headers['x-forwarded-proto']))?.toLowerCase();
     if (proto === 'http' || proto === 'https') scheme = proto;

@@ -261,3 +261,70 @@ t.test('a pooled connection the upstream closed while idle is replaced transpare
   t.equal(again.status, 200);
   t.equal(again.body.toString(), 'hello');
 });
+
+t.test(
+  'HEADs (manifest by tag, blob) answer with the member headers and no body, over pooled connections',
+  async (t) => {
+    const connections = new Set<Socket>();
+    const methods = new Set<string>();
+    // The member holds tag HEADs until `barrier` of them are in, so they really run at once.
+    let barrier = 1;
+    let held: (() => void)[] = [];
+    const up = await fakeUpstream((req, res) => {
+      connections.add(req.socket);
+      methods.add(req.method!);
+      const answer = () =>
+        res
+          .writeHead(200, {
+            'content-length': 1234,
+            'docker-content-digest': DIGEST,
+            'content-type': 'application/vnd.oci.image.manifest.v1+json',
+          })
+          .end();
+      if (req.url === '/v2/app/manifests/v1') {
+        held.push(answer);
+        if (held.length >= barrier) for (const go of held.splice(0)) go();
+      } else if (req.url === '/v2/app/manifests/missing')
+        res.writeHead(404, { 'content-type': 'application/json', 'content-length': 40 }).end();
+      else
+        res
+          .writeHead(200, {
+            'content-length': 1234,
+            'docker-content-digest': DIGEST,
+            'content-type': 'application/vnd.oci.image.manifest.v1+json',
+          })
+          .end();
+    });
+    const gw = await startGateway([up.url]);
+    t.teardown(async () => {
+      await gw.close();
+      await up.close();
+    });
+    const byTag = await request(`${gw.url}/v2/app/manifests/v1`, { method: 'HEAD' });
+    t.equal(byTag.status, 200);
+    t.equal(byTag.headers['content-length'], '1234', 'the length of the document the member would send');
+    t.equal(byTag.headers['docker-content-digest'], DIGEST);
+    t.equal(byTag.headers['content-type'], 'application/vnd.oci.image.manifest.v1+json');
+    t.equal(byTag.body.length, 0);
+    const missing = await request(`${gw.url}/v2/app/manifests/missing`, { method: 'HEAD' });
+    t.equal(missing.status, 404);
+    t.equal(missing.body.length, 0);
+    const blob = await request(`${gw.url}${BLOB_PATH}`, { method: 'HEAD' });
+    t.equal(blob.status, 200);
+    t.equal(blob.headers['content-length'], '1234');
+    t.same([...methods], ['HEAD'], 'the member was asked with HEAD');
+    // A client running 48 HEADs at once, twice: the second round reuses the first round's connections.
+    barrier = 48;
+    held = [];
+    for (let round = 0; round < 2; round++) {
+      const all = await Promise.all(
+        Array.from({ length: 48 }, () => request(`${gw.url}/v2/app/manifests/v1`, { method: 'HEAD' })),
+      );
+      t.ok(
+        all.every((r) => r.status === 200 && r.headers['docker-content-digest'] === DIGEST),
+        `round ${round + 1}: all answered`,
+      );
+    }
+    t.ok(connections.size <= 50, `the second round reused the first round's connections (${connections.size} in all)`);
+  },
+);
