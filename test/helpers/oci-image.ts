@@ -98,7 +98,13 @@ async function writeTarLayer(dir: string, size: number, name: string): Promise<D
   };
 }
 
-async function writeImage(dir: string, layerSizes: number[], arch = 'amd64') {
+/** What a test may set in the image config: its creation time and labels (`LABEL` in a Dockerfile). */
+export interface ConfigExtras {
+  created?: string;
+  labels?: Record<string, string>;
+}
+
+async function writeImage(dir: string, layerSizes: number[], arch = 'amd64', extra: ConfigExtras = {}) {
   const layers: Descriptor[] = [];
   const diffIds: string[] = [];
   for (const [i, size] of layerSizes.entries()) {
@@ -112,8 +118,8 @@ async function writeImage(dir: string, layerSizes: number[], arch = 'amd64') {
       JSON.stringify({
         architecture: arch,
         os: 'linux',
-        created: new Date().toISOString(),
-        config: { Cmd: ['/layer-0.bin'] },
+        created: extra.created ?? new Date().toISOString(),
+        config: { Cmd: ['/layer-0.bin'], ...(extra.labels ? { Labels: extra.labels } : {}) },
         rootfs: { type: 'layers', diff_ids: diffIds },
       }),
     ),
@@ -140,14 +146,14 @@ async function writeImage(dir: string, layerSizes: number[], arch = 'amd64') {
  */
 export async function makeOciImage(
   dir: string,
-  opts: { tag?: string; layerSizes: number[]; archs?: string[] },
+  opts: { tag?: string; layerSizes: number[]; archs?: string[] } & ConfigExtras,
 ): Promise<GeneratedImage> {
   const tag = opts.tag ?? 'latest';
   await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
   await writeFile(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
   const archs = opts.archs ?? ['amd64'];
   const images = [];
-  for (const arch of archs) images.push({ arch, ...(await writeImage(dir, opts.layerSizes, arch)) });
+  for (const arch of archs) images.push({ arch, ...(await writeImage(dir, opts.layerSizes, arch, opts)) });
   let top: Descriptor;
   let index: Descriptor | undefined;
   if (archs.length === 1) {

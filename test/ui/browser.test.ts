@@ -7,11 +7,12 @@
  * widths; with UPDATE_SCREENSHOTS=1 (not PORTCULLIS_*: the server refuses unknown variables of its own prefix) the screenshots are copied to docs/.
  */
 import t, { type Test } from 'tap';
-import { copyFile, writeFile } from 'node:fs/promises';
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { makeOciImage, type GeneratedImage } from '../helpers/oci-image.js';
+import { pushReferrer } from '../helpers/oci-artifact.js';
 import {
   ROOT,
   execFileP,
@@ -48,6 +49,17 @@ const missing = !existsSync(CHROMIUM)
 /** What the registry must report for a single image: its config plus its layers. */
 const imageSize = (im: GeneratedImage) => im.config.size + im.layers.reduce((a, l) => a + l.size, 0);
 
+/** Every config and layer blob of an index's platform images, each counted once (sizes from the layout). */
+async function platformBytes(im: GeneratedImage): Promise<number> {
+  const blobs = new Map<string, number>();
+  const index = JSON.parse(await readFile(join(im.dir, 'blobs', 'sha256', im.index!.digest.slice(7)), 'utf8'));
+  for (const d of index.manifests as { digest: string }[]) {
+    const m = JSON.parse(await readFile(join(im.dir, 'blobs', 'sha256', d.digest.slice(7)), 'utf8'));
+    for (const b of [m.config, ...m.layers] as { digest: string; size: number }[]) blobs.set(b.digest, b.size);
+  }
+  return [...blobs.values()].reduce((a, b) => a + b, 0);
+}
+
 if (missing) {
   t.plan(0, missing);
 } else {
@@ -79,15 +91,59 @@ if (missing) {
       `oci:${im.dir}:${im.tag}`,
       `docker://127.0.0.1:${port}/${ref}`,
     ]);
-  const v1 = await makeOciImage(join(work, 'v1'), { layerSizes: [3000, 70_000] });
+  const LABELS = { 'org.opencontainers.image.source': 'https://example.com/team/app', maintainer: 'team@example.com' };
+  const v1 = await makeOciImage(join(work, 'v1'), {
+    layerSizes: [3000, 70_000],
+    created: '2026-11-30T10:00:00.000Z',
+    labels: LABELS,
+  });
   const v2 = await makeOciImage(join(work, 'v2'), { layerSizes: [5000] });
-  const multi = await makeOciImage(join(work, 'multi'), { layerSizes: [1000], archs: ['amd64', 'arm64'] });
+  const multi = await makeOciImage(join(work, 'multi'), {
+    layerSizes: [1000],
+    archs: ['amd64', 'arm64'],
+    created: '2026-11-29T08:00:00.000Z',
+  });
   await push(v1, 'team/app:v1');
   await push(v2, 'team/app:v2');
   await push(multi, 'team/app:multi', true);
   await push(v2, 'lib/tool:1.0');
 
   const basicAuth = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
+  const adminAuth = basicAuth('admin', 'admin-pw');
+  // An SBOM and a signature referring to v1, pushed as oras and cosign push them (manifest with subject).
+  const sbom = await pushReferrer(registry, 'team/app', v1.manifest, {
+    artifactType: 'application/spdx+json',
+    layerType: 'application/spdx+json',
+    content: Buffer.from('{"spdxVersion":"SPDX-2.3"}'),
+    created: '2026-11-30T11:00:00Z',
+    authorization: adminAuth,
+  });
+  const signature = await pushReferrer(registry, 'team/app', v1.manifest, {
+    artifactType: 'application/vnd.dev.cosign.artifact.sig.v1+json',
+    layerType: 'application/vnd.dev.cosign.simplesigning.v1+json',
+    content: Buffer.from('{"critical":{}}'),
+    created: '2026-11-30T11:05:00Z',
+    authorization: adminAuth,
+  });
+
+  // 120 tags of one image: skopeo pushes the first, the rest are manifest PUTs under new tags
+  // (what a push of an image already there amounts to).
+  await push(v2, 'team/many:t000');
+  const v2Manifest = (
+    await fetchInsecure(`${registry}/v2/team/many/manifests/t000`, {
+      headers: { accept: ACCEPT, authorization: adminAuth },
+    })
+  ).body;
+  const manyTags = Array.from({ length: 120 }, (_, i) => `t${String(i).padStart(3, '0')}`);
+  for (const tag of manyTags.slice(1)) {
+    const r = await fetchInsecure(`${registry}/v2/team/many/manifests/${tag}`, {
+      method: 'PUT',
+      headers: { 'content-type': v2.manifest.mediaType, authorization: adminAuth },
+      body: v2Manifest,
+    });
+    if (r.status !== 201) throw new Error(`PUT ${tag}: ${r.status} ${r.body}`);
+  }
+
   const headStatus = async (ref: string) =>
     (
       await fetchInsecure(`${registry}/v2/team/app/manifests/${ref}`, {
@@ -149,7 +205,7 @@ if (missing) {
     t.test(`${label}: repositories, tags with digest and size, platforms, filter`, async (t) => {
       const page = await open(t, width, height, ['viewer', 'viewer-pw']);
       await page.locator('#repos button[data-repo="team/app"]').waitFor();
-      t.same((await repoNames(page)).sort(), ['lib/tool', 'team/app'], 'both pushed repositories');
+      t.same((await repoNames(page)).sort(), ['lib/tool', 'team/app', 'team/many'], 'every pushed repository');
 
       await page.fill('#filter', 'too');
       await page.waitForFunction(() => document.querySelectorAll('#repos button').length === 1);
@@ -181,14 +237,38 @@ if (missing) {
         `${(imageSize(v1) / 1024).toFixed(1)} KiB`,
         'size in readable units',
       );
-      // On a phone the platforms column is hidden and the size column says how many there are.
-      await row(page, 'multi').locator('.chip').nth(1).waitFor({ state: 'attached' });
+      t.equal(
+        await row(page, 'v1').locator('td.created').getAttribute('data-time'),
+        '2026-11-30T10:00:00.000Z',
+        'created time from the image config',
+      );
+      t.ok(await row(page, 'v1').locator('td.created').isVisible(), 'created shown at this width');
+      await row(page, 'v1').locator('.referrer-count').waitFor();
+      t.equal(
+        await row(page, 'v1').locator('.referrer-count').textContent(),
+        '2 referrers',
+        'referrers counted in the row',
+      );
+      t.equal(await row(page, 'v2').locator('.referrer-count').count(), 0, 'no referrer chip without referrers');
+      t.equal(await row(page, 'v1').locator('td.pushed').textContent(), '—', 'push time not recorded (yet)');
+
+      // On a phone the platforms column is hidden and the tag cell says it is an index of 2 platforms.
+      await row(page, 'multi').locator('td.platforms .chip').nth(1).waitFor({ state: 'attached' });
       t.equal(await row(page, 'multi').getAttribute('data-digest'), multi.index!.digest, 'index digest');
-      t.equal(await row(page, 'multi').locator('td.size').textContent(), '2 platforms');
+      t.equal(await row(page, 'multi').locator('.kind').textContent(), 'index · 2 platforms');
+      t.ok(await row(page, 'multi').locator('.kind').isVisible(), 'the platform count is visible at this width');
       t.same(
-        await row(page, 'multi').locator('.chip').allTextContents(),
+        await row(page, 'multi').locator('td.platforms .chip').allTextContents(),
         ['linux/amd64', 'linux/arm64'],
         'platforms of the index',
+      );
+      // The two platforms share no blob here, so the index size is the sum of both images.
+      const multiBytes = await platformBytes(multi);
+      t.equal(await row(page, 'multi').locator('td.size').getAttribute('data-bytes'), String(multiBytes), 'index size');
+      t.equal(
+        await row(page, 'multi').locator('td.created').getAttribute('data-time'),
+        '2026-11-29T08:00:00.000Z',
+        'index created = its newest platform',
       );
 
       await row(page, 'v1').locator('td').first().click();
@@ -203,12 +283,72 @@ if (missing) {
       const layerText = await details.locator('table.layers').textContent();
       t.ok(layerText?.includes(v1.config.digest), 'config listed');
       for (const l of v1.layers) t.ok(layerText?.includes(l.digest), `layer ${l.digest.slice(7, 19)} listed`);
+      t.same(
+        await details.locator('table.labels tr').evaluateAll((rows) => rows.map((r) => r.textContent)),
+        Object.keys(LABELS)
+          .sort()
+          .map((k) => `${k}${LABELS[k as keyof typeof LABELS]}`),
+        'labels from the image config',
+      );
+      await details.locator('table.referrer-list').waitFor();
+      const refRows = details.locator('table.referrer-list tbody tr');
+      t.same(
+        (await refRows.evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.digest))).sort(),
+        [sbom.digest, signature.digest].sort(),
+        'both referrers listed by digest',
+      );
+      const refText = await details.locator('table.referrer-list').textContent();
+      t.ok(refText?.includes('application/spdx+json'), 'the SBOM by its artifact type');
+      t.ok(refText?.includes('application/vnd.dev.cosign.artifact.sig.v1+json'), 'the signature by its artifact type');
+      t.match(await details.locator('.referrers').textContent(), /from the referrers API/);
 
       await page.screenshot({ path: join(work, shot), fullPage: true });
       if (process.env.UPDATE_SCREENSHOTS === '1') await copyFile(join(work, shot), join(ROOT, 'docs', shot));
       await page.context().close();
     });
   }
+
+  t.test('120 tags: a page of 50 first, more on request, search by prefix asks the registry', async (t) => {
+    const page = await open(t, 1280, 800, ['viewer', 'viewer-pw']);
+    const tagLists: string[] = [];
+    page.on('request', (r) => {
+      if (r.url().includes('/tags/list')) tagLists.push(new URL(r.url()).search);
+    });
+    const shown = () =>
+      page.locator('tr.tag-row').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.tag));
+    await page.click('#repos button[data-repo="team/many"]');
+    await row(page, 't049').waitFor();
+    await page.locator('#tag-count:text("120 tags")').waitFor();
+    t.same(await shown(), manyTags.slice(0, 50), 'the first 50 tags, in order');
+    t.equal(tagLists[0], '?n=50', 'the first screen asks for one page of tags');
+    t.ok(await page.locator('#more-tags').isVisible(), 'a button to see more');
+
+    await page.click('#more-tags');
+    await row(page, 't099').waitFor();
+    t.same(await shown(), manyTags.slice(0, 100), 'the next 50 follow');
+    t.ok(tagLists.includes('?n=50&last=t049'), 'the next page follows the Link header');
+    await page.click('#more-tags');
+    await row(page, 't119').waitFor();
+    await page.locator('#more-tags').waitFor({ state: 'hidden' });
+    t.same(await shown(), manyTags, 'all 120 after the last page; no more button');
+
+    tagLists.length = 0;
+    await page.fill('#tag-filter', 't11');
+    await page.waitForFunction(() => document.querySelectorAll('tr.tag-row').length === 10);
+    t.same(
+      await shown(),
+      manyTags.filter((x) => x.startsWith('t11')),
+      'typing narrows to the tags starting with it',
+    );
+    t.ok(
+      tagLists.some((q) => q.startsWith('?n=50&last=')),
+      'the search starts the listing just before the prefix',
+    );
+    await page.fill('#tag-filter', 'x');
+    await page.waitForFunction(() => !document.querySelector('tr.tag-row'));
+    t.match(await page.locator('#tags').textContent(), /no tag starts with x/, 'no match is said so');
+    await page.context().close();
+  });
 
   t.test('a read-only user is refused the delete and the tag stays', async (t) => {
     const page = await open(t, 390, 844, ['viewer', 'viewer-pw']);
