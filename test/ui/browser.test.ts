@@ -7,44 +7,22 @@
  * widths; with UPDATE_SCREENSHOTS=1 (not PORTCULLIS_*: the server refuses unknown variables of its own prefix) the screenshots are copied to docs/.
  */
 import t, { type Test } from 'tap';
-import { copyFile, readFile, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { copyFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { makeOciImage, type GeneratedImage } from '../helpers/oci-image.js';
 import { pushReferrer } from '../helpers/oci-artifact.js';
+import { ROOT, fetchInsecure, freePort, removeDir, skopeo, startPortcullis, tempDir } from '../helpers/processes.js';
 import {
-  ROOT,
-  execFileP,
-  fetchInsecure,
-  freePort,
-  hasCommand,
-  removeDir,
-  skopeo,
-  startPortcullis,
-  tempDir,
-} from '../helpers/processes.js';
-
-const CHROMIUM = '/usr/bin/chromium';
+  ADMIN,
+  basicAuth,
+  browserTestsMissing,
+  launchChromium,
+  openBrowserPage,
+  tagRow as row,
+  userFlags,
+} from '../helpers/ui-browser.js';
 const ACCEPT = 'application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json';
-
-const ACCESS = `
-rules:
-  - repository: "*"
-    users: [admin]
-    actions: ["*"]
-  - repository: "*"
-    users: [viewer]
-    actions: [pull]
-`;
-
-const missing = !existsSync(CHROMIUM)
-  ? 'chromium not installed'
-  : !hasCommand('skopeo')
-    ? 'skopeo not installed'
-    : !hasCommand('htpasswd')
-      ? 'htpasswd (apache2-utils) not installed'
-      : undefined;
 
 /** What the registry must report for a single image: its config plus its layers. */
 const imageSize = (im: GeneratedImage) => im.config.size + im.layers.reduce((a, l) => a + l.size, 0);
@@ -60,22 +38,17 @@ async function platformBytes(im: GeneratedImage): Promise<number> {
   return [...blobs.values()].reduce((a, b) => a + b, 0);
 }
 
+const missing = browserTestsMissing();
 if (missing) {
   t.plan(0, missing);
 } else {
-  const { chromium } = await import('playwright-core');
   const work = await tempDir('ui-browser-');
   t.teardown(() => removeDir(work));
-  const htpasswd = join(work, 'users.htpasswd');
-  await execFileP('htpasswd', ['-Bbc', '-C', '5', htpasswd, 'admin', 'admin-pw']);
-  await execFileP('htpasswd', ['-Bb', '-C', '5', htpasswd, 'viewer', 'viewer-pw']);
-  const access = join(work, 'access.yaml');
-  await writeFile(access, ACCESS);
 
   const port = await freePort();
   const registry = `http://127.0.0.1:${port}`;
   const gw = await startPortcullis(
-    ['--listen', `127.0.0.1:${port}`, '--storage', join(work, 'data'), '--htpasswd', htpasswd, '--access', access],
+    ['--listen', `127.0.0.1:${port}`, '--storage', join(work, 'data'), ...(await userFlags(work))],
     { probe: `${registry}/_ping` },
   );
   t.teardown(() => gw.stop());
@@ -108,8 +81,7 @@ if (missing) {
   await push(multi, 'team/app:multi', true);
   await push(v2, 'lib/tool:1.0');
 
-  const basicAuth = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
-  const adminAuth = basicAuth('admin', 'admin-pw');
+  const adminAuth = basicAuth(ADMIN);
   // An SBOM and a signature referring to v1, pushed as oras and cosign push them (manifest with subject).
   const sbom = await pushReferrer(registry, 'team/app', v1.manifest, {
     artifactType: 'application/spdx+json',
@@ -148,37 +120,19 @@ if (missing) {
     (
       await fetchInsecure(`${registry}/v2/team/app/manifests/${ref}`, {
         method: 'HEAD',
-        headers: { accept: ACCEPT, authorization: basicAuth('admin', 'admin-pw') },
+        headers: { accept: ACCEPT, authorization: adminAuth },
       })
     ).status;
 
-  const browser: Browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--no-first-run',
-    ],
-  });
+  const browser = await launchChromium();
   t.teardown(() => browser.close());
 
   const open = async (t: Test, width: number, height: number, user?: [string, string]): Promise<Page> => {
-    const ctx = await browser.newContext({ viewport: { width, height } });
-    const page = await ctx.newPage();
-    const res = await page.goto(`${registry}/-/ui`);
-    t.equal(res?.status(), 200, 'the page loads without credentials');
-    if (user) {
-      await page.fill('#user', user[0]);
-      await page.fill('#password', user[1]);
-      await page.click('#sign-in');
-    }
+    const { page, status } = await openBrowserPage(browser, registry, width, height, user);
+    t.equal(status, 200, 'the page loads without credentials');
     return page;
   };
   const repoNames = (page: Page) => page.locator('#repos button').allTextContents();
-  const row = (page: Page, tag: string) => page.locator(`tr.tag-row[data-tag="${tag}"]`);
 
   t.test('the page is self-contained and only answers GET and HEAD', async (t) => {
     const page = await fetchInsecure(`${registry}/-/ui`);
