@@ -4,11 +4,16 @@
 // static file, all over TLS, one after the other in one run:
 //   blobs: 16 parallel curl GETs of one blob, ROUNDS times each
 //   small: wrk -c64 GET /v2/ (the version check)
-// Reports throughput, the ratio 2 workers / 1 worker, server CPU seconds per GB and per 1000
+// Reports throughput, the ratio 2 workers / 1 worker, gateway CPU seconds per GB and per 1000
 // requests (process CPU time of the whole process tree, which other users of a shared machine
-// affect far less than wall time), requests per CPU-second, and peak RSS per process.
+// affect far less than wall time), requests per CPU-second, peak RSS per worker, and where the
+// CPU went: the primary, each worker, and the load generator (curl/wrk run on the same cores,
+// so every CPU-second they take is one the gateway cannot have).
+//
+// BENCH_SCHED=both adds a row with node:cluster's SCHED_NONE (workers accept() themselves)
+// next to the default round robin (the primary accepts and passes each connection on).
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
@@ -16,6 +21,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { backgroundLoad, machineDetails } from './lib/report.js';
 import {
+  CLK_TCK,
   cpuSeconds,
   freePort,
   log,
@@ -35,6 +41,34 @@ const BLOB_MB = Number(process.env.BENCH_BLOB_MB ?? 32);
 const PARALLEL = 16;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const SMALL_SECONDS = Number(process.env.BENCH_SMALL_SECONDS ?? 8);
+const SCHED_BOTH = process.env.BENCH_SCHED === 'both';
+
+/** CPU seconds of every child this process has waited for (curl and wrk, once they exited). */
+function clientCpuSeconds() {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[13]) + Number(f[14])) / CLK_TCK; // cutime, cstime (fields 16, 17 of stat)
+}
+
+/** CPU seconds per PID, so the report can say what the primary and each worker spent. */
+function cpuByPid(pids) {
+  return new Map(pids.map((p) => [p, cpuSeconds([p])]));
+}
+
+/** Starts the CPU clocks of a target's processes and of the load generator; stop() gives the deltas. */
+function cpuMeter(target) {
+  const pids = processTree(target.handle.pid);
+  const before = cpuByPid(pids);
+  const client0 = clientCpuSeconds();
+  return () => {
+    const after = cpuByPid(pids);
+    const perProcess = pids.map((p) => Math.max(0, after.get(p) - before.get(p)));
+    const gateway = perProcess.reduce((a, b) => a + b, 0);
+    // The first PID is the one the bench started: the primary of a group, or the only process.
+    const [root, ...rest] = perProcess;
+    return { gateway, root, children: rest, client: clientCpuSeconds() - client0 };
+  };
+}
 
 function request(url, { method = 'GET', body, headers = {} } = {}) {
   return new Promise((resolve, reject) => {
@@ -60,27 +94,33 @@ async function pushBlob(base, file, digest, size) {
   if (put.status !== 201) throw new Error(`blob PUT answered ${put.status}`);
 }
 
-async function startPortcullis(workers, storage, tls) {
+async function startPortcullis(workers, storage, tls, sched) {
   const port = await freePort();
-  const h = startProcess(`portcullis --workers ${workers}`, process.execPath, [
-    join(ROOT, 'dist', 'bin', 'portcullis.js'),
-    '--workers',
-    String(workers),
-    '--listen',
-    `127.0.0.1:${port}`,
-    '--storage',
-    storage,
-    '--tls-cert',
-    tls.cert,
-    '--tls-key',
-    tls.key,
-    '--access-log',
-    'off',
-    '--log-level',
-    'warn',
-    '--shutdown-grace',
-    '2s',
-  ]);
+  const env = sched ? { NODE_CLUSTER_SCHED_POLICY: sched } : {};
+  const h = startProcess(
+    `portcullis --workers ${workers}`,
+    process.execPath,
+    [
+      join(ROOT, 'dist', 'bin', 'portcullis.js'),
+      '--workers',
+      String(workers),
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--storage',
+      storage,
+      '--tls-cert',
+      tls.cert,
+      '--tls-key',
+      tls.key,
+      '--access-log',
+      'off',
+      '--log-level',
+      'warn',
+      '--shutdown-grace',
+      '2s',
+    ],
+    { env },
+  );
   const url = `https://127.0.0.1:${port}`;
   await waitForHttp(`${url}/v2/`, 90_000, h);
   // Every worker listening: /_status lists them all.
@@ -100,7 +140,8 @@ async function startPortcullis(workers, storage, tls) {
       if (JSON.parse(body).group?.workers?.length === workers) break;
       await new Promise((r) => setTimeout(r, 200));
     }
-  return { name: `portcullis, ${workers} worker${workers > 1 ? 's' : ''}`, url, handle: h, auth: false };
+  const name = `portcullis, ${workers} worker${workers > 1 ? 's' : ''}${sched === 'none' ? ' (SCHED_NONE: workers accept)' : ''}`;
+  return { name, url, handle: h, auth: false, workers };
 }
 
 async function startNginx(dir, tls, blobFile, digest) {
@@ -135,13 +176,13 @@ http {
   h.stopSignal = 'SIGTERM';
   const url = `https://127.0.0.1:${port}`;
   await waitForHttp(`${url}/v2/`, 20_000, h);
-  return { name: 'nginx (worker_processes auto, static file)', url, handle: h, auth: false };
+  return { name: 'nginx (worker_processes auto, static file)', url, handle: h, auth: false, nginx: true };
 }
 
 async function blobs(target, digest, size) {
   const pids = processTree(target.handle.pid);
   resetPeakRss(pids);
-  const cpu0 = cpuSeconds(pids);
+  const meter = cpuMeter(target);
   const t0 = process.hrtime.bigint();
   let bytes = 0;
   await Promise.all(
@@ -163,22 +204,32 @@ async function blobs(target, digest, size) {
     }),
   );
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  const cpu = cpuSeconds(processTree(target.handle.pid)) - cpu0;
-  return { mbps: bytes / 1e6 / seconds, cpuPerGB: cpu / (bytes / 1e9), rss: peakRss(processTree(target.handle.pid)) };
+  const cpu = meter();
+  const gb = bytes / 1e9;
+  return {
+    mbps: bytes / 1e6 / seconds,
+    blobSeconds: seconds,
+    cpuPerGB: cpu.gateway / gb,
+    clientPerGB: cpu.client / gb,
+    blobCpu: cpu,
+    rssByPid: pids.map((p) => peakRss([p])),
+  };
 }
 
 async function small(target) {
   // Each worker compiles its hot paths itself: warm them all before measuring.
   await wrk(target, { path: '/v2/', method: 'GET', seconds: 2, connections: 64, threads: 2 });
-  const pids = processTree(target.handle.pid);
-  const cpu0 = cpuSeconds(pids);
+  const meter = cpuMeter(target);
   const r = await wrk(target, { path: '/v2/', method: 'GET', seconds: SMALL_SECONDS, connections: 64, threads: 2 });
-  const cpu = cpuSeconds(processTree(target.handle.pid)) - cpu0;
+  const cpu = meter();
   return {
     rps: r.requests / r.seconds,
     p99ms: r.p99ms,
-    cpuPer1k: (cpu / r.requests) * 1e6,
-    perCore: r.requests / cpu,
+    cpuPer1k: (cpu.gateway / r.requests) * 1e6,
+    clientPer1k: (cpu.client / r.requests) * 1e6,
+    perCore: r.requests / cpu.gateway,
+    smallSeconds: r.seconds,
+    smallCpu: cpu,
   };
 }
 
@@ -194,24 +245,46 @@ async function main() {
     const busyBefore = await backgroundLoad(3000);
     log(`machine busy ${(busyBefore * 100).toFixed(0)}% before the run`);
     const rows = [];
-    for (const make of [
+    const makers = [
       () => startPortcullis(1, storage, tls),
       () => startPortcullis(2, storage, tls),
+      ...(SCHED_BOTH ? [() => startPortcullis(2, storage, tls, 'none')] : []),
       () => startNginx(join(work, 'nginx'), tls, blobFile, digest),
-    ]) {
+    ];
+    for (const make of makers) {
       const target = await make();
-      if (!target.name.startsWith('nginx') && rows.length === 0)
-        await pushBlob(target.url, blobFile, digest, data.length);
+      if (!target.nginx && rows.length === 0) await pushBlob(target.url, blobFile, digest, data.length);
       log(`${target.name}: blobs`);
       const b = await blobs(target, digest, data.length);
       log(`${target.name}: small requests`);
       const s = await small(target);
       const procs = processTree(target.handle.pid).length;
-      rows.push({ name: target.name, procs, ...b, ...s });
+      rows.push({ name: target.name, procs, target, ...b, ...s });
       await target.handle.stop(target.handle.stopSignal ?? 'SIGTERM', 5_000);
     }
     const busyAfter = await backgroundLoad(3000);
-    const [one, two, nginx] = rows;
+    const one = rows[0];
+    const two = rows[1];
+    const nginx = rows[rows.length - 1];
+    const mib = (b) => (b / 2 ** 20).toFixed(0);
+    // A group's first process is its primary (it serves nothing); the workers are its children.
+    // 1 worker runs in the one process; nginx's master is the first process too.
+    const hasPrimary = (r) => r.procs > 1;
+    const rss = (r) => {
+      const workers = hasPrimary(r) ? r.rssByPid.slice(1) : r.rssByPid;
+      return `${workers.map(mib).join(' + ')}${hasPrimary(r) ? ` (primary ${mib(r.rssByPid[0])})` : ''}`;
+    };
+    // Cores busy = CPU seconds / wall seconds: what each process took of the machine's 2 cores.
+    const cores = (cpu, wall, r) => {
+      const parts = hasPrimary(r)
+        ? [
+            `primary ${(cpu.root / wall).toFixed(2)}`,
+            ...cpu.children.map((c, i) => `worker ${i + 1} ${(c / wall).toFixed(2)}`),
+          ]
+        : [`${r.target.nginx ? 'nginx' : 'worker'} ${(cpu.root / wall).toFixed(2)}`];
+      const total = cpu.gateway + cpu.client;
+      return `${parts.join(', ')}; load generator ${(cpu.client / wall).toFixed(2)}; all ${(total / wall).toFixed(2)}`;
+    };
     const lines = [
       `# --workers benchmark (${new Date().toISOString().slice(0, 10)})`,
       '',
@@ -219,17 +292,31 @@ async function main() {
         (m) => `${m.nproc} cores, ${m.cpu}, ${m.node}, ${m.nginx}; load average ${m.loadavg}.`,
       ),
       `Machine busy (all cores, before/after, from /proc/stat): ${(busyBefore * 100).toFixed(0)}% / ${(busyAfter * 100).toFixed(0)}%.`,
-      `Blobs: ${PARALLEL} parallel curl GETs of a ${BLOB_MB} MiB blob, ${ROUNDS} rounds each, TLS. Small: wrk -t2 -c64 GET /v2/ for ${SMALL_SECONDS} s, TLS.`,
-      'The clients (curl, wrk) run on the same cores as the servers.',
+      `Blobs: ${PARALLEL} parallel curl GETs of a ${BLOB_MB} MiB blob, ${ROUNDS} rounds each, TLS. Small: wrk -t2 -c64 GET /v2/ for ${SMALL_SECONDS} s, TLS (keep-alive).`,
+      'The load generators (curl, wrk) run on the same 2 cores as the servers; their CPU is measured too.',
       '',
-      '| target | processes | blobs MB/s | server CPU s/GB | peak RSS per process MiB | small req/s | p99 ms | CPU ms per 1000 req | req per CPU-second |',
-      '|---|---|---|---|---|---|---|---|---|',
+      '| target | processes | blobs MB/s | gateway CPU s/GB | curl CPU s/GB | small req/s | p99 ms | gateway CPU ms per 1000 req | wrk CPU ms per 1000 req | req per gateway CPU-second | peak RSS per worker MiB |',
+      '|---|---|---|---|---|---|---|---|---|---|---|',
       ...rows.map(
         (r) =>
-          `| ${r.name} | ${r.procs} | ${r.mbps.toFixed(0)} | ${r.cpuPerGB.toFixed(2)} | ${(r.rss / r.procs / 2 ** 20).toFixed(0)} | ${r.rps.toFixed(0)} | ${r.p99ms.toFixed(1)} | ${r.cpuPer1k.toFixed(0)} | ${r.perCore.toFixed(0)} |`,
+          `| ${r.name} | ${r.procs} | ${r.mbps.toFixed(0)} | ${r.cpuPerGB.toFixed(2)} | ${r.clientPerGB.toFixed(2)} | ${r.rps.toFixed(0)} | ${r.p99ms.toFixed(1)} | ${r.cpuPer1k.toFixed(0)} | ${r.clientPer1k.toFixed(0)} | ${r.perCore.toFixed(0)} | ${rss(r)} |`,
+      ),
+      '',
+      'Where the 2 cores went (CPU seconds / wall seconds per process):',
+      '',
+      '| target | blobs | small requests |',
+      '|---|---|---|',
+      ...rows.map(
+        (r) => `| ${r.name} | ${cores(r.blobCpu, r.blobSeconds, r)} | ${cores(r.smallCpu, r.smallSeconds, r)} |`,
       ),
       '',
       `2 workers / 1 worker: blobs ${(two.mbps / one.mbps).toFixed(2)}x, small requests ${(two.rps / one.rps).toFixed(2)}x (target 1.6x).`,
+      ...rows
+        .slice(2, SCHED_BOTH ? 3 : 2)
+        .map(
+          (r) =>
+            `${r.name} / 1 worker: blobs ${(r.mbps / one.mbps).toFixed(2)}x, small requests ${(r.rps / one.rps).toFixed(2)}x.`,
+        ),
       `2 workers / nginx: blobs ${(two.mbps / nginx.mbps).toFixed(2)}x, small requests ${(two.rps / nginx.rps).toFixed(2)}x.`,
     ];
     const out = lines.join('\n');

@@ -4,6 +4,7 @@
  * sum. Requests, bodies and sessions never do.
  */
 import type { WorkerSummary } from '../stats/index.js';
+import type { MetricsJson } from './cluster-ledger.js';
 
 /** The token key a group shares when no --token-key file is given (workers read and forget it). */
 export const GROUP_TOKEN_KEY_ENV = '_PORTCULLIS_GROUP_TOKEN_KEY';
@@ -14,12 +15,14 @@ export const GROUP_LEADER_ENV = '_PORTCULLIS_GROUP_LEADER';
 export type ToPrimary =
   | { type: 'portcullis:ask'; id: number; what: 'workers' | 'metrics' }
   | { type: 'portcullis:auth-failure'; ip: string }
-  | { type: 'portcullis:collected'; id: number; summary: WorkerSummary };
+  | { type: 'portcullis:collected'; id: number; summary: WorkerSummary; metrics?: MetricsJson }
+  /** Sent every second, so a worker killed outright leaves at most a second of counts untold. */
+  | { type: 'portcullis:counters'; summary: WorkerSummary };
 
 /** primary → worker */
 export type ToWorker =
   | { type: 'portcullis:answer'; id: number; value?: unknown; error?: string }
-  | { type: 'portcullis:collect'; id: number }
+  | { type: 'portcullis:collect'; id: number; metrics: boolean }
   | { type: 'portcullis:block'; ip: string; ms: number };
 
 export function isOurs(m: unknown): m is { type: string } {

@@ -1,7 +1,7 @@
 /**
  * The primary of a --workers group (nginx's master process). It owns the listening sockets
- * (node:cluster hands each accepted connection to a worker, round robin), runs no request
- * code, and supervises: a worker that dies is replaced, with a growing delay if it keeps dying
+ * and shares them with the workers, which accept connections themselves, as nginx's workers
+ * do; it runs no request code, and supervises: a worker that dies is replaced, with a growing delay if it keeps dying
  * young, while the others keep serving; the primary never dies with it. Signals keep their
  * meaning for the whole group: SIGHUP and SIGUSR1 are passed to every worker, SIGTERM/SIGINT
  * drain every worker and then end the primary.
@@ -10,16 +10,17 @@
  * bind again for a replacement worker; the workers drop privileges after listening.
  *
  * State kept here for the group: the brute-force counters per client IP (so a client cannot
- * get N times the allowance by landing on different workers), and, without --token-key, the
- * group's random token key (given to each worker at fork).
+ * get N times the allowance by landing on different workers), the counts of workers that died
+ * (so the group's totals never go backwards), and, without --token-key, the group's random
+ * token key (given to each worker at fork).
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
-import { AggregatorRegistry } from 'prom-client';
 import type { Resolved } from '../config/resolve.js';
 import { BruteForceGuard } from '../auth/brute-force.js';
 import { ensureTokenKeyFile, randomKeyText } from '../auth/token-keys.js';
-import type { WorkerSummary } from '../stats/index.js';
+import type { GroupView, WorkerSummary } from '../stats/index.js';
+import { GroupLedger, type MetricsJson } from './cluster-ledger.js';
 import { GROUP_LEADER_ENV, GROUP_TOKEN_KEY_ENV, isOurs, type ToPrimary, type ToWorker } from './cluster-messages.js';
 import { loadTls } from './build.js';
 
@@ -37,19 +38,29 @@ export interface Group {
 
 export function startPrimary(r: Resolved, logger: Logger): Group {
   const c = r.config;
+  // Workers accept from the shared socket themselves (SCHED_NONE) rather than node:cluster's
+  // default round robin, where the primary accepts each connection and passes it on. Measured:
+  // with round robin, a connection handed over as its worker dies is never answered (the
+  // client hangs until its own timeout), while the kernel's accept queue belongs to the socket,
+  // so a dead worker's share goes to the others. The primary also stays out of the data path.
+  // NODE_CLUSTER_SCHED_POLICY=rr still selects round robin (for comparison in bench/workers.js).
+  if (!process.env.NODE_CLUSTER_SCHED_POLICY) cluster.schedulingPolicy = cluster.SCHED_NONE;
   const env: Record<string, string> = {};
   const brute = new BruteForceGuard({
     maxFailures: c.bruteForceMax,
     windowMs: c.bruteForceWindow,
     blockMs: c.bruteForceBlock,
   });
-  const metrics = new AggregatorRegistry();
+  const ledger = new GroupLedger();
   const started = new Map<number, number>();
   let everListened = false;
   let stopping = false;
   let crashes = 0;
   let nextCollect = 0;
-  const collects = new Map<number, { summaries: WorkerSummary[]; waiting: Set<number>; done: () => void }>();
+  type Collected = { summary: WorkerSummary; metrics?: MetricsJson };
+  const collects = new Map<number, { got: Collected[]; waiting: Set<number>; done: () => void }>();
+  /** Workers that have exited: anything they still send is ignored, their counts are retired. */
+  const gone = new Set<number>();
 
   const live = (): Worker[] => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
   const tell = (w: Worker, m: ToWorker): void => {
@@ -65,29 +76,40 @@ export function startPrimary(r: Resolved, logger: Logger): Group {
     started.set(w.id, Date.now());
   }
 
-  /** Every live worker's summary; a worker that does not answer in time is left out. */
-  function collect(): Promise<WorkerSummary[]> {
+  /** Every live worker's summary (and metrics if asked); a worker that does not answer in time is left out. */
+  function collect(metrics: boolean): Promise<Collected[]> {
     const id = nextCollect++;
     const targets = live().filter((w) => w.isConnected());
     return new Promise((resolve) => {
       const entry = {
-        summaries: [] as WorkerSummary[],
+        got: [] as Collected[],
         waiting: new Set(targets.map((w) => w.id)),
         done: () => {
           clearTimeout(timer);
           collects.delete(id);
-          resolve(entry.summaries.sort((a, b) => a.id - b.id));
+          // A worker that answered and then died is counted in the retired totals now.
+          resolve(entry.got.filter((c) => !gone.has(c.summary.id)).sort((a, b) => a.summary.id - b.summary.id));
         },
       };
       const timer = setTimeout(entry.done, COLLECT_TIMEOUT_MS);
       collects.set(id, entry);
       if (targets.length === 0) return entry.done();
-      for (const w of targets) tell(w, { type: 'portcullis:collect', id });
+      for (const w of targets) tell(w, { type: 'portcullis:collect', id, metrics });
     });
   }
 
+  async function view(): Promise<GroupView> {
+    const got = await collect(false);
+    return { workers: got.map((c) => c.summary), retired: { ...ledger.retired } };
+  }
+
+  async function exposition(): Promise<string> {
+    const got = await collect(true);
+    return ledger.exposition(got.flatMap((c) => (c.metrics ? [c.metrics] : [])));
+  }
+
   function onMessage(w: Worker, m: unknown): void {
-    if (!isOurs(m)) return;
+    if (!isOurs(m) || gone.has(w.id)) return;
     const msg = m as ToPrimary;
     if (msg.type === 'portcullis:auth-failure') {
       const blockMs = brute.recordFailure(msg.ip);
@@ -99,13 +121,17 @@ export function startPrimary(r: Resolved, logger: Logger): Group {
         for (const other of live()) tell(other, { type: 'portcullis:block', ip: msg.ip, ms: blockMs });
       }
     } else if (msg.type === 'portcullis:collected') {
+      ledger.counted(w.id, msg.summary.connections);
+      if (msg.metrics) ledger.measured(w.id, msg.metrics);
       const entry = collects.get(msg.id);
       if (!entry) return;
-      entry.summaries.push(msg.summary);
+      entry.got.push({ summary: msg.summary, metrics: msg.metrics });
       entry.waiting.delete(w.id);
       if (entry.waiting.size === 0) entry.done();
+    } else if (msg.type === 'portcullis:counters') {
+      ledger.counted(w.id, msg.summary.connections);
     } else if (msg.type === 'portcullis:ask') {
-      const answer = msg.what === 'workers' ? collect() : metrics.clusterMetrics();
+      const answer: Promise<unknown> = msg.what === 'workers' ? view() : exposition();
       answer.then(
         (value) => tell(w, { type: 'portcullis:answer', id: msg.id, value }),
         (err: Error) => tell(w, { type: 'portcullis:answer', id: msg.id, error: err.message }),
@@ -134,6 +160,8 @@ export function startPrimary(r: Resolved, logger: Logger): Group {
         cluster.on('exit', (w, code, signal) => {
           const age = Date.now() - (started.get(w.id) ?? 0);
           started.delete(w.id);
+          gone.add(w.id);
+          ledger.retire(w.id);
           if (w.id === leader) leader = undefined;
           for (const entry of collects.values()) {
             entry.waiting.delete(w.id);

@@ -6,12 +6,13 @@
  * whichever worker it lands on.
  */
 import cluster from 'node:cluster';
-import { AggregatorRegistry } from 'prom-client';
 import type { AuthService } from '../auth/index.js';
-import type { Stats, StatsGroup, WorkerSummary } from '../stats/index.js';
+import type { GroupView, Stats, StatsGroup, WorkerSummary } from '../stats/index.js';
 import { GROUP_LEADER_ENV, GROUP_TOKEN_KEY_ENV, isOurs, type ToPrimary, type ToWorker } from './cluster-messages.js';
 
 const ASK_TIMEOUT_MS = 10_000;
+/** How often a worker tells the primary its connection counters (what is lost if it is killed outright). */
+const REPORT_MS = 1_000;
 
 export interface WorkerGroup {
   id: number;
@@ -43,6 +44,12 @@ export function joinGroup(): WorkerGroup | undefined {
   const send = (m: ToPrimary): void => {
     if (process.connected) process.send!(m);
   };
+  const summarize = (s: Stats): WorkerSummary => ({
+    id,
+    pid: process.pid,
+    uptime: Math.round((Date.now() - startedAt) / 1000),
+    connections: s.snapshot(),
+  });
 
   process.on('message', (m: unknown) => {
     if (!isOurs(m)) return;
@@ -53,13 +60,14 @@ export function joinGroup(): WorkerGroup | undefined {
       if (msg.error) p?.reject(new Error(msg.error));
       else p?.resolve(msg.value);
     } else if (msg.type === 'portcullis:collect' && stats) {
-      const summary: WorkerSummary = {
-        id,
-        pid: process.pid,
-        uptime: Math.round((Date.now() - startedAt) / 1000),
-        connections: stats.snapshot(),
-      };
-      send({ type: 'portcullis:collected', id: msg.id, summary });
+      const summary = summarize(stats);
+      if (!msg.metrics) send({ type: 'portcullis:collected', id: msg.id, summary });
+      else
+        stats.registry.getMetricsAsJSON().then(
+          (metrics) => send({ type: 'portcullis:collected', id: msg.id, summary, metrics }),
+          // Without metrics the primary still gets the counters; the scrape lacks this worker.
+          () => send({ type: 'portcullis:collected', id: msg.id, summary }),
+        );
     } else if (msg.type === 'portcullis:block') auth?.blockClient(msg.ip, msg.ms);
   });
 
@@ -90,13 +98,13 @@ export function joinGroup(): WorkerGroup | undefined {
     leader,
     tokenKeyText,
     reportAuthFailure: (ip) => send({ type: 'portcullis:auth-failure', ip }),
-    stats: { workers: () => ask<WorkerSummary[]>('workers'), metrics: () => ask<string>('metrics') },
+    stats: { view: () => ask<GroupView>('workers'), metrics: () => ask<string>('metrics') },
     attach(parts) {
       stats = parts.stats;
       auth = parts.auth;
-      // prom-client answers the primary's AggregatorRegistry from this registry.
-      new AggregatorRegistry();
-      AggregatorRegistry.setRegistries([parts.stats.registry]);
+      const s = parts.stats;
+      // unref(): the report never keeps a draining worker alive.
+      setInterval(() => send({ type: 'portcullis:counters', summary: summarize(s) }), REPORT_MS).unref();
     },
   };
 }

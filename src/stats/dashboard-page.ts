@@ -28,6 +28,8 @@ header h1 svg{width:22px;height:22px}
 .dot{width:9px;height:9px;border-radius:50%;background:var(--bad)}
 .live.on .dot{background:var(--ok);box-shadow:0 0 0 3px color-mix(in srgb,var(--ok) 25%,transparent)}
 main{padding:16px 20px 28px;display:grid;gap:14px;grid-template-columns:repeat(12,1fr);max-width:1500px;margin:0 auto}
+[hidden]{display:none!important}
+tr.self td{font-weight:600}
 .card{background:var(--panel);border:1px solid var(--line);border-radius:var(--radius);padding:14px 16px;min-width:0}
 .card h2{font-size:12px;text-transform:uppercase;letter-spacing:.08em;color:var(--muted);margin:0 0 10px;font-weight:600;display:flex;justify-content:space-between;align-items:center;gap:8px}
 .col{display:flex;flex-direction:column;gap:14px;min-width:0}.col>.card{flex:none}
@@ -207,10 +209,23 @@ function renderMirrors(list){
   });
 }
 
+function renderWorkers(g,pid){
+  var card=$('workers-card');card.hidden=!g;if(!g)return;
+  set('workers-count',g.workers.length+' worker'+(g.workers.length===1?'':'s'));
+  var body=$('workers');body.replaceChildren();
+  g.workers.forEach(function(w){
+    var tr=document.createElement('tr');tr.dataset.pid=String(w.pid);if(w.pid===pid)tr.className='self';
+    [String(w.id)+(w.pid===pid?' (serving this page)':''),String(w.pid),fmtUptime(w.uptime),fmtNum(w.connections.active),fmtNum(w.connections.accepted),fmtNum(w.connections.requests)].forEach(function(v,i){tr.appendChild(el('td',i?'num':'',v))});
+    body.appendChild(tr);
+  });
+  var r=g.retired;
+  set('workers-retired',r.workers?r.workers+' worker'+(r.workers===1?'':'s')+' replaced so far; their '+fmtNum(r.accepted)+' accepted connections and '+fmtNum(r.requests)+' requests stay in the totals':'no worker has been replaced');
+}
+
 function render(s){
   last=s;
   set('host',s.host);set('version',s.version);set('uptime',fmtUptime(s.uptime));
-  renderConn(s.conn);renderRates(s);renderCharts();renderStatus(s.activity.statusCodes);
+  renderConn(s.group?s.group.connections:s.conn);renderWorkers(s.group,s.pid);renderRates(s);renderCharts();renderStatus(s.activity.statusCodes);
   renderRecent(s.activity.recent);renderBars('top-repos',s.activity.topRepositories,'no repository traffic yet');
   renderBars('top-clients',s.activity.topClients,'no clients yet');renderHealth(s.health);renderMirrors(s.mirrors);
   set('updated',new Date(s.t).toLocaleTimeString());
@@ -272,6 +287,14 @@ const HTML = `<!doctype html>
     <h2>Images</h2>
     <div class="big"><span id="total-pushes">0</span> <span class="sub" style="font-size:14px">pushes</span></div>
     <div class="big"><span id="total-pulls">0</span> <span class="sub" style="font-size:14px">pulls</span></div>
+  </section>
+  <section class="card wide" id="workers-card" hidden>
+    <h2><span>Workers</span><span class="sub" id="workers-count"></span></h2>
+    <div class="scroll"><table>
+      <thead><tr><th>worker</th><th class="num">pid</th><th class="num">up</th><th class="num">active</th><th class="num">accepted</th><th class="num">requests</th></tr></thead>
+      <tbody id="workers"></tbody>
+    </table></div>
+    <div class="sub" id="workers-retired"></div>
   </section>
   <section class="card half">
     <h2><span>Requests per second</span><span class="seg"><button data-sec="60" class="sel">1m</button><button data-sec="300">5m</button><button data-sec="600">10m</button></span></h2>

@@ -16,8 +16,8 @@ import { EventHub } from './dashboard-events.js';
 import { GatewayMetrics } from './metrics.js';
 import { checkHealth, servePing, serveStatus } from './status-endpoints.js';
 import { serveStubStatus } from './stub-status.js';
-import type { RequestRecord, ServiceHealth, StatsOptions } from './types.js';
-import { sumSnapshots } from './group-sum.js';
+import type { GroupView, RequestRecord, ServiceHealth, StatsOptions } from './types.js';
+import { groupTotals } from './group-sum.js';
 import type { ConnectionSnapshot } from './connection-tracker.js';
 import type { Registry } from 'prom-client';
 
@@ -27,6 +27,8 @@ export type {
   ServiceHealth,
   StatsOptions,
   StatsGroup,
+  GroupView,
+  RetiredCounts,
   WorkerSummary,
 } from './types.js';
 export type { ConnectionSnapshot } from './connection-tracker.js';
@@ -55,6 +57,9 @@ export interface Stats {
   readonly registry: Registry;
   close(): void;
 }
+
+/** What the dashboard gets about a --workers group: the totals, each live worker, the retired counts. */
+type DashboardGroup = GroupView & { connections: ConnectionSnapshot };
 
 /** How many pushes/pulls the dashboard keeps. */
 const RECENT_TRANSFERS = 50;
@@ -106,11 +111,24 @@ export function createStats(opts: StatsOptions): Stats {
     host,
     version: opts.version,
     uptime: Math.round((Date.now() - startedAt) / 1000),
+    pid: process.pid,
     conn: tracker.snapshot(),
     activity: activity.snapshot(),
     health,
     mirrors: opts.mirrors?.() ?? [],
   });
+
+  // In a --workers group the dashboard shows the group's connections and every worker, asked
+  // of the primary, so the page reads the same whichever worker serves it. If the primary does
+  // not answer, the page still gets this worker's own figures.
+  const dashboardState = (): Promise<ReturnType<typeof state> & { group?: DashboardGroup }> => {
+    const own = state();
+    if (!opts.group) return Promise.resolve(own);
+    return opts.group.view().then(
+      (view) => ({ ...own, group: { connections: groupTotals(view), workers: view.workers, retired: view.retired } }),
+      () => own,
+    );
+  };
 
   // One timer closes each second's sample (always: so the history is there when someone
   // opens the page) and feeds the dashboards that are open. unref(): never keeps the process up.
@@ -121,7 +139,7 @@ export function createStats(opts: StatsOptions): Stats {
     const series = activity.series.toJSON();
     const point: Record<string, number> = {};
     for (const [k, v] of Object.entries(series)) point[k] = v[v.length - 1] ?? 0;
-    hub.broadcast('tick', { point, state: state() });
+    void dashboardState().then((s) => hub.broadcast('tick', { point, state: s }));
   }, 1_000);
   timer.unref();
 
@@ -215,8 +233,8 @@ export function createStats(opts: StatsOptions): Stats {
         // stub_status answers 405 itself, like nginx; in a group it sums the workers, as nginx does.
         if (!opts.group) serveStubStatus(req, res, tracker.snapshot());
         else
-          opts.group.workers().then(
-            (all) => serveStubStatus(req, res, sumSnapshots(all.map((w) => w.connections))),
+          opts.group.view().then(
+            (view) => serveStubStatus(req, res, groupTotals(view)),
             (err: unknown) => groupFailed(res, err),
           );
         return true;
@@ -236,7 +254,9 @@ export function createStats(opts: StatsOptions): Stats {
         res.end(req.method === 'HEAD' ? undefined : DASHBOARD_HTML);
       } else {
         if (health === null) refreshHealth();
-        hub.open(req, res, { series: activity.series.toJSON(), state: state() });
+        void dashboardState().then((s) => {
+          if (!res.destroyed) hub.open(req, res, { series: activity.series.toJSON(), state: s });
+        });
       }
       return true;
     },

@@ -6,9 +6,9 @@
  */
 import { hostname } from 'node:os';
 import type { ServerResponse, IncomingMessage } from 'node:http';
-import type { ServiceHealth, StatsGroup, WorkerSummary } from './types.js';
+import type { RetiredCounts, ServiceHealth, StatsGroup, WorkerSummary } from './types.js';
 import type { ConnectionSnapshot } from './connection-tracker.js';
-import { sumSnapshots } from './group-sum.js';
+import { groupTotals } from './group-sum.js';
 
 export interface StatusDocument {
   host: string;
@@ -18,8 +18,8 @@ export interface StatusDocument {
   services: ServiceHealth[];
   /** Unhealthy services: name → reason, like the seed's `{"redis": "unconfigured"}`. */
   failures: Record<string, string>;
-  /** With --workers: the group's summed connection counters and each worker's own. */
-  group?: { connections: ConnectionSnapshot; workers: WorkerSummary[] };
+  /** With --workers: the group's connection counters (live workers summed, plus the retired ones' counts), each worker's own, and what the workers that died had counted. */
+  group?: { connections: ConnectionSnapshot; workers: WorkerSummary[]; retired: RetiredCounts };
 }
 
 const HEALTH_TIMEOUT_MS = 5_000;
@@ -78,8 +78,10 @@ export async function serveStatus(
 ): Promise<void> {
   const doc = statusDocument(version, startedAt, await checkHealth(health));
   if (group) {
-    const workers = await group.workers().catch(() => []);
-    doc.group = { connections: sumSnapshots(workers.map((w) => w.connections)), workers };
+    const view = await group
+      .view()
+      .catch(() => ({ workers: [], retired: { workers: 0, accepted: 0, handled: 0, requests: 0 } }));
+    doc.group = { connections: groupTotals(view), workers: view.workers, retired: view.retired };
   }
   const body = JSON.stringify(doc);
   if (res.destroyed) return;

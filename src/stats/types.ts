@@ -42,10 +42,25 @@ export interface WorkerSummary {
   connections: ConnectionSnapshot;
 }
 
+/** What the workers that have died had counted, kept by the primary so group totals never go backwards. */
+export interface RetiredCounts {
+  /** How many workers have died or been replaced since the group started. */
+  workers: number;
+  accepted: number;
+  handled: number;
+  requests: number;
+}
+
+/** The group as the primary sees it: each live worker, and the counts of those gone. */
+export interface GroupView {
+  workers: WorkerSummary[];
+  retired: RetiredCounts;
+}
+
 /** What the stats endpoints ask the group (the primary collects it from every worker). */
 export interface StatsGroup {
-  /** Every worker's connection counters, one entry per live worker. */
-  workers(): Promise<WorkerSummary[]>;
+  /** Every live worker's connection counters, and the retired workers' counts. */
+  view(): Promise<GroupView>;
   /** The Prometheus exposition of every worker's metrics, aggregated. */
   metrics(): Promise<string>;
 }

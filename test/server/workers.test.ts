@@ -220,6 +220,44 @@ t.test('a worker SIGKILLed mid-download: that download fails, the next succeeds,
   t.equal(gw.proc.exitCode, null, 'the primary is still running');
 });
 
+t.test("a dead worker's counts stay in the group totals: nothing goes backwards, nothing is lost", async (t) => {
+  const stub = async () => parseStub((await fetchInsecure(`${base}/nginx_status`)).body);
+  const accepted = async () =>
+    Number(
+      /^portcullis_connections_accepted_total (\d+)$/m.exec((await fetchInsecure(`${base}/metrics`)).body)?.[1] ?? NaN,
+    );
+  const before = await stub();
+  const N = 12;
+  for (let i = 0; i < N; i++) t.equal((await fetchInsecure(`${base}/v2/`, { headers: alice })).status, 200);
+  const mid = await stub();
+  const s = await status();
+  const victim = s.group.workers.find((w) => w.connections.requests > 0)!;
+  // The last read before the kill: the primary has every worker's counters and metrics as of now.
+  const metricsMid = await accepted();
+  process.kill(victim.pid, 'SIGKILL');
+  // Every request from here on lands on a live worker: each status read below is one more.
+  let reads = 0;
+  await until('the killed worker replaced', async () => {
+    reads++;
+    const now = await status();
+    return now.group.workers.length === 2 && !now.group.workers.some((w) => w.pid === victim.pid);
+  });
+  const after = await stub();
+  const metricsAfter = await accepted();
+  t.ok(after.requests >= mid.requests, `requests did not go backwards (${mid.requests} → ${after.requests})`);
+  t.ok(after.accepted >= mid.accepted, 'accepts did not go backwards');
+  // Each request came on a connection of its own: N sent, the stub, status and metrics reads
+  // before the kill, the status reads after it, and this read.
+  const sent = N + 3 + reads + 1;
+  t.equal(after.requests - before.requests, sent, "requests match what was sent, the dead worker's included");
+  t.equal(after.accepted - before.accepted, sent, 'accepts too');
+  t.equal(after.handled, after.accepted, 'handled = accepts');
+  // After the last metrics read: the status reads, the stub read, and this metrics read.
+  t.equal(metricsAfter - metricsMid, reads + 2, "/metrics kept the dead worker's accepted count");
+  const retired = (await status()) as GroupStatus & { group: { retired: { workers: number; requests: number } } };
+  t.ok(retired.group.retired.workers >= 2, '/_status counts the retired workers (both killed so far)');
+});
+
 t.test('SIGHUP under load: zero failed requests, the new user works on every worker', async (t) => {
   let ok = 0;
   let failed = 0;
