@@ -92,6 +92,7 @@ t.test('Dockerfile: multi-stage, non-root, healthcheck on /_ping, real env names
     for (const f of src!.split(/\s+/))
       t.ok(statSync(join(ROOT, f), { throwIfNoEntry: false }), `COPY source ${f} exists`);
   }
-  const entry = /ENTRYPOINT \["node", "\/app\/(dist\/bin\/portcullis\.js)"\]/.exec(text);
+  // Node flags (such as the young-generation size) may come between node and the script.
+  const entry = /ENTRYPOINT \["node", (?:"--[a-z-]+=\w+", )*"\/app\/(dist\/bin\/portcullis\.js)"\]/.exec(text);
   t.ok(entry, 'the entry point is the compiled CLI');
 });
