@@ -63,7 +63,7 @@ function authorize(
 ): AuthResult {
   const known = user !== undefined || claims !== undefined;
   const { route } = r;
-  if (route.operation === 'catalog' || r.listing) {
+  if (route.operation === 'catalog' || route.operation === 'catalog_usage' || r.listing) {
     // The gateway filters the list with filterCatalog(); anonymous listing only under --anonymous-read.
     return user !== undefined || core.anonymousRead ? { ok: true, user } : challenge(core, r, 'missing');
   }
@@ -147,7 +147,8 @@ function challenge(
 }
 
 function defaultScope(r: AuthRequest): string | undefined {
-  if (r.route.operation === 'catalog' || r.listing) return 'registry:catalog:*';
+  if (r.route.operation === 'catalog' || r.route.operation === 'catalog_usage' || r.listing)
+    return 'registry:catalog:*';
   if (r.route.repository && r.route.action) return scopeFor(r.route.repository, r.route.action);
   return undefined;
 }

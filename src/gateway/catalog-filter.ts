@@ -1,5 +1,6 @@
 /**
- * With access rules, `GET /v2/_catalog` lists only repositories the user may pull.
+ * With access rules, `GET /v2/_catalog` (and the usage listing, whose entries are objects with
+ * a `name`) lists only repositories the user may pull.
  * The catalog is a small JSON page, so the response is collected, filtered and re-sent;
  * this is the one response the gateway ever buffers, and only when access rules exist.
  */
@@ -41,7 +42,11 @@ export function filterCatalogResponse(res: ServerResponse, filter: (repositories
       try {
         const doc = JSON.parse(body.toString('utf8')) as { repositories?: unknown };
         if (Array.isArray(doc.repositories)) {
-          doc.repositories = filter(doc.repositories.filter((r): r is string => typeof r === 'string'));
+          const entries = doc.repositories.filter(
+            (r): r is string | { name: string } => typeof r === 'string' || typeof r?.name === 'string',
+          );
+          const allowed = new Set(filter(entries.map((r) => (typeof r === 'string' ? r : r.name))));
+          doc.repositories = entries.filter((r) => allowed.has(typeof r === 'string' ? r : r.name));
           body = Buffer.from(JSON.stringify(doc));
         }
       } catch {

@@ -36,6 +36,7 @@ import { authentication } from './passes/authentication.js';
 import { catalogFilter } from './passes/catalog-filter.js';
 import { toBackend } from './passes/backend.js';
 import { countBodyBytes } from './body-bytes.js';
+import { usageExtension } from './passes/usage-extension.js';
 
 export interface GatewayDeps {
   backend: Backend;
@@ -79,6 +80,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     registryApiOnly,
     authOn && authentication(authOn, stats),
     authOn && catalogFilter(authOn),
+    usageExtension(backend),
     toBackend(backend),
   ].filter((p): p is Pass => typeof p === 'function');
 

@@ -16,6 +16,8 @@ export type Operation =
   | 'blob_delete'
   | 'blob_upload' // POST/PATCH/PUT/GET/DELETE of /blobs/uploads/...
   | 'referrers'
+  | 'repository_usage' // GET /v2/<name>/_portcullis/usage (portcullis' extension)
+  | 'catalog_usage' // GET /v2/_portcullis/usage (portcullis' extension)
   | 'other';
 
 /** The action a policy grants: what the token protocol calls pull, push and delete. */

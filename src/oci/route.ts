@@ -14,7 +14,7 @@ import type { Action, Operation } from './operations.js';
 export type { Action, Operation } from './operations.js';
 
 /** A resource under `/v2/<name>/`. */
-export type Endpoint = 'upload' | 'upload_session' | 'blob' | 'manifest' | 'tags' | 'referrers';
+export type Endpoint = 'upload' | 'upload_session' | 'blob' | 'manifest' | 'tags' | 'referrers' | 'usage';
 
 export interface RegistryRoute {
   /** The raw path, without the query. */
@@ -62,6 +62,7 @@ const ACTION: Partial<Record<Operation, Action>> = {
   blob_delete: 'delete',
   blob_upload: 'push',
   referrers: 'pull',
+  repository_usage: 'pull',
 };
 
 /** Order matters: `blobs/uploads` before `blobs`, the spec's order after that. */
@@ -96,7 +97,17 @@ export const ENDPOINTS: readonly EndpointRoute[] = [
     operations: {},
     anyMethod: 'referrers',
   },
+  // portcullis' extension: a repository's tag count, bytes stored and last push/pull
+  {
+    endpoint: 'usage',
+    pattern: /^\/v2\/(.+)\/_portcullis\/usage()(\/?)$/,
+    operations: {},
+    anyMethod: 'repository_usage',
+  },
 ];
+
+/** portcullis' extension: the usage figures of a page of repositories (names never start with `_`). */
+export const CATALOG_USAGE_PATH = '/v2/_portcullis/usage';
 
 export function classifyRoute(method: string, rawUrl: string): RegistryRoute {
   const q = rawUrl.indexOf('?');
@@ -106,6 +117,7 @@ export function classifyRoute(method: string, rawUrl: string): RegistryRoute {
   if (path === '/v2' || path === '/v2/') return { ...base, operation: 'ping', api: true };
   if (!path.startsWith('/v2/')) return { ...base, operation: 'other', api: false };
   if (path === '/v2/_catalog') return { ...base, operation: 'catalog', api: true };
+  if (path === CATALOG_USAGE_PATH) return { ...base, operation: 'catalog_usage', api: true };
   for (const e of ENDPOINTS) {
     const m = e.pattern.exec(path);
     if (!m) continue;

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Storage } from './storage/types.js';
 import type { RepositoryStore } from './repository.js';
 import type { UsageRecorder } from './usage/usage-recorder.js';
+import type { StoreTotal } from './usage/store-total.js';
 
 export interface CoreContext {
   storage: Storage;
@@ -17,6 +18,8 @@ export interface CoreContext {
   locks: KeyedLock;
   /** Pull and push times (absent on a read-only core: nothing is written there). */
   usage?: UsageRecorder;
+  /** Bytes of the whole store, every blob once. */
+  storeTotal?: StoreTotal;
   /** Storage redirects: the URL a blob GET answers 307 with (unset: blobs are served here). */
   redirect?: (digest: string) => Promise<string>;
 }

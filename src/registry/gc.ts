@@ -15,6 +15,7 @@ import type { S3Options } from './storage/s3-client.js';
 import { openStorage } from './storage/open.js';
 import { parseManifest } from './manifest-parse.js';
 import { StorageUnusable } from './storage-unusable.js';
+import { writeStoreTotal } from './usage/store-total.js';
 
 /** `storage`: a directory or `s3://BUCKET/PREFIX` (with `s3` client options). */
 export interface GcOptions {
@@ -129,17 +130,25 @@ async function sweep(storage: FilesystemStorage | S3Storage, opts: GcOptions): P
       }
       if (!opts.dryRun) await repos.unlinkBlob(repo, digest);
     }
+    // The repository's tag count and bytes, recomputed from what it now holds: gc corrects
+    // any figure that drifted (two instances writing one repository at the same instant).
+    if (!opts.dryRun) await repos.sizes.rebuild(repo);
   }
 
+  const kept = { bytes: 0, blobs: 0 };
   for await (const blob of storage.listBlobs()) {
     if (markedBlobs.has(blob.digest) || blob.mtimeMs > cutoff) {
       result.kept++;
+      kept.bytes += blob.size;
+      kept.blobs++;
       continue;
     }
     // Re-check right before deleting: a push may have just refreshed it.
     const now = await storage.statBlob(blob.digest);
     if (!now || now.mtimeMs > cutoff) {
       result.kept++;
+      kept.bytes += blob.size;
+      kept.blobs++;
       continue;
     }
     result.blobsDeleted++;
@@ -147,6 +156,8 @@ async function sweep(storage: FilesystemStorage | S3Storage, opts: GcOptions): P
     log?.info({ digest: blob.digest, size: now.size }, 'gc: unreferenced blob');
     if (!opts.dryRun) await storage.deleteBlob(blob.digest);
   }
+  // The store total, exact as of this listing (every blob once).
+  if (!opts.dryRun) await writeStoreTotal(storage, kept);
 
   // Abandoned upload sessions (no write within the grace period).
   for (const id of await storage.listUploads()) {

@@ -8,6 +8,7 @@ import type { RegistryRoute } from '../oci/route.js';
 import { KeyedLock, ManifestCache, UploadHashes, type CoreContext } from './context.js';
 import { RepositoryStore } from './repository.js';
 import { UsageRecorder } from './usage/usage-recorder.js';
+import { countingPublishedBlobs, StoreTotal } from './usage/store-total.js';
 import { dispatch } from './routes.js';
 import { FilesystemStorage } from './storage/filesystem.js';
 import type { S3Storage } from './storage/s3.js';
@@ -22,6 +23,7 @@ export { StorageUnusable } from './storage-unusable.js';
 export { collectGarbage, type GcOptions, type GcResult } from './gc.js';
 export type { Storage } from './storage/types.js';
 export { UsageRecorder, type RepositoryUsage } from './usage/usage-recorder.js';
+export type { RepositorySize } from './usage/repository-sizes.js';
 export { FilesystemStorage } from './storage/filesystem.js';
 export type { S3Options } from './storage/s3-client.js';
 export { isS3Url, parseS3Url, type S3Location } from './storage/location.js';
@@ -81,10 +83,18 @@ export async function createRegistryCore(opts: RegistryCoreOptions): Promise<Reg
     if (!w.ok) throw new StorageUnusable('location', w.detail);
   }
   if (opts.redirect && !isS3(driver)) throw new StorageUnusable('redirect', 'needs an s3:// storage');
-  const storage: Storage = withMetadataCache(driver, opts.metadataCacheTtlMs ?? 0);
+  const cached: Storage = withMetadataCache(driver, opts.metadataCacheTtlMs ?? 0);
+  const logger = opts.logger ?? pino({ level: 'silent' });
+  const storeTotal = new StoreTotal(cached, {
+    readOnly: opts.readOnly,
+    flushIntervalMs: opts.usageFlushIntervalMs,
+    logger,
+  });
+  storeTotal.start();
+  const storage = countingPublishedBlobs(cached, storeTotal);
   const redirect = opts.redirect && isS3(driver) ? blobRedirect(driver, opts.redirect) : undefined;
   const repos = new RepositoryStore(storage, opts.now);
-  const logger = opts.logger ?? pino({ level: 'silent' });
+  repos.sizes.readOnly = opts.readOnly;
   const usage = opts.readOnly
     ? undefined
     : new UsageRecorder(storage, { now: opts.now, flushIntervalMs: opts.usageFlushIntervalMs, logger });
@@ -95,6 +105,7 @@ export async function createRegistryCore(opts: RegistryCoreOptions): Promise<Reg
     redirect,
     logger,
     usage,
+    storeTotal,
     deleteEnabled: opts.deleteEnabled,
     readOnly: opts.readOnly,
     uploadChunkMinLength: opts.uploadChunkMinLength,
@@ -122,6 +133,7 @@ export async function createRegistryCore(opts: RegistryCoreOptions): Promise<Reg
     async close() {
       closed = true;
       await usage?.stop().catch(() => {});
+      await storeTotal.stop().catch(() => {});
       ctx.hashes.clear();
       ctx.manifests.clear();
       if (isS3(driver)) driver.destroy();

@@ -11,6 +11,7 @@
  */
 import { parseDigest } from '../oci/digest.js';
 import { RepositoryIndex } from './repository-index.js';
+import { RepositorySizes } from './usage/repository-sizes.js';
 import type { Storage } from './storage/types.js';
 
 export interface Revision {
@@ -44,6 +45,8 @@ export interface TagDocument {
 
 export class RepositoryStore {
   readonly index: RepositoryIndex;
+  /** Tag count and bytes stored per repository, kept as tags and revisions change. */
+  readonly sizes: RepositorySizes;
 
   constructor(
     readonly storage: Storage,
@@ -51,6 +54,7 @@ export class RepositoryStore {
     readonly now: () => number = Date.now,
   ) {
     this.index = new RepositoryIndex(storage, () => this.listRepositories());
+    this.sizes = new RepositorySizes(storage, this);
   }
 
   private base(repo: string): string {
@@ -83,17 +87,22 @@ export class RepositoryStore {
   }
   async putTag(repo: string, tag: string, digest: string, revision?: Revision): Promise<void> {
     await this.index.note(repo);
+    const key = `${this.base(repo)}/_manifests/tags/${tag}`;
+    const existed = (await this.storage.statMeta(key)) !== null;
     await this.storage.writeMeta(
-      `${this.base(repo)}/_manifests/tags/${tag}`,
+      key,
       JSON.stringify({ digest, ...(revision ? { revision } : {}), pushedAt: this.now() }),
     );
+    if (!existed) await this.sizes.tagAdded(repo);
   }
   /** When the tag was last written (a mirror's last check of it against the remote). */
   async tagMtime(repo: string, tag: string): Promise<number | null> {
     return (await this.storage.statMeta(`${this.base(repo)}/_manifests/tags/${tag}`))?.mtimeMs ?? null;
   }
   async deleteTag(repo: string, tag: string): Promise<boolean> {
-    return this.storage.deleteMeta(`${this.base(repo)}/_manifests/tags/${tag}`);
+    const deleted = await this.storage.deleteMeta(`${this.base(repo)}/_manifests/tags/${tag}`);
+    if (deleted) await this.sizes.tagRemoved(repo);
+    return deleted;
   }
   async listTags(repo: string): Promise<string[]> {
     return this.storage.listMeta(`${this.base(repo)}/_manifests/tags`);
@@ -125,9 +134,13 @@ export class RepositoryStore {
   async putRevision(repo: string, digest: string, rev: Revision): Promise<void> {
     await this.index.note(repo);
     await this.storage.writeMeta(`${this.base(repo)}/_manifests/revisions/${digestKey(digest)}`, JSON.stringify(rev));
+    await this.sizes.manifestAdded(repo, digest, rev.mediaType);
   }
   async deleteRevision(repo: string, digest: string): Promise<boolean> {
-    return this.storage.deleteMeta(`${this.base(repo)}/_manifests/revisions/${digestKey(digest)}`);
+    const rev = await this.getRevision(repo, digest);
+    const deleted = await this.storage.deleteMeta(`${this.base(repo)}/_manifests/revisions/${digestKey(digest)}`);
+    if (deleted) await this.sizes.manifestRemoved(repo, digest, rev?.mediaType ?? '');
+    return deleted;
   }
   async listRevisions(repo: string): Promise<string[]> {
     return this.listDigests(`${this.base(repo)}/_manifests/revisions`);

@@ -13,6 +13,7 @@ import { deleteBlob, getBlob } from './handlers/blobs.js';
 import { cancelUpload, continueUpload, finishUpload, startUpload, uploadStatus } from './handlers/uploads.js';
 import { listCatalog, listTags } from './handlers/tags.js';
 import { listReferrers } from './handlers/referrers.js';
+import { catalogUsage, repositoryUsage } from './handlers/usage.js';
 
 export interface RequestInfo {
   req: IncomingMessage;
@@ -33,6 +34,7 @@ const HANDLERS: Record<Endpoint, Record<string, Handler>> = {
   manifest: { GET: getManifest, HEAD: getManifest, PUT: putManifest, DELETE: deleteManifest },
   tags: { GET: listTags },
   referrers: { GET: listReferrers },
+  usage: { GET: repositoryUsage },
 };
 
 /** Endpoints where DELETE removes content, refused unless deletion is enabled. */
@@ -104,6 +106,11 @@ async function answer(
         allow: 'GET',
       });
     return listCatalog(ctx, { req, res, method, name: '', ref: '', query });
+  }
+  if (route.operation === 'catalog_usage') {
+    if (method !== 'GET')
+      throw new RegistryError('UNSUPPORTED', `${method} not supported on ${path}`, undefined, 405, { allow: 'GET' });
+    return catalogUsage(ctx, { req, res, method, name: '', ref: '', query });
   }
   if (endpoint && route.name !== undefined && !route.strayTrailingSlash) {
     const name = requireRepositoryName(route.name);

@@ -17,6 +17,8 @@ export const OPERATIONS = [
   'blob_delete',
   'blob_upload',
   'referrers',
+  'repository_usage',
+  'catalog_usage',
   'other',
 ] as const satisfies readonly Operation[];
 

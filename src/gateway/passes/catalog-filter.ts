@@ -5,7 +5,7 @@ import { NEXT, type Pass } from './pass.js';
 
 export function catalogFilter(auth: AuthService): Pass {
   return (ctx) => {
-    if (ctx.route.operation === 'catalog')
+    if (ctx.route.operation === 'catalog' || ctx.route.operation === 'catalog_usage')
       filterCatalogResponse(ctx.res, (repos) => auth.filterCatalog(ctx.user, repos));
     return NEXT;
   };

@@ -1,0 +1,123 @@
+/**
+ * The usage extension through the gateway, with images pushed by skopeo and users from an
+ * htpasswd file and access rules: the listing shows only repositories the caller may pull,
+ * a repository's figures need pull on it, sizes are what was pushed (a layer shared by two
+ * tags once), and with --upstream (registry:2) the gateway answers a registry-style 404.
+ */
+import t from 'tap';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { makeOciImage } from '../helpers/oci-image.js';
+import {
+  execFileP,
+  fetchInsecure,
+  freePort,
+  hasCommand,
+  removeDir,
+  skopeo,
+  startPortcullis,
+  startRegistry2,
+  tempDir,
+} from '../helpers/processes.js';
+
+const ACCESS = `
+rules:
+  - repository: "*"
+    users: [admin]
+    actions: ["*"]
+  - repository: "team/*"
+    users: [viewer]
+    actions: [pull]
+`;
+
+const missing = !hasCommand('skopeo')
+  ? 'skopeo not installed'
+  : !hasCommand('htpasswd')
+    ? 'htpasswd (apache2-utils) not installed'
+    : undefined;
+
+const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
+
+if (missing) {
+  t.plan(0, missing);
+} else {
+  const work = await tempDir('usage-endpoint-');
+  t.teardown(() => removeDir(work));
+
+  t.test('embedded core: figures filtered by the access rules', async (t) => {
+    const htpasswd = join(work, 'users.htpasswd');
+    await execFileP('htpasswd', ['-Bbc', '-C', '5', htpasswd, 'admin', 'admin-pw']);
+    await execFileP('htpasswd', ['-Bb', '-C', '5', htpasswd, 'viewer', 'viewer-pw']);
+    const access = join(work, 'access.yaml');
+    await writeFile(access, ACCESS);
+    const port = await freePort();
+    const registry = `http://127.0.0.1:${port}`;
+    const gw = await startPortcullis(
+      ['--listen', `127.0.0.1:${port}`, '--storage', join(work, 'data'), '--htpasswd', htpasswd, '--access', access],
+      { probe: `${registry}/_ping` },
+    );
+    t.teardown(() => gw.stop());
+
+    const image = await makeOciImage(join(work, 'img'), { layerSizes: [4000, 60_000] });
+    const push = (ref: string) =>
+      skopeo([
+        'copy',
+        '--quiet',
+        '--dest-tls-verify=false',
+        '--dest-creds',
+        'admin:admin-pw',
+        `oci:${image.dir}:${image.tag}`,
+        `docker://127.0.0.1:${port}/${ref}`,
+      ]);
+    await push('team/app:v1');
+    await push('team/app:v2'); // the same image again: its layers count once
+    await push('secret/db:1');
+
+    const get = async (path: string, user?: [string, string]) => {
+      const r = await fetchInsecure(`${registry}${path}`, {
+        headers: user ? { authorization: basic(...user) } : {},
+      });
+      return { status: r.status, json: JSON.parse(r.body) };
+    };
+    const imageBytes = image.manifest.size + image.config.size + image.layers.reduce((a, l) => a + l.size, 0);
+
+    const all = await get('/v2/_portcullis/usage', ['admin', 'admin-pw']);
+    t.equal(all.status, 200);
+    t.same(
+      all.json.repositories.map((r: { name: string; tags: number; bytes: number }) => [r.name, r.tags, r.bytes]),
+      [
+        ['secret/db', 1, imageBytes],
+        ['team/app', 2, imageBytes],
+      ],
+      'admin sees every repository; two tags of one image store it once',
+    );
+    const viewer = await get('/v2/_portcullis/usage', ['viewer', 'viewer-pw']);
+    t.same(
+      viewer.json.repositories.map((r: { name: string }) => r.name),
+      ['team/app'],
+      'viewer sees only what it may pull',
+    );
+    t.equal((await get('/v2/team/app/_portcullis/usage', ['viewer', 'viewer-pw'])).json.bytes, imageBytes);
+    const denied = await get('/v2/secret/db/_portcullis/usage', ['viewer', 'viewer-pw']);
+    t.equal(denied.status, 403);
+    t.equal(denied.json.errors[0].code, 'DENIED');
+    t.equal((await get('/v2/_portcullis/usage')).status, 401, 'anonymous callers are challenged');
+  });
+
+  t.test('--upstream: a registry-style 404 the browser can recognise', async (t) => {
+    const upstream = await startRegistry2();
+    t.teardown(() => upstream.stop());
+    const port = await freePort();
+    const gw = await startPortcullis(['--listen', `127.0.0.1:${port}`, '--upstream', upstream.url], {
+      probe: `http://127.0.0.1:${port}/_ping`,
+    });
+    t.teardown(() => gw.stop());
+    for (const path of ['/v2/_portcullis/usage', '/v2/team/app/_portcullis/usage']) {
+      const r = await fetchInsecure(`http://127.0.0.1:${port}${path}`);
+      t.equal(r.status, 404, path);
+      const err = JSON.parse(r.body).errors[0];
+      t.equal(err.code, 'NOT_FOUND');
+      t.equal(err.detail.usage, 'unavailable');
+    }
+  });
+}
