@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { Resolved } from '../config/resolve.js';
 import { build } from './build.js';
 import { createRedirectListener, listen, type Listener } from './listeners.js';
-import { dropPrivileges } from './privileges.js';
+import { dropPrivileges, handOverStorage } from './privileges.js';
 import type { WorkerGroup } from './cluster-worker.js';
 
 export interface Running {
@@ -31,6 +31,8 @@ export async function run(r: Resolved, logger: Logger, group?: WorkerGroup): Pro
       await listen(redirect, r.redirectHttp);
       extra.push(redirect);
     }
+    if (!c.storage.startsWith('s3://') && handOverStorage(c.storage, c.user, c.group))
+      logger.info({ storage: c.storage }, 'storage directory created at start handed to --user/--group');
     const dropped = dropPrivileges(c.user, c.group);
     if (dropped) logger.info({ identity: dropped }, 'dropped privileges');
   } catch (e) {
