@@ -10,6 +10,8 @@
  * page says "unavailable" instead of failing. Data from the wire is only ever set through
  * textContent, never parsed as HTML.
  */
+import { USAGE_SCRIPT } from './browser-usage-script.js';
+
 export const SCRIPT = `
 "use strict";
 const MANIFEST_TYPES = [
@@ -21,7 +23,9 @@ const MANIFEST_TYPES = [
 const INDEX_TYPES = ['application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json'];
 const CATALOG_PAGE = 1000;
 const TAG_PAGE = 50;
-const COLS = '8';
+const COLS = '6';
+/** At most this many repository names in the list at once: typing narrows it. */
+const RENDER_MAX = 500;
 const $ = (id) => document.getElementById(id);
 let auth = '';
 let repos = [];
@@ -94,6 +98,7 @@ async function loadCatalog() {
   const list = $('repos');
   list.replaceChildren(el('li', { class: 'empty' }, 'loading…'));
   repos = [];
+  usage.ready = loadUsage();
   let next = '/v2/_catalog?n=' + CATALOG_PAGE;
   try {
     while (next) {
@@ -113,11 +118,12 @@ function renderRepos() {
   const q = $('filter').value.trim().toLowerCase();
   const shown = repos.filter((r) => r.toLowerCase().includes(q));
   $('repo-count').textContent = shown.length === repos.length ? String(repos.length) : shown.length + ' of ' + repos.length;
-  $('repos').replaceChildren(
-    ...(shown.length ? shown.map((r) => el('li', {}, el('button', {
-      class: r === current ? 'sel' : '', type: 'button', title: r, 'data-repo': r, onclick: () => openRepo(r) }, r)))
-      : [el('li', { class: 'empty' }, repos.length ? 'no repository matches' : 'no repositories')]),
-  );
+  const items = shown.slice(0, RENDER_MAX).map((r) => el('li', {}, el('button', {
+    class: r === current ? 'sel' : '', type: 'button', title: r, 'data-repo': r, onclick: () => openRepo(r) },
+    el('span', { class: 'name' }, r), repoMeta(r))));
+  if (shown.length > RENDER_MAX) items.push(el('li', { class: 'empty' }, (shown.length - RENDER_MAX) + ' more: type to narrow'));
+  $('repos').replaceChildren(...(items.length ? items
+    : [el('li', { class: 'empty' }, repos.length ? 'no repository matches' : 'no repositories')]));
 }
 
 const manifests = new Map();
@@ -211,8 +217,10 @@ async function openRepo(repo) {
   $('tag-filter').value = '';
   $('tag-tools').hidden = false;
   $('tag-count').textContent = '';
+  $('tag-count').title = '';
+  $('repo-times').textContent = '';
   loadTags(repo, '');
-  countTags(repo);
+  repoSummary(repo);
 }
 
 /** How many tags: one unpaged tags/list (names only, no manifests), after the first page is on screen. */
@@ -283,13 +291,10 @@ function tagRow(repo, tag) {
   const sizeCell = el('td', { class: 'num size' }, '…');
   const createdCell = el('td', { class: 'created' }, '…');
   const platCell = el('td', { class: 'platforms hide-sm' });
-  const pushedCell = el('td', { class: 'pushed hide-sm' }, '—');
-  const pulledCell = el('td', { class: 'pulled hide-sm' }, '—');
   const del = el('button', { type: 'button', class: 'danger', 'data-delete': tag }, 'Delete');
   const row = el('tr', { class: 'tag-row', 'data-tag': tag },
-    el('td', { class: 'mono tag' }, el('div', {}, tag), kind), digestCell, sizeCell, createdCell, platCell, pushedCell, pulledCell,
+    el('td', { class: 'mono tag' }, el('div', {}, tag), kind), digestCell, sizeCell, createdCell, platCell,
     el('td', { class: 'num' }, del));
-  for (const c of [pushedCell, pulledCell]) c.title = 'not recorded by this registry';
   const detailRow = el('tr', { class: 'detail-row', hidden: '' });
   let info = null;
   describe(repo, tag).then((d) => {
@@ -394,6 +399,7 @@ async function removeTag(repo, tag, m) {
   }
 }
 
+${USAGE_SCRIPT}
 let typing = 0;
 $('host').textContent = location.host;
 $('filter').addEventListener('input', renderRepos);
@@ -412,6 +418,8 @@ $('login').addEventListener('submit', (ev) => {
   configs.clear();
   $('repo-title').textContent = 'Tags';
   $('tag-tools').hidden = true;
+  $('tag-count').textContent = '';
+  $('repo-times').textContent = '';
   $('more-tags').hidden = true;
   $('tags').replaceChildren(msgRow('choose a repository'));
   loadCatalog();

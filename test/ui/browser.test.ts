@@ -204,7 +204,6 @@ if (missing) {
         'referrers counted in the row',
       );
       t.equal(await row(page, 'v2').locator('.referrer-count').count(), 0, 'no referrer chip without referrers');
-      t.equal(await row(page, 'v1').locator('td.pushed').textContent(), '—', 'push time not recorded (yet)');
 
       // On a phone the platforms column is hidden and the tag cell says it is an index of 2 platforms.
       await row(page, 'multi').locator('td.platforms .chip').nth(1).waitFor({ state: 'attached' });
