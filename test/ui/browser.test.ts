@@ -132,7 +132,7 @@ if (missing) {
     t.equal(status, 200, 'the page loads without credentials');
     return page;
   };
-  const repoNames = (page: Page) => page.locator('#repos button').allTextContents();
+  const repoNames = (page: Page) => page.locator('#repos button .name').allTextContents();
 
   t.test('the page is self-contained and only answers GET and HEAD', async (t) => {
     const page = await fetchInsecure(`${registry}/-/ui`);
