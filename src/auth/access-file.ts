@@ -10,6 +10,7 @@
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { Action } from '../oci/operations.js';
+import { InvalidValue } from '../oci/invalid-value.js';
 
 export const ACTIONS = ['pull', 'push', 'delete'] as const satisfies readonly Action[];
 
@@ -93,13 +94,13 @@ export function parseAccessFile(text: string, file: string): AccessConfig {
   try {
     doc = parseYaml(text);
   } catch (err) {
-    throw new Error(`${file}: invalid YAML: ${(err as Error).message.split('\n')[0]}`);
+    throw new InvalidValue(`${file}: invalid YAML: ${(err as Error).message.split('\n')[0]}`);
   }
   const result = AccessFileSchema.safeParse(doc ?? {});
   if (!result.success) {
     const issue = result.error.issues[0]!; // a failed parse always reports at least one issue
     const more = result.error.issues.length > 1 ? ` (and ${result.error.issues.length - 1} more)` : '';
-    throw new Error(`${file}: ${formatPath(issue.path)}: ${issue.message}${more}`);
+    throw new InvalidValue(`${file}: ${formatPath(issue.path)}: ${issue.message}${more}`);
   }
   const groups = new Map<string, Set<string>>();
   for (const [g, members] of Object.entries(result.data.groups ?? {})) groups.set(g, new Set(members));

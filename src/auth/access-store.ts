@@ -8,6 +8,7 @@ import type { Action } from '../oci/operations.js';
 import { mentionedUsers, parseAccessFile, type AccessConfig } from './access-file.js';
 import { createAccessPolicy, type AccessPolicy } from './access-policy.js';
 import { currentVersion, watchForChanges, type FileWatcher, type FileWatchOptions } from './file-watch.js';
+import { InvalidValue } from '../oci/invalid-value.js';
 import { OptionError } from '../startup-error.js';
 
 export interface AccessStoreOptions {
@@ -38,7 +39,9 @@ export class AccessStore implements AccessPolicy {
       cfg = parseAccessFile(await readFile(file, 'utf8'), file);
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
-      throw new OptionError('access', e.code ? `cannot read ${file}: ${e.code}` : e.message);
+      if (e.code) throw new OptionError('access', `cannot read ${file}: ${e.code}`);
+      if (e instanceof InvalidValue) throw new OptionError('access', e.message);
+      throw e;
     }
     store.install(cfg, 'loaded');
     if (opts.watch !== false) {

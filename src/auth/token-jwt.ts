@@ -22,6 +22,8 @@ export class TokenSigner {
     private readonly ttlMs: number,
     private keys: SigningKey[],
   ) {
+    // Cannot happen from input: a key file with no key is refused at start-up (TokenKeyError),
+    // and without a file one key is generated.
     if (keys.length === 0) throw new Error('TokenSigner needs at least one key');
   }
 

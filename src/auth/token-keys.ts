@@ -11,6 +11,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync, statSync } from 'node:fs';
+import { InvalidValue } from '../oci/invalid-value.js';
 
 /** Shorter keys are too easy to guess for HMAC-SHA256 (a random 32-byte key in base64 is 43 characters). */
 const MIN_KEY_CHARS = 32;
@@ -21,7 +22,8 @@ export interface SigningKey {
   secret: Uint8Array;
 }
 
-export class TokenKeyError extends Error {}
+/** The token key file cannot be used: a value error of --token-key. */
+export class TokenKeyError extends InvalidValue {}
 
 function keyOf(text: string): SigningKey {
   const secret = new Uint8Array(Buffer.from(text, 'utf8'));

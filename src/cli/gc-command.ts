@@ -5,8 +5,9 @@
  */
 import type { CommandModule } from 'yargs';
 import { collectGarbage, type GcResult } from '../registry/gc.js';
+import { InvalidValue } from '../oci/invalid-value.js';
 import { OptionError } from '../startup-error.js';
-import { openStorage, StorageUnusable } from '../registry/index.js';
+import { isS3Url, openStorage, parseS3Url, StorageUnusable } from '../registry/index.js';
 import { RepositoryStore } from '../registry/repository.js';
 import { parseMirrors, parseSize } from '../mirror/mirror-config.js';
 import { measureAndEvict } from '../mirror/eviction.js';
@@ -26,6 +27,16 @@ interface Args {
 }
 
 /** "90s", "30m", "1h", "2d", "500ms" or a bare number of seconds → milliseconds. */
+/** A value error of one flag, named as the rest of the command line names it (exit 2). */
+function asOption<T>(option: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    if (e instanceof InvalidValue) throw new OptionError(option, e.message);
+    throw e;
+  }
+}
+
 export function parseDuration(value: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/.exec(value.trim());
   if (!m) throw new OptionError('gracePeriod', `invalid duration ${JSON.stringify(value)} (use e.g. 90s, 30m, 1h, 2d)`);
@@ -85,7 +96,10 @@ export const gcCommand: CommandModule<object, Args> = {
   handler: async (argv) => {
     try {
       const dryRun = Boolean(argv['dry-run'] ?? argv.dryRun);
-      const gracePeriodMs = parseDuration(String(argv['grace-period'] ?? argv.gracePeriod ?? '1h'));
+      const gracePeriodMs = asOption('gracePeriod', () =>
+        parseDuration(String(argv['grace-period'] ?? argv.gracePeriod ?? '1h')),
+      );
+      if (isS3Url(argv.storage)) asOption('storage', () => parseS3Url(argv.storage));
       const s3 = {
         endpoint: argv['s3-endpoint'],
         region: argv['s3-region'],
@@ -94,14 +108,8 @@ export const gcCommand: CommandModule<object, Args> = {
       };
       const maxSize = argv['mirror-max-size'];
       if (maxSize !== undefined) {
-        let mirrors: ReturnType<typeof parseMirrors>;
-        let maxBytes: number;
-        try {
-          mirrors = parseMirrors((argv.mirror ?? []).map(String));
-          maxBytes = parseSize(maxSize);
-        } catch (e) {
-          throw new OptionError(argv.mirror?.length ? 'mirrorMaxSize' : 'mirror', (e as Error).message);
-        }
+        const mirrors = asOption('mirror', () => parseMirrors((argv.mirror ?? []).map(String)));
+        const maxBytes = asOption('mirrorMaxSize', () => parseSize(maxSize));
         if (!mirrors.length) throw new OptionError('mirrorMaxSize', 'needs the --mirror PREFIX=URL of each mirror');
         const storage = await openStorage(argv.storage, s3);
         try {

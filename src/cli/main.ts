@@ -89,7 +89,8 @@ async function runServe(argv: Record<string, unknown>): Promise<void> {
   try {
     resolved = resolveConfig(config);
   } catch (e) {
-    fail((e as Error).message);
+    if (e instanceof OptionError) fail(e.message);
+    throw e;
   }
   const logger = createAppLogger(config.logLevel);
   if (resolved.workers > 1 && cluster.isPrimary) {
@@ -128,7 +129,8 @@ function checkConfig(argv: Record<string, unknown>): void {
   try {
     resolveConfig(config);
   } catch (e) {
-    fail((e as Error).message);
+    if (e instanceof OptionError) fail(e.message);
+    throw e;
   }
   const shown: Record<string, unknown> = {};
   for (const [name, spec] of Object.entries(OPTIONS) as [string, OptionSpec][]) {

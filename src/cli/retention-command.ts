@@ -4,6 +4,7 @@
  */
 import type { Config } from '../config/load.js';
 import { embeddedStorageOptions } from '../backends/embedded.js';
+import { InvalidValue } from '../oci/invalid-value.js';
 import { parseRetention } from '../retention/policy.js';
 import { formatRetention, runRetention } from '../retention/run.js';
 
@@ -13,7 +14,8 @@ export async function retentionOnce(config: Config, dryRun: boolean, fail: (mess
   try {
     policy = parseRetention(config.retention);
   } catch (e) {
-    fail(`--retention: ${(e as Error).message}`);
+    if (!(e instanceof InvalidValue)) throw e;
+    fail(`--retention: ${e.message}`);
   }
   if (policy.rules.length === 0) fail('--retention: no retention rules configured (see docs/retention.md)');
   const storage = embeddedStorageOptions(config);

@@ -1,5 +1,6 @@
 /** Parsing of listen addresses, upstream URLs and CIDR lists, with errors fit for ConfigError. */
 import { BlockList, isIP } from 'node:net';
+import { InvalidValue } from '../oci/invalid-value.js';
 
 export interface ListenAddress {
   host: string;
@@ -19,7 +20,7 @@ export function parseListen(value: string): ListenAddress {
     portText = value.slice(i + 1);
   }
   const port = Number(portText);
-  if (!/^\d+$/.test(portText) || port < 0 || port > 65535) throw new Error(`"${value}" is not HOST:PORT`);
+  if (!/^\d+$/.test(portText) || port < 0 || port > 65535) throw new InvalidValue(`"${value}" is not HOST:PORT`);
   if (host === '*') host = '0.0.0.0';
   return { host, port };
 }
@@ -29,16 +30,14 @@ export function isLoopback(host: string): boolean {
 }
 
 export function parseUpstream(value: string, allowQuery = false): URL {
-  if (!/^https?:\/\//i.test(value)) throw new Error(`"${value}" must start with http:// or https://`);
+  if (!/^https?:\/\//i.test(value)) throw new InvalidValue(`"${value}" must start with http:// or https://`);
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw new Error(`"${value}" is not a URL (expected e.g. http://127.0.0.1:5000)`);
+    throw new InvalidValue(`"${value}" is not a URL (expected e.g. http://127.0.0.1:5000)`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    throw new Error(`"${value}" must start with http:// or https://`);
-  if ((url.search && !allowQuery) || url.hash) throw new Error(`"${value}" must not have a query or fragment`);
+  if ((url.search && !allowQuery) || url.hash) throw new InvalidValue(`"${value}" must not have a query or fragment`);
   return url;
 }
 
@@ -48,11 +47,11 @@ export function parseCidrs(values: string[]): BlockList {
   for (const v of values) {
     const [addr = '', bits] = v.split('/');
     const family = isIP(addr);
-    if (!family) throw new Error(`"${v}" is not an IP address or CIDR`);
+    if (!family) throw new InvalidValue(`"${v}" is not an IP address or CIDR`);
     const type = family === 4 ? 'ipv4' : 'ipv6';
     const prefix = bits === undefined ? (family === 4 ? 32 : 128) : Number(bits);
     if (!Number.isInteger(prefix) || prefix < 0 || prefix > (family === 4 ? 32 : 128))
-      throw new Error(`"${v}" has an invalid prefix length`);
+      throw new InvalidValue(`"${v}" has an invalid prefix length`);
     list.addSubnet(addr, prefix, type);
   }
   return list;

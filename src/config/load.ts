@@ -5,7 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { OPTIONS, type OptionName, type OptionSpec, flagName, envName } from './options.js';
+import { MIRROR_AUTH_ENV } from '../mirror/mirror-config.js';
 import { parseDuration } from './duration.js';
+import { InvalidValue } from '../oci/invalid-value.js';
 import { OptionError } from '../startup-error.js';
 
 type ValueOf<S extends OptionSpec> = S['type'] extends 'boolean'
@@ -57,7 +59,8 @@ function coerce(name: OptionName, raw: unknown, from: Source): unknown {
       try {
         return parseDuration(raw as string | number);
       } catch (e) {
-        return fail((e as Error).message);
+        if (e instanceof InvalidValue) return fail(e.message);
+        throw e;
       }
     case 'list': {
       const items = Array.isArray(raw) ? raw : from === 'env' ? String(raw).split(',') : [raw];
@@ -172,6 +175,7 @@ export function loadConfig({ flags, env }: LoadInput): { config: Config; sources
     sources[key as OptionName] = 'flag';
   }
   for (const key of Object.keys(env)) {
+    if (key.startsWith(MIRROR_AUTH_ENV)) continue; // one mirror's credentials, read with --mirror-credentials
     if (key.startsWith('PORTCULLIS_') && !names.some((n) => envName(n) === key)) {
       const hint = names.map(envName).find((e) => closest(key, [e]));
       throw new ConfigError(key, `unknown environment variable${hint ? ` (did you mean ${hint}?)` : ''}`);

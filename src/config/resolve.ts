@@ -11,6 +11,7 @@ import { ConfigError, type Config } from './load.js';
 import { parseListen, parseUpstream, parseCidrs, isLoopback, type ListenAddress } from './addresses.js';
 import { parseS3Url } from '../registry/index.js';
 import { loadCredentials, parseMirrors, parseSize, type MirrorSpec } from '../mirror/mirror-config.js';
+import { InvalidValue } from '../oci/invalid-value.js';
 
 export interface Resolved {
   config: Config;
@@ -32,8 +33,9 @@ function attempt<T>(option: keyof Config, fn: () => T): T {
   try {
     return fn();
   } catch (e) {
-    if (e instanceof ConfigError) throw e;
-    throw new ConfigError(option, (e as Error).message);
+    // A value the parser refused is the option's fault; anything else is a bug and goes on as it is.
+    if (e instanceof InvalidValue) throw new ConfigError(option, e.message);
+    throw e;
   }
 }
 
@@ -43,7 +45,7 @@ function readable(option: keyof Config, path: string | undefined): void {
     try {
       accessSync(path, constants.R_OK);
     } catch (e) {
-      throw new Error(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw new InvalidValue(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
   });
 }
@@ -57,8 +59,11 @@ export function resolveConfig(config: Config): Resolved {
   const upstreams = config.upstream.map((v) => attempt('upstream', () => parseUpstream(v)));
   const publicUrl = config.publicUrl
     ? attempt('publicUrl', () => {
-        const u = new URL(config.publicUrl!);
-        if (u.pathname !== '/' || u.search) throw new Error('must be an origin such as https://registry.example.com');
+        const u = URL.canParse(config.publicUrl!) ? new URL(config.publicUrl!) : undefined;
+        if (!u)
+          throw new InvalidValue(`"${config.publicUrl}" is not a URL (expected e.g. https://registry.example.com)`);
+        if (u.pathname !== '/' || u.search)
+          throw new InvalidValue('must be an origin such as https://registry.example.com');
         return u;
       })
     : undefined;
@@ -148,6 +153,6 @@ function parseWorkers(value: string): number {
   if (value === 'auto') return availableParallelism();
   const n = Number(value);
   if (!/^\d+$/.test(value) || n < 1 || n > 256)
-    throw new Error(`expected a number from 1 to 256 or "auto", got "${value}"`);
+    throw new InvalidValue(`expected a number from 1 to 256 or "auto", got "${value}"`);
   return n;
 }

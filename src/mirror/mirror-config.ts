@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { isRepositoryName } from '../oci/names.js';
+import { InvalidValue } from '../oci/invalid-value.js';
 
 export interface RemoteCredentials {
   username: string;
@@ -23,19 +24,22 @@ export interface MirrorSpec {
 /** `PREFIX=URL`: PREFIX is one or more repository path components, URL an http(s) origin. */
 export function parseMirror(value: string): MirrorSpec {
   const eq = value.indexOf('=');
-  if (eq <= 0) throw new Error(`expected PREFIX=URL (e.g. dockerhub=https://registry-1.docker.io), got "${value}"`);
+  if (eq <= 0)
+    throw new InvalidValue(`expected PREFIX=URL (e.g. dockerhub=https://registry-1.docker.io), got "${value}"`);
   const prefix = value.slice(0, eq).replace(/\/+$/, '');
   const raw = value.slice(eq + 1);
-  if (!isRepositoryName(prefix)) throw new Error(`"${prefix}" is not a valid repository prefix (lowercase a-z0-9._-/)`);
+  if (!isRepositoryName(prefix))
+    throw new InvalidValue(`"${prefix}" is not a valid repository prefix (lowercase a-z0-9._-/)`);
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new Error(`"${raw}" is not a URL (e.g. https://registry-1.docker.io)`);
+    throw new InvalidValue(`"${raw}" is not a URL (e.g. https://registry-1.docker.io)`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`"${raw}" must be http:// or https://`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new InvalidValue(`"${raw}" must be http:// or https://`);
   if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.username || url.password)
-    throw new Error(`"${raw}" must be an origin without path, query or credentials (use --mirror-credentials)`);
+    throw new InvalidValue(`"${raw}" must be an origin without path, query or credentials (use --mirror-credentials)`);
   return { prefix, url };
 }
 
@@ -45,8 +49,8 @@ export function parseMirrors(values: string[]): MirrorSpec[] {
   for (const a of out) {
     for (const b of out) {
       if (a === b) continue;
-      if (a.prefix === b.prefix) throw new Error(`prefix "${a.prefix}" is given twice`);
-      if (b.prefix.startsWith(`${a.prefix}/`)) throw new Error(`prefix "${b.prefix}" lies inside "${a.prefix}"`);
+      if (a.prefix === b.prefix) throw new InvalidValue(`prefix "${a.prefix}" is given twice`);
+      if (b.prefix.startsWith(`${a.prefix}/`)) throw new InvalidValue(`prefix "${b.prefix}" lies inside "${a.prefix}"`);
     }
   }
   return out;
@@ -73,7 +77,7 @@ const SIZE_UNITS: Record<string, number> = {
 export function parseSize(value: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(value);
   const unit = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
-  if (!m || unit === undefined) throw new Error(`not a size: "${value}" (use e.g. 500MiB, 20GiB, 1TB)`);
+  if (!m || unit === undefined) throw new InvalidValue(`not a size: "${value}" (use e.g. 500MiB, 20GiB, 1TB)`);
   return Math.floor(Number(m[1]) * unit);
 }
 
@@ -94,16 +98,17 @@ export function loadCredentials(
     try {
       doc = parseYaml(readFileSync(file, 'utf8'));
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new Error(code ? `cannot read ${file}: ${code}` : `${file} is not YAML or JSON`);
+      // The YAML parser's errors carry a code too (BAD_INDENT...); only a system call's is a read failure.
+      const err = e as NodeJS.ErrnoException;
+      throw new InvalidValue(err.syscall ? `cannot read ${file}: ${err.code}` : `${file} is not YAML or JSON`);
     }
     if (!doc || typeof doc !== 'object' || Array.isArray(doc))
-      throw new Error(`${file} must map each mirror prefix to {username, password}`);
+      throw new InvalidValue(`${file} must map each mirror prefix to {username, password}`);
     for (const [prefix, v] of Object.entries(doc as Record<string, unknown>)) {
-      if (!prefixes.has(prefix)) throw new Error(`${file} names "${prefix}", which is not a --mirror prefix`);
+      if (!prefixes.has(prefix)) throw new InvalidValue(`${file} names "${prefix}", which is not a --mirror prefix`);
       const c = v as Partial<RemoteCredentials> | null;
       if (!c || typeof c.username !== 'string' || typeof c.password !== 'string')
-        throw new Error(`${file}: "${prefix}" needs a username and a password (strings)`);
+        throw new InvalidValue(`${file}: "${prefix}" needs a username and a password (strings)`);
       out.set(prefix, { username: c.username, password: c.password });
     }
   }
@@ -111,12 +116,15 @@ export function loadCredentials(
     const v = env[credentialsEnvName(prefix)];
     if (!v) continue;
     const colon = v.indexOf(':');
-    if (colon <= 0) throw new Error(`${credentialsEnvName(prefix)} must be USER:PASSWORD`);
+    if (colon <= 0) throw new InvalidValue(`${credentialsEnvName(prefix)} must be USER:PASSWORD`);
     out.set(prefix, { username: v.slice(0, colon), password: v.slice(colon + 1) });
   }
   return out;
 }
 
+/** Environment variables that carry one mirror's credentials start with this (not options of their own). */
+export const MIRROR_AUTH_ENV = 'PORTCULLIS_MIRROR_AUTH_';
+
 export function credentialsEnvName(prefix: string): string {
-  return `PORTCULLIS_MIRROR_AUTH_${prefix.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+  return `${MIRROR_AUTH_ENV}${prefix.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
 }

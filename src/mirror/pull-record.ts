@@ -11,6 +11,6 @@ export function pullRecordPrefix(repo: string): string {
 
 export function pullRecordKey(repo: string, digest: string): string {
   const d = parseDigest(digest);
-  if (!d) throw new Error(`not a digest: ${digest}`);
+  if (!d) throw new Error(`not a digest: ${digest}`); // callers pass checked digests only
   return `${pullRecordPrefix(repo)}/${d.algorithm}/${d.hex}`;
 }

@@ -124,6 +124,8 @@ export class SharedFetch extends EventEmitter {
         if (!okSpool) await Promise.race([once(spool, 'drain'), storageFailed]);
         if (!okPass) await Promise.race([once(pass, 'drain'), storageFailed]);
       }
+      // The remote's fault, not an option's: the fetch fails, nothing is stored, and each waiting
+      // pull is cut off so its client retries (it must not receive a wrong or short blob).
       if (this.size !== null && received !== this.size)
         throw new Error(`the remote sent ${received} of ${this.size} bytes`);
       spool.end();

@@ -31,7 +31,7 @@ export interface ReferrerDescriptor {
 
 function digestKey(digest: string): string {
   const d = parseDigest(digest);
-  if (!d) throw new Error(`not a digest: ${digest}`);
+  if (!d) throw new Error(`not a digest: ${digest}`); // callers pass checked digests only
   return `${d.algorithm}/${d.hex}`;
 }
 

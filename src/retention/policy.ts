@@ -21,6 +21,7 @@
  * Signature tags in cosign's form are never counted by keepLast; they go with their subject.
  */
 import { parseDuration } from '../config/duration.js';
+import { InvalidValue } from '../oci/invalid-value.js';
 
 export interface RetentionRule {
   repositories: string[];
@@ -64,16 +65,16 @@ export function parseRetention(raw: unknown): RetentionPolicy {
   const rules = list.map((item, i): RetentionRule => {
     const where = `retention rule ${i + 1}`;
     if (!item || typeof item !== 'object' || Array.isArray(item))
-      throw new Error(`${where}: expected a mapping with "repositories" and keep/delete rules`);
+      throw new InvalidValue(`${where}: expected a mapping with "repositories" and keep/delete rules`);
     const r = item as Record<string, unknown>;
     for (const k of Object.keys(r))
-      if (!KEYS.includes(k)) throw new Error(`${where}: unknown key "${k}" (known: ${KEYS.join(', ')})`);
+      if (!KEYS.includes(k)) throw new InvalidValue(`${where}: unknown key "${k}" (known: ${KEYS.join(', ')})`);
     const strings = (k: string): string[] | undefined => {
       const v = r[k];
       if (v === undefined) return undefined;
       const xs = Array.isArray(v) ? v : [v];
       if (xs.length === 0 || !xs.every((x) => typeof x === 'string' && x !== ''))
-        throw new Error(`${where}: ${k} must be a glob or a list of globs`);
+        throw new InvalidValue(`${where}: ${k} must be a glob or a list of globs`);
       return xs as string[];
     };
     const duration = (k: string): number | undefined => {
@@ -82,19 +83,19 @@ export function parseRetention(raw: unknown): RetentionPolicy {
       try {
         return parseDuration(v as string | number);
       } catch (e) {
-        throw new Error(`${where}: ${k}: ${(e as Error).message}`);
+        throw new InvalidValue(`${where}: ${k}: ${(e as Error).message}`);
       }
     };
     const repositories = strings('repositories');
-    if (!repositories) throw new Error(`${where}: "repositories" is required (a glob such as "*" or "team/*")`);
+    if (!repositories) throw new InvalidValue(`${where}: "repositories" is required (a glob such as "*" or "team/*")`);
     let keepLast: number | undefined;
     if (r.keepLast !== undefined) {
       keepLast = Number(r.keepLast);
       if (!Number.isInteger(keepLast) || keepLast < 0)
-        throw new Error(`${where}: keepLast must be a whole number, got ${JSON.stringify(r.keepLast)}`);
+        throw new InvalidValue(`${where}: keepLast must be a whole number, got ${JSON.stringify(r.keepLast)}`);
     }
     if (r.deleteOrphanReferrers !== undefined && typeof r.deleteOrphanReferrers !== 'boolean')
-      throw new Error(`${where}: deleteOrphanReferrers must be true or false`);
+      throw new InvalidValue(`${where}: deleteOrphanReferrers must be true or false`);
     return {
       repositories,
       keepLast,

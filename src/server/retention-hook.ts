@@ -5,6 +5,7 @@ import { embeddedStorageOptions } from '../backends/embedded.js';
 import type { Resolved } from '../config/resolve.js';
 import { parseRetention } from '../retention/policy.js';
 import { startRetentionSchedule } from '../retention/schedule.js';
+import { InvalidValue } from '../oci/invalid-value.js';
 import { OptionError } from '../startup-error.js';
 
 export function startRetention(
@@ -18,7 +19,8 @@ export function startRetention(
   try {
     policy = parseRetention(c.retention);
   } catch (e) {
-    throw new OptionError('retention', (e as Error).message, `--retention: ${(e as Error).message}`);
+    if (!(e instanceof InvalidValue)) throw e;
+    throw new OptionError('retention', e.message, `--retention: ${e.message}`);
   }
   if (policy.rules.length === 0 || c.retentionInterval <= 0) return undefined;
   if (backend.kind !== 'embedded' || c.readOnly) {

@@ -1,19 +1,12 @@
 /** The command line as an operator meets it: --help, one-line errors with exit code 2, check-config, config-schema. */
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PORTCULLIS_BIN, tempDir } from '../helpers/processes.js';
+import { tempDir } from '../helpers/processes.js';
+import { runCli } from '../helpers/run-cli.js';
 import { OPTIONS, flagName, envName } from '../../src/config/options.js';
 
-function run(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const r = spawnSync(process.execPath, [PORTCULLIS_BIN, ...args], {
-    encoding: 'utf8',
-    env: { PATH: process.env.PATH, ...env },
-    timeout: 20_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const run = runCli;
 
 t.test('--help documents every option with its env name', async (t) => {
   const { code, stdout } = run(['--help']);

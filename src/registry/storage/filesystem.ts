@@ -29,12 +29,11 @@ import { join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseDigest, type Algorithm } from '../../oci/digest.js';
+import { UPLOAD_ID } from '../../oci/names.js';
 import { SortedDirCache } from './sorted-dir-cache.js';
 import type { BlobStat, Storage, UploadInfo } from './types.js';
 import { FileAppender } from './file-appender.js';
 import { FileBlocks } from './file-blocks.js';
-
-const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export class UploadOffsetError extends Error {
   constructor(readonly size: number) {
@@ -55,7 +54,11 @@ export class FilesystemStorage implements Storage {
     this.root = resolve(root);
   }
 
-  /** Join validated path segments below the root; anything that could escape it throws. */
+  /**
+   * Join validated path segments below the root; anything that could escape it throws. Names,
+   * digests and upload ids were checked by the route grammar and getUpload() before they get
+   * here, so these throws guard the code (a 500 if one fires), not the input.
+   */
   private path(...parts: string[]): string {
     for (const p of parts) {
       for (const seg of p.split('/')) {

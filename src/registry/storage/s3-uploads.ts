@@ -73,6 +73,7 @@ export class S3Uploads {
     private readonly b: Bucket,
     private readonly partSize: number,
   ) {
+    // The part size is not an option (s3.ts passes 8 MiB; tests pass their own): a guard for code.
     if (partSize < MIN_PART) throw new Error('S3 parts must be at least 5 MiB');
   }
 
@@ -130,6 +131,7 @@ export class S3Uploads {
     let n = 0;
     for await (const c of r.Body as Readable) {
       const chunk = c as Buffer;
+      // Only this class writes tails, each under one part: a bigger one means a bug or a tampered bucket.
       if (n + chunk.length > buf.length) throw new Error(`upload tail ${key} is larger than a part`);
       chunk.copy(buf, n);
       n += chunk.length;
@@ -223,6 +225,7 @@ export class S3Uploads {
   async truncate(id: string, size: number): Promise<void> {
     const doc = await this.load(id);
     if (!doc || doc.state.size === size) return;
+    // The upload handler only cuts back the chunk it just appended (the state kept in prev).
     if (!doc.prev || doc.prev.size !== size || doc.completed)
       throw new Error(`upload ${id} cannot be cut back to ${size} bytes`);
     const dropped = doc.state.tail?.key;

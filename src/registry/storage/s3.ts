@@ -28,11 +28,11 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { parseDigest, type Algorithm } from '../../oci/digest.js';
+import { UPLOAD_ID } from '../../oci/names.js';
 import { createS3Client, describeS3Error, isNotFound, parseS3Url, type S3Options } from './s3-client.js';
 import { S3Uploads } from './s3-uploads.js';
 import type { BlobStat, Storage, UploadInfo } from './types.js';
 
-const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** Largest single CopyObject S3 allows; bigger blobs are copied part by part. */
 const MAX_COPY = 5 * 1024 ** 3;
 const COPY_PART = 1024 ** 3;
@@ -43,6 +43,7 @@ export interface S3StorageOptions extends S3Options {
   client?: S3Client;
 }
 
+/** Names and digests reach storage only after the route grammar (src/oci/names.ts) accepted them: this is the last guard. */
 function safeKey(key: string): string {
   for (const seg of key.split('/')) {
     if (seg === '' || seg === '.' || seg === '..' || seg.includes('\\') || seg.includes('\0')) {
@@ -77,7 +78,7 @@ export class S3Storage implements Storage {
 
   blobKey(digest: string): string {
     const d = parseDigest(digest);
-    if (!d) throw new Error(`not a digest: ${digest}`);
+    if (!d) throw new Error(`not a digest: ${digest}`); // callers pass checked digests only
     return `${this.prefix}blobs/${d.algorithm}/${d.hex.slice(0, 2)}/${d.hex}`;
   }
   private touchKey(digest: string): string {
@@ -280,6 +281,8 @@ export class S3Storage implements Storage {
     return { id, repository: doc.repository, startedAt: doc.startedAt, size: doc.state.size, mtimeMs: doc.updatedAt };
   }
 
+  // Upload ids come from getUpload(), which answers null for one of another shape (the handler
+  // then sends BLOB_UPLOAD_UNKNOWN): the checks below guard the code, not the input.
   appendUpload(id: string, offset: number, data: Readable): Promise<number> {
     if (!UPLOAD_ID.test(id)) throw new Error('bad upload id');
     return this.uploads.append(id, offset, data);
