@@ -95,6 +95,8 @@ export async function createRegistryCore(opts: RegistryCoreOptions): Promise<Reg
   const redirect = opts.redirect && isS3(driver) ? blobRedirect(driver, opts.redirect) : undefined;
   const repos = new RepositoryStore(storage, opts.now);
   repos.sizes.readOnly = opts.readOnly;
+  repos.index.readOnly = opts.readOnly;
+  repos.index.onBuildError = (e) => logger.warn({ err: e }, 'registry core: could not index the repositories yet');
   const usage = opts.readOnly
     ? undefined
     : new UsageRecorder(storage, { now: opts.now, flushIntervalMs: opts.usageFlushIntervalMs, logger });
@@ -134,6 +136,7 @@ export async function createRegistryCore(opts: RegistryCoreOptions): Promise<Reg
       closed = true;
       await usage?.stop().catch(() => {});
       await storeTotal.stop().catch(() => {});
+      await repos.index.close();
       ctx.hashes.clear();
       ctx.manifests.clear();
       if (isS3(driver)) driver.destroy();

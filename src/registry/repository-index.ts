@@ -16,8 +16,10 @@
  *
  * An entry is written before the repository's first document, so a crash in between leaves
  * at worst a listed repository with nothing in it, never a hidden one. Stores written before
- * the index existed are indexed once, by a walk, on first use.
+ * the index existed are indexed once, by a walk, in the background from the first listing on;
+ * until it is complete, listings are answered by an ordered walk of the tree.
  */
+import { walkRepositoriesPage } from './repository-walk.js';
 import type { Storage } from './storage/types.js';
 
 const INDEX = '_index/repositories';
@@ -43,6 +45,10 @@ export class RepositoryIndex {
   private known = new Set<string>();
   private complete = false;
   private building: Promise<void> | null = null;
+  private stopped = false;
+  /** A read-only core lists by walking and never writes the index. */
+  readOnly = false;
+  onBuildError?: (e: unknown) => void;
 
   constructor(
     private readonly storage: Storage,
@@ -59,9 +65,16 @@ export class RepositoryIndex {
     this.known.add(repo);
   }
 
-  /** Repositories in byte order after `after`, at most `limit`. */
+  /**
+   * Repositories in byte order after `after`, at most `limit`. Until the index of a store
+   * written before it existed is complete, the page comes from an ordered walk of the tree
+   * (as cheap per page, a little slower) while the index is built in the background.
+   */
   async page(after: string | undefined, limit: number): Promise<{ names: string[]; more: boolean }> {
-    await this.ensureComplete();
+    if (!(await this.isComplete())) {
+      this.buildInBackground();
+      return walkRepositoriesPage(this.storage, after, limit);
+    }
     const r = await this.storage.listMetaPage(
       INDEX,
       after === undefined ? undefined : encodeRepositoryName(after),
@@ -81,21 +94,40 @@ export class RepositoryIndex {
     }
   }
 
-  private async ensureComplete(): Promise<void> {
-    if (this.complete) return;
-    if (await this.storage.statMeta(COMPLETE)) {
-      this.complete = true;
-      return;
-    }
-    this.building ??= (async () => {
-      // Many small durable writes: in parallel, so a large store is indexed in seconds, not minutes.
+  /** Wait for a build in progress (tests, benchmarks); false on a read-only core, which never builds. */
+  async built(): Promise<boolean> {
+    if (await this.isComplete()) return true;
+    this.buildInBackground();
+    await this.building;
+    return this.complete;
+  }
+
+  /** Stop a build in progress (it resumes, from the start, on the next page after a restart). */
+  async close(): Promise<void> {
+    this.stopped = true;
+    await this.building;
+  }
+
+  private async isComplete(): Promise<boolean> {
+    if (this.complete) return true;
+    if (await this.storage.statMeta(COMPLETE)) this.complete = true;
+    return this.complete;
+  }
+
+  private buildInBackground(): void {
+    if (this.building || this.readOnly || this.stopped) return;
+    this.building = (async () => {
       const all = await this.walk();
-      for (let i = 0; i < all.length; i += 64) await Promise.all(all.slice(i, i + 64).map((repo) => this.note(repo)));
+      // Many small durable writes: in parallel, so a large store is indexed in seconds, not minutes.
+      for (let i = 0; i < all.length && !this.stopped; i += 64)
+        await Promise.all(all.slice(i, i + 64).map((repo) => this.note(repo)));
+      if (this.stopped) return;
       await this.storage.writeMeta(COMPLETE, new Date().toISOString());
       this.complete = true;
-    })().finally(() => {
-      this.building = null;
-    });
-    await this.building;
+    })()
+      .catch((e: unknown) => this.onBuildError?.(e)) // the next page tries again
+      .finally(() => {
+        this.building = null;
+      });
   }
 }
