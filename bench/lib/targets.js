@@ -172,13 +172,10 @@ ${
 }
 
 /**
- * The node flags `npm start` and the Docker image start portcullis with (a 2 MiB young generation,
- * see bench/README.md), so the benchmarks measure it as users run it; BENCH_PORTCULLIS_NODE_ARGS
- * replaces them (e.g. '' for node's defaults).
+ * Extra node flags for every portcullis the benchmarks start (BENCH_PORTCULLIS_NODE_ARGS, e.g.
+ * '--max-semi-space-size=1'); none by default, as `npm start` and the Docker image run it.
  */
-export const PORTCULLIS_NODE_ARGS = (process.env.BENCH_PORTCULLIS_NODE_ARGS ?? '--max-semi-space-size=2')
-  .split(' ')
-  .filter(Boolean);
+export const PORTCULLIS_NODE_ARGS = (process.env.BENCH_PORTCULLIS_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
 export async function startPortcullis(root, { upstream, storage, htpasswd, tls, extraNodeArgs = [], env = {} }) {
   const port = await freePort();
