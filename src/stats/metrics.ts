@@ -82,6 +82,8 @@ export class GatewayMetrics {
       help: 'portcullis version (value is always 1)',
       labelNames: ['version', 'node'],
       registers,
+      // A --workers group merges its workers' metrics: the same fact from each, not a sum.
+      aggregator: 'first',
     }).set({ version: opts.version, node: process.version }, 1);
 
     const connections = opts.connections;
@@ -190,6 +192,8 @@ export class GatewayMetrics {
       help: 'Whether a registry backend service (upstream member or storage) is healthy (1) or not (0)',
       labelNames: ['service', 'kind'],
       registers,
+      // In a --workers group: up only while every worker finds it up.
+      aggregator: 'min',
       async collect() {
         this.reset();
         try {
@@ -303,6 +307,8 @@ export class GatewayMetrics {
       help: 'Bytes held by a mirror alone (blobs no pushed image shares), as last measured',
       labelNames: ['mirror', 'remote'],
       registers: [this.registry],
+      // Every worker of a group measures the same storage.
+      aggregator: 'max',
       collect() {
         this.reset();
         for (const m of read()) this.set({ mirror: m.prefix, remote: m.remote }, m.cacheBytes);

@@ -160,6 +160,9 @@ t.test('/nginx_status sums the workers: deltas match the requests sent', async (
       .filter((l) => l.startsWith('portcullis_connections_accepted_total'))
       .join('\n');
   t.ok(total(a), '/metrics has the accepted-connections counter');
+  // Facts every worker states alike are merged, not summed.
+  t.match(a, /^portcullis_build_info\{[^}]*\} 1$/m, 'build_info is 1 for the group, not 1 per worker');
+  t.match(a, /^portcullis_service_up\{[^}]*\} 1$/m, 'service_up is 1 for a healthy service, not 1 per worker');
   t.equal(
     Number(/ (\d+)$/.exec(total(b))?.[1]) - Number(/ (\d+)$/.exec(total(a))?.[1]),
     1,

@@ -121,7 +121,10 @@ if (missing) {
     if (opts.tagSchema) {
       // registry:2 keeps no usage figures: the page says so and counts the tags from tags/list.
       t.equal(await page.locator('#store-note').getAttribute('data-state'), 'unavailable', 'usage unavailable');
-      t.match(await page.locator('#store-note').textContent(), /sizes, tag counts and push\/pull times are unavailable/);
+      t.match(
+        await page.locator('#store-note').textContent(),
+        /sizes, tag counts and push\/pull times are unavailable/,
+      );
       t.equal(await page.locator('#tag-count').textContent(), '2 tags', 'the tag count tags/list gives');
       t.match(await page.locator('#repo-times').textContent(), /unavailable from this registry/);
       t.equal(await page.locator('#repos .meta').textContent(), '', 'no figures next to the name');
