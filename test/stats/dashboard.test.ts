@@ -97,6 +97,7 @@ t.test(
     await page.waitForFunction(() => document.getElementById('total-requests')?.textContent === '1');
     t.equal(await page.locator('#recent tr[data-kind]').count(), 0, 'no pushes yet');
     t.equal(await text(page, 'total-pushes'), '0');
+    t.notOk(await page.locator('#workers-card').isVisible(), 'one process: no workers card');
 
     // Traffic while the page is open: a long download holds a connection in writing.
     const long = await rawConnect(h.port);
