@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { mkdir, writeFile, rm } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import { backgroundLoad, gitCommit } from './lib/report.js';
-import { cpuSeconds } from './lib/sys.js';
+import { cpuSeconds, median, skopeo } from './lib/sys.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { makeOciImage, fileDigest } = await import(join(ROOT, 'dist/test/helpers/oci-image.js'));
@@ -29,19 +29,6 @@ const { startRemote, writeCredentials, REMOTE_USER, REMOTE_PASSWORD } = await im
 const SIZE_MB = Number(process.env.BENCH_SIZE_MB ?? 512);
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const log = (...a) => console.log(`[mirror ${new Date().toISOString().slice(11, 19)}]`, ...a);
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-
-function skopeo(args, home) {
-  const r = spawnSync('skopeo', args, {
-    env: { ...process.env, HOME: home, XDG_DATA_HOME: join(home, 'data') },
-    encoding: 'utf8',
-    timeout: 1_800_000,
-  });
-  if (r.status !== 0) throw new Error(`skopeo ${args[0]} failed: ${r.stderr}`);
-}
 
 const work = await tempDir('portcullis-bench-mirror-');
 const remote = await startRemote();

@@ -10,11 +10,12 @@
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFile, mkdir, readdir } from 'node:fs/promises';
-import { spawnSync } from 'node:child_process';
+import { median, skopeo } from './lib/sys.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { startSwift, swiftMissing } = await import(join(ROOT, 'dist/test/helpers/swift.js'));
 const { makeOciImage, fileDigest } = await import(join(ROOT, 'dist/test/helpers/oci-image.js'));
+const { registry2Binary, registry2Config } = await import(join(ROOT, 'dist/test/helpers/registry2-config.js'));
 const { startPortcullis, freePort, tempDir, removeDir, startProcess, waitForHttp } = await import(
   join(ROOT, 'dist/test/helpers/processes.js')
 );
@@ -22,19 +23,6 @@ const { startPortcullis, freePort, tempDir, removeDir, startProcess, waitForHttp
 const SIZE_MB = Number(process.env.BENCH_SIZE_MB ?? 256);
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const log = (...a) => console.log(`[s3 ${new Date().toISOString().slice(11, 19)}]`, ...a);
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-
-function skopeo(args, home) {
-  const r = spawnSync('skopeo', args, {
-    env: { ...process.env, HOME: home, XDG_DATA_HOME: join(home, 'data') },
-    encoding: 'utf8',
-    timeout: 1_800_000,
-  });
-  if (r.status !== 0) throw new Error(`skopeo ${args[0]} failed: ${r.stderr}`);
-}
 
 const why = swiftMissing();
 if (why) {
@@ -68,33 +56,26 @@ try {
   const config = join(work, 'registry.yml');
   await writeFile(
     config,
-    [
-      'version: 0.1',
-      'log:',
-      '  level: warn',
-      '  accesslog:',
-      '    disabled: true',
-      'storage:',
-      '  s3:',
-      `    accesskey: ${swift.accessKey}`,
-      `    secretkey: ${swift.secretKey}`,
-      `    region: ${swift.region}`,
-      `    regionendpoint: ${swift.endpoint}`,
-      `    bucket: ${regBucket}`,
-      '    secure: false',
-      '    v4auth: true',
-      '    rootdirectory: /registry',
-      '  redirect:',
-      '    disable: true',
-      '  delete:',
-      '    enabled: true',
-      'http:',
-      `  addr: 127.0.0.1:${regPort}`,
-      '  secret: bench',
-    ].join('\n'),
+    registry2Config({
+      port: regPort,
+      secret: 'bench',
+      storage: [
+        '  s3:',
+        `    accesskey: ${swift.accessKey}`,
+        `    secretkey: ${swift.secretKey}`,
+        `    region: ${swift.region}`,
+        `    regionendpoint: ${swift.endpoint}`,
+        `    bucket: ${regBucket}`,
+        '    secure: false',
+        '    v4auth: true',
+        '    rootdirectory: /registry',
+        '  redirect:',
+        '    disable: true',
+      ],
+    }),
   );
   // aws-sdk-go in registry:2 panics on a CA bundle with its custom transport; the store is plain HTTP anyway.
-  const reg = startProcess('docker-registry', ['serve', config], {
+  const reg = startProcess(registry2Binary(), ['serve', config], {
     env: { OTEL_TRACES_EXPORTER: 'none', AWS_CA_BUNDLE: '' },
   });
   stops.push(() => reg.stop());

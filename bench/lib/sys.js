@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { join } from 'node:path';
 
 export const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 export const IS_ROOT = typeof process.geteuid === 'function' && process.geteuid() === 0;
@@ -223,4 +224,14 @@ export function median(xs) {
   if (!s.length) return NaN;
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** skopeo with its own HOME (auth file, blob-info cache), so repetitions do not share state; throws on failure. */
+export function skopeo(args, home) {
+  const r = spawnSync('skopeo', args, {
+    env: { ...process.env, HOME: home, XDG_DATA_HOME: join(home, 'data') },
+    encoding: 'utf8',
+    timeout: 1_800_000,
+  });
+  if (r.status !== 0) throw new Error(`skopeo ${args[0]} failed: ${r.stderr}`);
 }

@@ -1,7 +1,10 @@
 // Start the systems under test on loopback: registry:2, nginx (seed and tuned), portcullis (proxy and embedded).
 import { writeFile, mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { hasCommand, run, mustRun, log, freePort, startProcess, waitForHttp, IS_ROOT } from './sys.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export const USER = 'bench';
 export const PASSWORD = 'bench-password-1';
@@ -62,30 +65,18 @@ export async function makeCert(dir) {
   return { cert, key };
 }
 
-/** Debian's registry:2 with the config test/helpers/processes.ts uses: filesystem storage, secret, warn, no access log. */
+/** Debian's registry:2 with the tests' configuration (test/helpers/registry2-config.ts, from dist: build first). */
 export async function startRegistry2(dir) {
   const port = await freePort();
   const root = join(dir, 'data');
-  const config = [
-    'version: 0.1',
-    'log:',
-    '  level: warn',
-    '  accesslog:',
-    '    disabled: true',
-    'storage:',
-    '  filesystem:',
-    `    rootdirectory: ${root}`,
-    '  delete:',
-    '    enabled: true',
-    'http:',
-    `  addr: 127.0.0.1:${port}`,
-    '  secret: portcullis-bench-secret',
-  ].join('\n');
+  const { filesystemStorage, registry2Binary, registry2Config } = await import(
+    join(ROOT, 'dist/test/helpers/registry2-config.js')
+  );
+  const config = registry2Config({ port, secret: 'portcullis-bench-secret', storage: filesystemStorage(root) });
   await mkdir(dir, { recursive: true });
   const file = join(dir, 'config.yml');
   await writeFile(file, config);
-  const bin = hasCommand('docker-registry') ? 'docker-registry' : 'registry';
-  const h = startProcess('registry:2', bin, ['serve', file], { env: { OTEL_TRACES_EXPORTER: 'none' } });
+  const h = startProcess('registry:2', registry2Binary(), ['serve', file], { env: { OTEL_TRACES_EXPORTER: 'none' } });
   const url = `http://127.0.0.1:${port}`;
   await waitForHttp(`${url}/v2/`, 20_000, h);
   return { handle: h, port, url };

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { filesystemStorage, registry2Binary, registry2Config } from './registry2-config.js';
 
 export const execFileP = promisify(execFile);
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -139,25 +140,14 @@ export async function startRegistry2(
   const port = opts.port ?? (await freePort());
   const configDir = await tempDir('registry2-');
   const root = opts.root ?? join(configDir, 'data');
-  const config = [
-    'version: 0.1',
-    'log:',
-    '  level: warn',
-    '  accesslog:',
-    '    disabled: true',
-    'storage:',
-    '  filesystem:',
-    `    rootdirectory: ${root}`,
-    '  delete:',
-    '    enabled: true',
-    'http:',
-    `  addr: 127.0.0.1:${port}`,
-    `  secret: ${opts.secret ?? 'portcullis-test-secret'}`,
-  ].join('\n');
+  const config = registry2Config({
+    port,
+    secret: opts.secret ?? 'portcullis-test-secret',
+    storage: filesystemStorage(root),
+  });
   const file = join(configDir, 'config.yml');
   await writeFile(file, config);
-  const bin = hasCommand('docker-registry') ? 'docker-registry' : 'registry';
-  const running = startProcess(bin, ['serve', file], { env: { OTEL_TRACES_EXPORTER: 'none' } });
+  const running = startProcess(registry2Binary(), ['serve', file], { env: { OTEL_TRACES_EXPORTER: 'none' } });
   const url = `http://127.0.0.1:${port}`;
   await waitForHttp(`${url}/v2/`, 20_000, running);
   // Stopping also removes the config dir (and the data, unless the caller owns the root).
