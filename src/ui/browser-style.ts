@@ -50,7 +50,7 @@ tr.tag-row{cursor:pointer}tr.tag-row:hover td{background:var(--panel2)}
 #repos li button{display:flex;gap:8px;align-items:baseline}#repos .name{flex:1;min-width:0;overflow:hidden;text-overflow:ellipsis}
 #repos .meta{flex:none;color:var(--muted);font-family:system-ui,sans-serif;font-size:11.5px}
 #store-note{font-size:12px;margin:10px 0 0}#store-note:empty{display:none}
-#repo-times{font-size:12px;margin:-4px 0 8px}#repo-times:empty{display:none}
+#tag-count{text-transform:none;letter-spacing:0;font-weight:500}#repo-times{font-size:12px;margin:-4px 0 8px}#repo-times:empty{display:none}
 td.tag .kind{font-family:system-ui,sans-serif;font-size:11.5px;margin-top:2px}
 td.tag .kind .chip{margin-left:4px}
 td.created,td.pushed,td.pulled{white-space:nowrap}

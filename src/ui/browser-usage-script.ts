@@ -60,7 +60,9 @@ function renderStoreNote() {
   const note = $('store-note');
   note.dataset.state = usage.state;
   if (usage.state === 'available') {
-    const store = usage.store && typeof usage.store.bytes === 'number' ? 'Store: ' + human(usage.store.bytes) + ', every blob once. ' : '';
+    // The store total is null until a store written before it existed has been counted once.
+    const store = usage.store && typeof usage.store.bytes === 'number' ? 'Store: ' + human(usage.store.bytes) + ', every blob once. '
+      : 'Store total not counted yet. ';
     note.textContent = store + 'Sizes count a layer shared by a repository\\'s images once; a layer shared between repositories counts in each.';
   } else if (usage.state === 'unavailable') {
     note.textContent = 'Repository sizes, tag counts and push/pull times are unavailable: this registry does not report them.';

@@ -65,6 +65,7 @@ if (missing) {
       `docker://127.0.0.1:${port}/${ref}`,
     ]);
   const LABELS = { 'org.opencontainers.image.source': 'https://example.com/team/app', maintainer: 'team@example.com' };
+  const started = Date.now();
   const v1 = await makeOciImage(join(work, 'v1'), {
     layerSizes: [3000, 70_000],
     created: '2026-11-30T10:00:00.000Z',
@@ -161,6 +162,33 @@ if (missing) {
       await page.locator('#repos button[data-repo="team/app"]').waitFor();
       t.same((await repoNames(page)).sort(), ['lib/tool', 'team/app', 'team/many'], 'every pushed repository');
 
+      // Figures from the usage extension: 120 tags of one image take the room of one image.
+      const many = page.locator('#repos button[data-repo="team/many"] .meta[data-bytes]');
+      await many.waitFor();
+      t.equal(await many.getAttribute('data-tags'), '120', '120 tags');
+      t.equal(
+        await many.getAttribute('data-bytes'),
+        String(imageSize(v2) + Buffer.byteLength(v2Manifest)),
+        'the size of one image: the manifest, config and layers its 120 tags share, counted once',
+      );
+      t.match(await many.textContent(), /^120 tags · \d+\.\d KiB$/);
+      const appUsage = JSON.parse(
+        (await fetchInsecure(`${registry}/v2/team/app/_portcullis/usage`, { headers: { authorization: adminAuth } }))
+          .body,
+      );
+      const app = page.locator('#repos button[data-repo="team/app"] .meta[data-bytes]');
+      await app.waitFor();
+      t.same(
+        [await app.getAttribute('data-tags'), await app.getAttribute('data-bytes')],
+        [String(appUsage.tags), String(appUsage.bytes)],
+        'team/app: the figures the registry keeps',
+      );
+      t.equal(await page.locator('#store-note').getAttribute('data-state'), 'available');
+      t.match(
+        await page.locator('#store-note').textContent(),
+        /^(Store: .+, every blob once|Store total not counted yet)\. Sizes count a layer shared by a repository's images once/,
+      );
+
       await page.fill('#filter', 'too');
       await page.waitForFunction(() => document.querySelectorAll('#repos button').length === 1);
       t.same(await repoNames(page), ['lib/tool'], 'typing filters the list');
@@ -170,6 +198,10 @@ if (missing) {
 
       await page.click('#repos button[data-repo="team/app"]');
       await row(page, 'v1').locator('td.size[data-bytes]').waitFor();
+      await page.locator('#repo-times .last-pushed').waitFor();
+      t.match(await page.locator('#tag-count').textContent(), /^3 tags · /, 'tag count and size above the tags');
+      const pushedAt = Date.parse((await page.locator('#repo-times .last-pushed').getAttribute('title')) ?? '');
+      t.ok(pushedAt >= started && pushedAt <= Date.now(), 'last pushed: during this test');
       t.same(
         await page.locator('tr.tag-row').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.tag)),
         ['multi', 'v1', 'v2'],
