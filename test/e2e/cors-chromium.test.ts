@@ -11,6 +11,7 @@ import t from 'tap';
 import http from 'node:http';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
+import { CHROMIUM, launchChromium } from '../helpers/chromium.js';
 import { makeOciImage } from '../helpers/oci-image.js';
 import {
   startPortcullis,
@@ -23,7 +24,6 @@ import {
   hasCommand,
 } from '../helpers/processes.js';
 
-const CHROMIUM = process.env.E2E_CHROMIUM ?? '/usr/bin/chromium';
 const MANIFEST_ACCEPT =
   'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json';
 
@@ -111,7 +111,6 @@ const missing = !existsSync(CHROMIUM)
 if (missing) {
   t.plan(0, missing);
 } else {
-  const { chromium } = await import('playwright-core');
   const work = await tempDir();
   t.teardown(() => removeDir(work));
 
@@ -211,18 +210,7 @@ if (missing) {
   });
 
   t.test('headless Chromium: a page from the allowed origin lists tags and fetches a manifest', async (t) => {
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-      ],
-      timeout: 120_000,
-    });
+    const browser = await launchChromium({ timeoutMs: 120_000 });
     t.teardown(() => browser.close());
     const context = await browser.newContext();
     const page = await context.newPage();
@@ -286,18 +274,7 @@ if (missing) {
   });
 
   t.test('headless Chromium: a page from an origin that is not allowed is blocked', async (t) => {
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-      ],
-      timeout: 120_000,
-    });
+    const browser = await launchChromium({ timeoutMs: 120_000 });
     t.teardown(() => browser.close());
     const page = await (await browser.newContext()).newPage();
     const logFrom = gw.output().length;

@@ -1,5 +1,5 @@
 /**
- * What the repository browser tests share: Debian's Chromium driven by playwright-core, an
+ * What the repository browser tests share: Chromium (helpers/chromium.ts), an
  * htpasswd file and access rules with an all-rights user (admin) and a read-only one (viewer),
  * and a page opened and signed in at a given viewport.
  */
@@ -7,9 +7,10 @@ import { writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
+import { CHROMIUM } from './chromium.js';
 import { execFileP, hasCommand } from './processes.js';
 
-export const CHROMIUM = '/usr/bin/chromium';
+export { CHROMIUM, launchChromium } from './chromium.js';
 
 const ACCESS = `
 rules:
@@ -43,21 +44,6 @@ export async function userFlags(dir: string): Promise<string[]> {
   const access = join(dir, 'access.yaml');
   await writeFile(access, ACCESS);
   return ['--htpasswd', htpasswd, '--access', access];
-}
-
-export async function launchChromium(): Promise<Browser> {
-  const { chromium } = await import('playwright-core');
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--no-first-run',
-    ],
-  });
 }
 
 /** A fresh context at width x height on the browser page, signed in as user when given. */

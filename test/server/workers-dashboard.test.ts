@@ -7,10 +7,9 @@
 import t from 'tap';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { CHROMIUM, launchChromium } from '../helpers/chromium.js';
 import { startPortcullis, freePort, tempDir, removeDir, fetchInsecure, waitForHttp } from '../helpers/processes.js';
-
-const CHROMIUM = '/usr/bin/chromium';
 
 interface Status {
   group: { workers: { id: number; pid: number }[]; connections: { accepted: number } };
@@ -41,10 +40,7 @@ t.test(
         .sort()
         .join(',');
 
-    const browser: Browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
-    });
+    const browser: Browser = await launchChromium();
     t.teardown(() => browser.close());
     // Script errors only: the page whose worker is killed logs its lost event stream, as it should.
     const problems: string[] = [];

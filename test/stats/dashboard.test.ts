@@ -8,26 +8,11 @@ import t from 'tap';
 import { copyFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import { CHROMIUM, launchChromium } from '../helpers/chromium.js';
 import { ROOT, removeDir, tempDir } from '../helpers/processes.js';
 import { get, rawConnect, sleep, startHarness, type Harness } from './fixtures/harness.js';
 import { simulatePull, simulatePush } from './fixtures/traffic.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-
-async function launch(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--no-first-run',
-    ],
-  });
-}
 
 // biome-ignore lint/performance/useDomNodeTextContent: the page as rendered is what the user reads
 const text = (page: Page, id: string) => page.locator(`#${id}`).innerText();
@@ -78,7 +63,7 @@ t.test(
     ]);
     const dir = await tempDir('stats-dashboard-');
     t.teardown(() => removeDir(dir));
-    const browser = await launch();
+    const browser = await launchChromium();
     t.teardown(() => browser.close());
     const page = await browser.newPage({ viewport: { width: 1440, height: 1000 }, deviceScaleFactor: 1 });
     const problems: string[] = [];
