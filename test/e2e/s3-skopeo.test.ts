@@ -20,6 +20,8 @@ import {
   PORTCULLIS_BIN,
   removeDir,
   skopeo,
+  skopeoPull,
+  skopeoPush,
   startPortcullis,
   tempDir,
   type Running,
@@ -93,23 +95,11 @@ if (why) {
     async (t) => {
       const start = await rss(a.pid);
       let t0 = Date.now();
-      await skopeo([
-        'copy',
-        '--dest-tls-verify=false',
-        '--preserve-digests',
-        `oci:${img.dir}:v1`,
-        `docker://${a.host}/e2e/app:v1`,
-      ]);
+      await skopeoPush(`${img.dir}:v1`, `${a.host}/e2e/app:v1`);
       const push = Date.now() - t0;
       t0 = Date.now();
       const back = join(work, 'back');
-      await skopeo([
-        'copy',
-        '--src-tls-verify=false',
-        '--preserve-digests',
-        `docker://${b.host}/e2e/app:v1`,
-        `oci:${back}:v1`,
-      ]);
+      await skopeoPull(`${b.host}/e2e/app:v1`, `${back}:v1`);
       const pull = Date.now() - t0;
       t.same(await allBlobsMatch(back, img.blobs), [], 'every blob (manifest, config, layers) identical');
       // One 8 MiB part buffered per upload; buffering the layer would add >= 64 MiB.
@@ -139,27 +129,13 @@ if (why) {
       layerSizes: [1 << 20],
       archs: ['amd64', 'arm64'],
     });
-    await skopeo([
-      'copy',
-      '--all',
-      '--dest-tls-verify=false',
-      '--preserve-digests',
-      `oci:${multi.dir}:m`,
-      `docker://${b.host}/e2e/multi:m`,
-    ]);
+    await skopeoPush(`${multi.dir}:m`, `${b.host}/e2e/multi:m`, ['--all']);
     const raw = JSON.parse(
       (await skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${a.host}/e2e/multi:m`])).stdout,
     );
     t.equal(raw.mediaType, 'application/vnd.oci.image.index.v1+json');
     const back = join(work, 'multi-back');
-    await skopeo([
-      'copy',
-      '--all',
-      '--src-tls-verify=false',
-      '--preserve-digests',
-      `docker://${a.host}/e2e/multi:m`,
-      `oci:${back}:m`,
-    ]);
+    await skopeoPull(`${a.host}/e2e/multi:m`, `${back}:m`, ['--all']);
     t.same(await allBlobsMatch(back, multi.blobs), [], 'index, both manifests, configs and layers identical');
   });
 
@@ -194,13 +170,7 @@ if (why) {
       const c = await instance(['--storage-redirect']);
       const before = await sentBytes(c.url);
       const back = join(work, 'redirected');
-      await skopeo([
-        'copy',
-        '--src-tls-verify=false',
-        '--preserve-digests',
-        `docker://${c.host}/e2e/app:v1`,
-        `oci:${back}:v1`,
-      ]);
+      await skopeoPull(`${c.host}/e2e/app:v1`, `${back}:v1`);
       t.same(await allBlobsMatch(back, img.blobs), [], 'every blob identical');
       const sent = (await sentBytes(c.url)) - before;
       t.ok(
@@ -323,13 +293,7 @@ if (why) {
       'abandoned multipart uploads aborted',
     );
     const back = join(work, 'after-gc');
-    await skopeo([
-      'copy',
-      '--src-tls-verify=false',
-      '--preserve-digests',
-      `docker://${b.host}/e2e/app:v1`,
-      `oci:${back}:v1`,
-    ]);
+    await skopeoPull(`${b.host}/e2e/app:v1`, `${back}:v1`);
     t.same(await allBlobsMatch(back, img.blobs), [], 'the tagged image still pulls whole');
     const bad = await execFileP(
       process.execPath,
@@ -354,22 +318,10 @@ if (why) {
     );
     t.teardown(() => fs.stop());
     let t0 = Date.now();
-    await skopeo([
-      'copy',
-      '--dest-tls-verify=false',
-      '--preserve-digests',
-      `oci:${img.dir}:v1`,
-      `docker://127.0.0.1:${port}/e2e/app:v1`,
-    ]);
+    await skopeoPush(`${img.dir}:v1`, `127.0.0.1:${port}/e2e/app:v1`);
     const push = Date.now() - t0;
     t0 = Date.now();
-    await skopeo([
-      'copy',
-      '--src-tls-verify=false',
-      '--preserve-digests',
-      `docker://127.0.0.1:${port}/e2e/app:v1`,
-      `oci:${join(work, 'fs-back')}:v1`,
-    ]);
+    await skopeoPull(`127.0.0.1:${port}/e2e/app:v1`, `${join(work, 'fs-back')}:v1`);
     const pull = Date.now() - t0;
     // The comparison is only worth printing if the same image came back.
     t.same(await allBlobsMatch(join(work, 'fs-back'), img.blobs), [], 'every blob identical on filesystem storage too');

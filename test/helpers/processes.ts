@@ -178,3 +178,20 @@ export async function skopeo(
 ): Promise<{ stdout: string; stderr: string }> {
   return execFileP('skopeo', args, { timeout: opts.timeoutMs ?? 600_000, maxBuffer: 64 << 20 });
 }
+
+/** skopeo copy from an OCI layout (`dir:tag`) to `host/repo:tag` over plain HTTP or self-signed TLS, digests kept. */
+export function skopeoPush(layout: string, ref: string, extra: string[] = []) {
+  return skopeo([
+    'copy',
+    '--dest-tls-verify=false',
+    '--preserve-digests',
+    ...extra,
+    `oci:${layout}`,
+    `docker://${ref}`,
+  ]);
+}
+
+/** skopeo copy from `host/repo:tag` into an OCI layout (`dir:tag`), digests kept. */
+export function skopeoPull(ref: string, layout: string, extra: string[] = []) {
+  return skopeo(['copy', '--src-tls-verify=false', '--preserve-digests', ...extra, `docker://${ref}`, `oci:${layout}`]);
+}
