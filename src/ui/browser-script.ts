@@ -347,6 +347,9 @@ function details(repo, tag, d) {
     catch { getSelection().selectAllChildren(code); copy.textContent = 'Press Ctrl+C'; }
   } }, 'Copy');
   box.append(el('div', { class: 'pull' }, code, copy));
+  box.append(el('div', { class: 'untag' }, el('button', { type: 'button', class: 'danger', 'data-untag': tag,
+    onclick: () => untag(repo, tag) }, 'Remove tag only'),
+    el('span', { class: 'muted' }, ' the manifest stays, reachable by digest and by other tags')));
   if (!d) { box.append(el('div', { class: 'muted' }, 'manifest not loaded')); return box; }
   const m = d.m;
   box.append(el('div', { class: 'mono full-digest' }, m.digest), el('div', { class: 'muted' }, m.type));
@@ -396,6 +399,19 @@ async function removeTag(repo, tag, m) {
     await openRepo(repo);
   } catch (e) {
     status('Delete refused: ' + e.message, 'error');
+  }
+}
+
+/** DELETE of the tag itself ("Deleting tags" in the distribution spec); registry:2 2.8 refuses it (UNSUPPORTED). */
+async function untag(repo, tag) {
+  if (!confirm('Remove tag ' + repo + ':' + tag + '?\\n\\nThe manifest stays, reachable by its digest and by any other tag.')) return;
+  try {
+    await api('/v2/' + repo + '/manifests/' + tag, { method: 'DELETE' });
+    manifests.clear();
+    status('Removed tag ' + repo + ':' + tag, 'info');
+    await openRepo(repo);
+  } catch (e) {
+    status('Removing the tag refused: ' + e.message, 'error');
   }
 }
 

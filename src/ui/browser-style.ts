@@ -47,6 +47,7 @@ tr.tag-row{cursor:pointer}tr.tag-row:hover td{background:var(--panel2)}
 .scroll{overflow-x:auto}
 #tag-filter{width:100%;max-width:320px;margin-bottom:8px}
 #more-tags{margin-top:10px}
+.untag{margin:4px 0 2px;font-size:12.5px}.untag button{font-size:12.5px;padding:3px 8px}
 #repos li button{display:flex;gap:8px;align-items:baseline}#repos .name{flex:1;min-width:0;overflow:hidden;text-overflow:ellipsis}
 #repos .meta{flex:none;color:var(--muted);font-family:system-ui,sans-serif;font-size:11.5px}
 #store-note{font-size:12px;margin:10px 0 0}#store-note:empty{display:none}

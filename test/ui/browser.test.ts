@@ -19,6 +19,7 @@ import {
   browserTestsMissing,
   launchChromium,
   openBrowserPage,
+  shownTags,
   tagRow as row,
   userFlags,
 } from '../helpers/ui-browser.js';
@@ -348,6 +349,33 @@ if (missing) {
     t.match(await page.locator('#status').textContent(), /403 DENIED/, 'the refusal is shown');
     t.equal(await row(page, 'v2').count(), 1, 'the tag is still listed');
     t.equal(await headStatus('v2'), 200, 'and still in the registry');
+    await page.context().close();
+  });
+
+  t.test('an allowed user removes a tag only: the manifest stays, reachable by digest', async (t) => {
+    await push(v2, 'lib/tool:2.0');
+    const page = await open(t, 1280, 800, ADMIN);
+    await page.click('#repos button[data-repo="lib/tool"]');
+    await row(page, '2.0').locator('td.size[data-bytes]').waitFor();
+    await row(page, '2.0').locator('td').first().click();
+    let asked = '';
+    page.once('dialog', (d) => {
+      asked = d.message();
+      void d.accept();
+    });
+    await page.locator('tr.detail-row:not([hidden]) button[data-untag="2.0"]').click();
+    await page.locator('#status.info').waitFor();
+    t.match(asked, /Remove tag lib\/tool:2\.0\?/, 'asked to confirm first');
+    await row(page, '1.0').waitFor();
+    t.same(await shownTags(page), ['1.0'], 'the tag is gone from the page, the other stays');
+    const head = (ref: string) =>
+      fetchInsecure(`${registry}/v2/lib/tool/manifests/${ref}`, {
+        method: 'HEAD',
+        headers: { accept: ACCEPT, authorization: adminAuth },
+      }).then((r) => r.status);
+    t.equal(await head('2.0'), 404, 'the tag is gone from the registry');
+    t.equal(await head(v2.manifest.digest), 200, 'the manifest stays');
+    t.equal(await head('1.0'), 200, 'the other tag of the same manifest stays');
     await page.context().close();
   });
 
