@@ -22,6 +22,8 @@ export interface Backend {
   close(): Promise<void>;
   /** Recorded pull/push times of a repository, with what is not flushed yet (embedded, writable). */
   usage?(repository: string): Promise<import('../registry/usage/usage-recorder.js').RepositoryUsage>;
+  /** Storage per repository and the store total (embedded backend). */
+  storageUsage?(topN: number): Promise<import('../registry/index.js').StorageUsage>;
   /** Pull-through mirrors' hits, misses, bytes and cache size (embedded backend with --mirror). */
   mirrorCounters?(): MirrorCounters[];
 }

@@ -62,6 +62,7 @@ export async function createEmbeddedBackend(
     internalOrigins: new Set(),
     handle: (ctx) => (mirrors ? mirrors.handle(ctx.req, ctx.res, ctx.route) : core.handle(ctx.req, ctx.res, ctx.route)),
     mirrorCounters: mirrors ? () => mirrors.counters() : undefined,
+    storageUsage: (topN) => core.storageUsage(topN),
     usage: core.usage ? (repository) => core.usage!.read(repository) : undefined,
     async health() {
       const h = await core.health();

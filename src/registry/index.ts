@@ -9,6 +9,7 @@ import { KeyedLock, ManifestCache, UploadHashes, type CoreContext } from './cont
 import { RepositoryStore } from './repository.js';
 import { UsageRecorder } from './usage/usage-recorder.js';
 import { countingPublishedBlobs, StoreTotal } from './usage/store-total.js';
+import { UsageSurvey, type StorageUsage } from './usage/usage-survey.js';
 import { dispatch } from './routes.js';
 import { FilesystemStorage } from './storage/filesystem.js';
 import type { S3Storage } from './storage/s3.js';
@@ -24,6 +25,7 @@ export { collectGarbage, type GcOptions, type GcResult } from './gc.js';
 export type { Storage } from './storage/types.js';
 export { UsageRecorder, type RepositoryUsage } from './usage/usage-recorder.js';
 export type { RepositorySize } from './usage/repository-sizes.js';
+export type { StorageUsage } from './usage/usage-survey.js';
 export { FilesystemStorage } from './storage/filesystem.js';
 export type { S3Options } from './storage/s3-client.js';
 export { isS3Url, parseS3Url, type S3Location } from './storage/location.js';
@@ -66,6 +68,8 @@ export interface RegistryCore {
    * here. `route` is the request's classification when the caller already has it.
    */
   handle(req: IncomingMessage, res: ServerResponse, route?: RegistryRoute): Promise<void>;
+  /** Storage per repository (the `topN` largest, the rest summed) and the store total. */
+  storageUsage(topN: number): Promise<StorageUsage>;
   health(): Promise<{ healthy: boolean; detail: string }>;
   /** Every repository (unsorted). */
   listRepositories(): Promise<string[]>;
@@ -115,8 +119,10 @@ export async function createRegistryCore(opts: RegistryCoreOptions): Promise<Reg
     manifests: new ManifestCache(),
     locks: new KeyedLock(),
   };
+  const survey = new UsageSurvey(repos, storeTotal, logger);
   let closed = false;
   return {
+    storageUsage: (topN) => survey.figures(topN),
     storage,
     repos,
     usage,
@@ -136,6 +142,7 @@ export async function createRegistryCore(opts: RegistryCoreOptions): Promise<Reg
       closed = true;
       await usage?.stop().catch(() => {});
       await storeTotal.stop().catch(() => {});
+      await survey.stop();
       await repos.index.close();
       ctx.hashes.clear();
       ctx.manifests.clear();

@@ -144,6 +144,7 @@ async function provision(r: Resolved, logger: Logger, cleanup: Cleanup, group?: 
     version: VERSION,
     health: () => backend.health(),
     mirrors: backend.mirrorCounters ? () => backend.mirrorCounters!() : undefined,
+    storage: backend.storageUsage ? (topN) => backend.storageUsage!(topN) : undefined,
     logger,
     group: group?.stats,
   });

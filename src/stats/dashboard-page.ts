@@ -209,6 +209,22 @@ function renderMirrors(list){
   });
 }
 
+function renderStorage(s){
+  var card=$('storage-card');card.hidden=!s;if(!s)return;
+  set('store-total',s.store?fmtBytes(s.store.bytes)+' in '+fmtNum(s.store.blobs)+' blobs, each counted once':'counting…');
+  var box=$('storage');box.replaceChildren();
+  var rows=s.repositories.slice(0,8);
+  if(!rows.length){box.appendChild(el('div','empty',s.complete?'nothing stored yet':'reading repository sizes…'));return}
+  var max=rows[0].bytes||1;
+  rows.forEach(function(r){
+    var b=el('div','bar');b.dataset.name=r.name;b.appendChild(el('span','name',r.name));
+    b.appendChild(el('span','val',fmtBytes(r.bytes)+' · '+fmtNum(r.tags)+' tag'+(r.tags===1?'':'s')));
+    var tr=el('div','track'),f=el('div','fill');f.style.width=(100*r.bytes/max)+'%';tr.appendChild(f);b.appendChild(tr);box.appendChild(b);
+  });
+  var rest=s.repositories.length-rows.length+s.other.repositories;
+  if(rest>0)box.appendChild(el('div','empty',fmtNum(rest)+' more repositories'));
+}
+
 function renderWorkers(g,pid){
   var card=$('workers-card');card.hidden=!g;if(!g)return;
   set('workers-count',g.workers.length+' worker'+(g.workers.length===1?'':'s'));
@@ -227,7 +243,7 @@ function render(s){
   set('host',s.host);set('version',s.version);set('uptime',fmtUptime(s.uptime));
   renderConn(s.group?s.group.connections:s.conn);renderWorkers(s.group,s.pid);renderRates(s);renderCharts();renderStatus(s.activity.statusCodes);
   renderRecent(s.activity.recent);renderBars('top-repos',s.activity.topRepositories,'no repository traffic yet');
-  renderBars('top-clients',s.activity.topClients,'no clients yet');renderHealth(s.health);renderMirrors(s.mirrors);
+  renderBars('top-clients',s.activity.topClients,'no clients yet');renderHealth(s.health);renderMirrors(s.mirrors);renderStorage(s.storage);
   set('updated',new Date(s.t).toLocaleTimeString());
 }
 
@@ -332,6 +348,11 @@ const HTML = `<!doctype html>
   <section class="card half">
     <h2>Top clients</h2>
     <div class="bars" id="top-clients"></div>
+  </section>
+  <section class="card half" id="storage-card" hidden>
+    <h2><span>Storage</span><span class="sub" id="store-total"></span></h2>
+    <div class="sub" style="margin:0 0 8px">Largest repositories by bytes stored; a layer shared by several images of a repository counts once in it, and once in the store total however many repositories share it.</div>
+    <div class="bars" id="storage"></div>
   </section>
 </main>
 <script>${SCRIPT}</script>

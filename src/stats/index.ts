@@ -16,7 +16,7 @@ import { EventHub } from './dashboard-events.js';
 import { GatewayMetrics } from './metrics.js';
 import { checkHealth, servePing, serveStatus } from './status-endpoints.js';
 import { serveStubStatus } from './stub-status.js';
-import type { GroupView, RequestRecord, ServiceHealth, StatsOptions } from './types.js';
+import type { GroupView, RequestRecord, ServiceHealth, StatsOptions, StorageStats } from './types.js';
 import { groupTotals } from './group-sum.js';
 import type { ConnectionSnapshot } from './connection-tracker.js';
 import type { Registry } from 'prom-client';
@@ -77,6 +77,7 @@ export function createStats(opts: StatsOptions): Stats {
     connections: () => tracker.snapshot(),
     health: opts.health,
     mirrors: opts.mirrors,
+    storage: opts.storage,
   });
   const activity = new Activity(
     opts.topN,
@@ -93,9 +94,17 @@ export function createStats(opts: StatsOptions): Stats {
   let health: ServiceHealth[] | null = null;
   let healthAt = 0;
   let healthPending = false;
+  // Stored bytes per repository, refreshed with the health while someone watches the dashboard.
+  let storage: StorageStats | null = null;
   const refreshHealth = (): void => {
     if (healthPending) return;
     healthPending = true;
+    opts.storage?.(opts.topN).then(
+      (s) => {
+        storage = s;
+      },
+      () => {},
+    );
     checkHealth(opts.health)
       .then((h) => {
         health = h;
@@ -116,6 +125,7 @@ export function createStats(opts: StatsOptions): Stats {
     activity: activity.snapshot(),
     health,
     mirrors: opts.mirrors?.() ?? [],
+    storage,
   });
 
   // In a --workers group the dashboard shows the group's connections and every worker, asked

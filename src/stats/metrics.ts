@@ -14,7 +14,8 @@ import type { ConnectionSnapshot } from './connection-tracker.js';
 import { FastHistogram, type HistogramSeries } from './histogram.js';
 import { LabelBound } from './label-bound.js';
 import { METHODS, OPERATIONS, methodIndex, operationIndex } from './operations.js';
-import type { MirrorStats, RequestRecord, ServiceHealth } from './types.js';
+import type { MirrorStats, RequestRecord, ServiceHealth, StorageStats } from './types.js';
+import { OTHER } from './label-bound.js';
 
 const PREFIX = 'portcullis_';
 
@@ -45,6 +46,7 @@ export interface MetricsOptions {
   connections: () => ConnectionSnapshot;
   health: () => Promise<ServiceHealth[]>;
   mirrors?: () => MirrorStats[];
+  storage?: (topN: number) => Promise<StorageStats>;
 }
 
 export class GatewayMetrics {
@@ -186,6 +188,7 @@ export class GatewayMetrics {
     this.registry.registerMetric(this.upstream as never);
 
     if (opts.mirrors) this.mirrorMetrics(opts.mirrors);
+    if (opts.storage) this.storageMetrics(opts.storage, opts.topN);
     const health = opts.health;
     new Gauge({
       name: `${PREFIX}service_up`,
@@ -284,6 +287,59 @@ export class GatewayMetrics {
   }
 
   /** Per mirror: hits, misses, bytes from the remote, stale serves (counters) and cache size (gauge). */
+  /**
+   * Stored bytes per repository: the `topN` largest get their own series, the rest one "other"
+   * series, so the count stays bounded however many repositories exist. Unlike the request
+   * counters (first-come labels, see label-bound.ts) these are gauges, so a repository may move
+   * in and out of the largest without inventing a rate.
+   */
+  private storageMetrics(read: (topN: number) => Promise<StorageStats>, topN: number): void {
+    const registers = [this.registry];
+    // One read per scrape, shared by the gauges below.
+    let cached: { at: number; value: Promise<StorageStats | null> } | null = null;
+    const figures = () => {
+      if (!cached || Date.now() - cached.at > 1000) cached = { at: Date.now(), value: read(topN).catch(() => null) };
+      return cached.value;
+    };
+    const perRepository = (name: string, help: string, pick: (r: { bytes: number; tags: number }) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['repository'],
+        registers,
+        async collect() {
+          this.reset();
+          const s = await figures();
+          if (!s) return;
+          for (const r of s.repositories) this.set({ repository: r.name }, pick(r));
+          if (s.other.repositories > 0) this.set({ repository: OTHER }, pick(s.other));
+        },
+      });
+    perRepository(
+      `${PREFIX}repository_stored_bytes`,
+      `Bytes a repository's manifests hold (manifests, configs, layers; a layer shared within the repository once), the ${topN} largest repositories, the rest as "other"`,
+      (r) => r.bytes,
+    );
+    perRepository(`${PREFIX}repository_tags`, 'Tags per repository, for the same repositories', (r) => r.tags);
+    const store = (name: string, help: string, pick: (s: { bytes: number; blobs: number }) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        async collect() {
+          this.reset();
+          const s = await figures();
+          if (s?.store) this.set(pick(s.store));
+        },
+      });
+    store(
+      `${PREFIX}store_bytes`,
+      'Bytes the storage holds, every blob once however many repositories share it',
+      (s) => s.bytes,
+    );
+    store(`${PREFIX}store_blobs`, 'Blobs (layers, configs, manifests) the storage holds', (s) => s.blobs);
+  }
+
   private mirrorMetrics(read: () => MirrorStats[]): void {
     const counters: [string, string, keyof MirrorStats][] = [
       ['mirror_hits_total', 'Mirror requests answered from the cache', 'hits'],

@@ -29,6 +29,8 @@ export interface StatsOptions {
   health: () => Promise<ServiceHealth[]>;
   /** Pull-through mirrors' counters, when the backend has mirrors. */
   mirrors?: () => MirrorStats[];
+  /** Storage per repository (the `topN` largest, the rest summed) and the store total (embedded core). */
+  storage?: (topN: number) => Promise<StorageStats>;
   logger: Logger;
   /** Set in a worker of a --workers group: the endpoints answer for the whole group. */
   group?: StatsGroup;
@@ -91,4 +93,12 @@ export interface RequestRecord {
   upstreamMs?: number;
   upstreamError?: string;
   upstreamMember?: string;
+}
+
+/** What the embedded core reports about stored bytes (src/registry/usage/usage-survey.ts). */
+export interface StorageStats {
+  store: { bytes: number; blobs: number } | null;
+  repositories: { name: string; bytes: number; tags: number }[];
+  other: { repositories: number; bytes: number; tags: number };
+  complete: boolean;
 }

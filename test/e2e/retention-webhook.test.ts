@@ -64,7 +64,12 @@ t.test(
       probe: `${registry}/_ping`,
     });
     for (const [i, im] of images.entries())
-      await skopeo(['copy', '--dest-tls-verify=false', `oci:${im.dir}:${im.tag}`, `docker://127.0.0.1:${port}/app:v${i + 1}`]);
+      await skopeo([
+        'copy',
+        '--dest-tls-verify=false',
+        `oci:${im.dir}:${im.tag}`,
+        `docker://127.0.0.1:${port}/app:v${i + 1}`,
+      ]);
     await plain.stop();
 
     await writeFile(
