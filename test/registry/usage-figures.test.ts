@@ -6,6 +6,8 @@
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
+import { startSwift, swiftMissing } from '../helpers/swift.js';
 import { collectGarbage } from '../../src/registry/index.js';
 import { http, OCI_MANIFEST, pushBlob, putManifest, removeDir, startCore, tempDir } from './fixtures/harness.js';
 
@@ -111,3 +113,42 @@ t.test('repository figures follow pushes, deletes and gc, and survive restarts',
     'after gc, the store total is what remains',
   );
 });
+
+const s3Missing = swiftMissing();
+t.test(
+  'on S3 storage the figures survive a restart and a lost document',
+  { skip: s3Missing ?? false, timeout: 200_000 },
+  async (t) => {
+    const swift = await startSwift();
+    t.teardown(() => swift.stop());
+    const bucket = await swift.createBucket();
+    const s3 = {
+      endpoint: swift.endpoint,
+      region: swift.region,
+      credentials: { accessKeyId: swift.accessKey, secretAccessKey: swift.secretKey },
+    };
+    const open = () => startCore({ storage: `s3://${bucket}/reg`, s3 });
+    let h = await open();
+    const shared = await blob(h.url, 'app', 'S'.repeat(5000));
+    const c1 = await blob(h.url, 'app', '{"c":1}');
+    const c2 = await blob(h.url, 'app', '{"c":2}');
+    const m1 = await putManifest(h.url, 'app', 'v1', manifest(c1, [shared]));
+    const m2 = await putManifest(h.url, 'app', 'v2', manifest(c2, [shared]));
+    const bytes =
+      Buffer.byteLength(JSON.stringify(manifest(c1, [shared]))) +
+      Buffer.byteLength(JSON.stringify(manifest(c2, [shared]))) +
+      c1.size +
+      c2.size +
+      shared.size;
+    t.equal(m1.status + m2.status, 402);
+    t.match((await http(h.url, '/v2/app/_portcullis/usage')).json(), { tags: 2, bytes });
+    await h.close();
+    h = await open();
+    t.teardown(() => h.close());
+    t.match((await http(h.url, '/v2/app/_portcullis/usage')).json(), { tags: 2, bytes }, 'after a restart');
+    const key = 'reg/meta/repositories/app/_sizes';
+  t.ok((await swift.listKeys(bucket, key)).some((k) => k.key === key), 'the document is an object of the bucket');
+  await swift.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+    t.match((await http(h.url, '/v2/app/_portcullis/usage')).json(), { tags: 2, bytes }, 'rebuilt when lost');
+  },
+);
