@@ -147,8 +147,11 @@ t.test(
     t.teardown(() => h.close());
     t.match((await http(h.url, '/v2/app/_portcullis/usage')).json(), { tags: 2, bytes }, 'after a restart');
     const key = 'reg/meta/repositories/app/_sizes';
-  t.ok((await swift.listKeys(bucket, key)).some((k) => k.key === key), 'the document is an object of the bucket');
-  await swift.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+    t.ok(
+      (await swift.listKeys(bucket, key)).some((k) => k.key === key),
+      'the document is an object of the bucket',
+    );
+    await swift.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
     t.match((await http(h.url, '/v2/app/_portcullis/usage')).json(), { tags: 2, bytes }, 'rebuilt when lost');
   },
 );
