@@ -75,6 +75,25 @@ function parseDocument(buf: Buffer | null): SizesDocument | null {
   }
 }
 
+/** Add a manifest and what it references; a config or layer already counted gets one more reference. */
+function count(doc: SizesDocument, digest: string, parts: ManifestParts): void {
+  doc.manifests[digest] = parts.size;
+  doc.bytes += parts.size;
+  for (const b of parts.blobs) {
+    const entry = doc.blobs[b.digest];
+    if (entry) entry[1]++;
+    else {
+      doc.blobs[b.digest] = [b.size, 1];
+      doc.bytes += b.size;
+    }
+  }
+}
+
+interface ManifestParts {
+  size: number;
+  blobs: { digest: string; size: number }[];
+}
+
 export class RepositorySizes {
   /** Read-only cores compute missing documents but never write them. */
   readOnly = false;
@@ -120,16 +139,7 @@ export class RepositorySizes {
       if (d.manifests[digest] !== undefined) return;
       const parts = await this.manifestParts(digest, mediaType);
       if (!parts) return 'stale';
-      d.manifests[digest] = parts.size;
-      d.bytes += parts.size;
-      for (const b of parts.blobs) {
-        const entry = d.blobs[b.digest];
-        if (entry) entry[1]++;
-        else {
-          d.blobs[b.digest] = [b.size, 1];
-          d.bytes += b.size;
-        }
-      }
+      count(d, digest, parts);
     });
   }
 
@@ -205,16 +215,7 @@ export class RepositorySizes {
       if (!rev) continue;
       const parts = await this.manifestParts(digest, rev.mediaType);
       if (!parts) continue; // its body is gone (gc in progress): it stores nothing
-      doc.manifests[digest] = parts.size;
-      doc.bytes += parts.size;
-      for (const b of parts.blobs) {
-        const entry = doc.blobs[b.digest];
-        if (entry) entry[1]++;
-        else {
-          doc.blobs[b.digest] = [b.size, 1];
-          doc.bytes += b.size;
-        }
-      }
+      count(doc, digest, parts);
     }
     return doc;
   }
@@ -223,7 +224,7 @@ export class RepositorySizes {
   private async manifestParts(
     digest: string,
     mediaType: string,
-  ): Promise<{ size: number; blobs: { digest: string; size: number }[] } | null> {
+  ): Promise<ManifestParts | null> {
     const body = await this.storage.readBlobBuffer(digest);
     if (!body) return null;
     try {
