@@ -221,10 +221,7 @@ export class RepositorySizes {
   }
 
   /** A manifest's own size and the configs and layers it references (foreign layers excluded). */
-  private async manifestParts(
-    digest: string,
-    mediaType: string,
-  ): Promise<ManifestParts | null> {
+  private async manifestParts(digest: string, mediaType: string): Promise<ManifestParts | null> {
     const body = await this.storage.readBlobBuffer(digest);
     if (!body) return null;
     try {
