@@ -10,6 +10,7 @@
  * page says "unavailable" instead of failing. Data from the wire is only ever set through
  * textContent, never parsed as HTML.
  */
+import { BROWSE_HEADER } from '../oci/browse-header.js';
 import { USAGE_SCRIPT } from './browser-usage-script.js';
 
 export const SCRIPT = `
@@ -131,7 +132,7 @@ const manifests = new Map();
 function getManifest(repo, ref) {
   const key = repo + '@' + ref;
   if (!manifests.has(key)) {
-    manifests.set(key, api('/v2/' + repo + '/manifests/' + ref, { headers: { Accept: MANIFEST_TYPES } })
+    manifests.set(key, api('/v2/' + repo + '/manifests/' + ref, { headers: { Accept: MANIFEST_TYPES, '${BROWSE_HEADER}': '1' } })
       .then(async (r) => {
         const body = await r.json();
         return { digest: r.headers.get('Docker-Content-Digest') || '', type: body.mediaType || r.headers.get('Content-Type') || '', body };

@@ -3,6 +3,7 @@
  * instances on one storage both land their pulls.
  */
 import t from 'tap';
+import { BROWSE_HEADER } from '../../src/oci/browse-header.js';
 import { removeDir, tempDir } from '../helpers/processes.js';
 import { http, imageParts, putManifest, startCore } from './fixtures/harness.js';
 
@@ -21,11 +22,13 @@ t.test('pull and push times survive a restart and merge across instances', async
   t.equal((await http(a.url, '/v2/app/manifests/v1')).status, 200);
   clock += 3_600_000;
   t.equal((await http(a.url, `/v2/app/manifests/${digest}`, { method: 'HEAD' })).status, 200);
+  const browsed = await http(a.url, '/v2/app/manifests/v1', { headers: { [BROWSE_HEADER]: '1' } });
+  t.equal(browsed.status, 200, 'the repository browser reads the manifest');
   const pulledAt = clock - 3_600_000;
   t.same(
     await a.core.usage!.read('app'),
     { pulled: { [digest]: pulledAt }, lastPulledAt: pulledAt, lastPushedAt: pushedAt },
-    'HEAD is not a pull',
+    'neither a HEAD nor a look in the repository browser is a pull',
   );
   await a.close(); // flushes
 

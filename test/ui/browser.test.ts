@@ -266,6 +266,15 @@ if (missing) {
         'the pull command to copy',
       );
       t.equal(await details.locator('.full-digest').textContent(), v1.manifest.digest);
+      const afterBrowsing = JSON.parse(
+        (await fetchInsecure(`${registry}/v2/team/app/_portcullis/usage`, { headers: { authorization: adminAuth } }))
+          .body,
+      );
+      t.equal(
+        afterBrowsing.lastPulled,
+        null,
+        'reading manifests in the browser records no pull (retention would count it)',
+      );
       const layerText = await details.locator('table.layers').textContent();
       t.ok(layerText?.includes(v1.config.digest), 'config listed');
       for (const l of v1.layers) t.ok(layerText?.includes(l.digest), `layer ${l.digest.slice(7, 19)} listed`);

@@ -7,6 +7,7 @@ import type { CoreContext } from '../context.js';
 import { digestOf } from '../../oci/digest.js';
 import { readBody, send } from '../http.js';
 import { parseManifest } from '../manifest-parse.js';
+import { BROWSE_HEADER } from '../../oci/browse-header.js';
 import { parseReference, readReference } from '../../oci/names.js';
 import type { RequestInfo } from '../routes.js';
 import type { Revision } from '../repository.js';
@@ -50,7 +51,7 @@ export async function getManifest(ctx: CoreContext, r: RequestInfo): Promise<voi
     body = read;
     ctx.manifests.set(digest, body);
   }
-  ctx.usage?.notePull(r.name, digest);
+  if (r.req.headers[BROWSE_HEADER] === undefined) ctx.usage?.notePull(r.name, digest);
   send(r.res, 200, headers, body);
 }
 
