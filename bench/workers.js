@@ -33,7 +33,7 @@ import {
   stopAll,
   waitForHttp,
 } from './lib/sys.js';
-import { makeCert } from './lib/targets.js';
+import { makeCert, startPortcullis } from './lib/targets.js';
 import { wrk } from './lib/workloads.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -96,54 +96,11 @@ async function pushBlob(base, file, digest, size) {
   if (put.status !== 201) throw new Error(`blob PUT answered ${put.status}`);
 }
 
-async function startPortcullis(workers, storage, tls, sched) {
-  const port = await freePort();
-  const env = sched ? { NODE_CLUSTER_SCHED_POLICY: sched } : {};
-  const h = startProcess(
-    `portcullis --workers ${workers}`,
-    process.execPath,
-    [
-      join(ROOT, 'dist', 'bin', 'portcullis.js'),
-      '--workers',
-      String(workers),
-      '--listen',
-      `127.0.0.1:${port}`,
-      '--storage',
-      storage,
-      '--tls-cert',
-      tls.cert,
-      '--tls-key',
-      tls.key,
-      '--access-log',
-      'off',
-      '--log-level',
-      'warn',
-      '--shutdown-grace',
-      '2s',
-    ],
-    { env },
-  );
-  const url = `https://127.0.0.1:${port}`;
-  await waitForHttp(`${url}/v2/`, 90_000, h);
-  // Every worker listening: /_status lists them all.
-  if (workers > 1)
-    for (let i = 0; i < 300; i++) {
-      const { body } = await new Promise((resolve, reject) =>
-        https
-          .get(`${url}/_status`, { rejectUnauthorized: false, agent: false }, (res) => {
-            let b = '';
-            res.on('data', (c) => {
-              b += c;
-            });
-            res.on('end', () => resolve({ body: b }));
-          })
-          .on('error', reject),
-      );
-      if (JSON.parse(body).group?.workers?.length === workers) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
+async function startGroup(workers, storage, tls, sched) {
   const name = `portcullis, ${workers} worker${workers > 1 ? 's' : ''}${sched === 'rr' ? ' (round robin through the primary)' : ''}`;
-  return { name, url, handle: h, auth: false, workers };
+  const env = sched ? { NODE_CLUSTER_SCHED_POLICY: sched } : {};
+  const { url, handle } = await startPortcullis(ROOT, { storage, tls, workers, env, name });
+  return { name, url, handle, auth: false, workers };
 }
 
 async function startNginx(dir, tls, blobFile, digest) {
@@ -249,9 +206,9 @@ async function main() {
     log(`machine busy ${(busyBefore * 100).toFixed(0)}% before the run`);
     const rows = [];
     const makers = [
-      () => startPortcullis(1, storage, tls),
-      () => startPortcullis(2, storage, tls),
-      ...(SCHED_BOTH ? [() => startPortcullis(2, storage, tls, 'rr')] : []),
+      () => startGroup(1, storage, tls),
+      () => startGroup(2, storage, tls),
+      ...(SCHED_BOTH ? [() => startGroup(2, storage, tls, 'rr')] : []),
       () => startNginx(join(work, 'nginx'), tls, blobFile, digest),
     ];
     for (const make of makers) {

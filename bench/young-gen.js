@@ -12,15 +12,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readFileSync } from 'node:fs';
 import {
-  CLK_TCK,
   log,
   stopAll,
   killAllSync,
-  cpuSeconds,
-  peakRss,
-  resetPeakRss,
+  currentRss,
+  processMeter,
+  processTree,
   mustRun,
   startProcess,
   freePort,
@@ -39,7 +37,6 @@ process.on('exit', () => {
   if (!finished) killAllSync();
 });
 
-const rssNow = (pid) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024;
 const mib = (b) => `${(b / 1048576).toFixed(0)} MiB`;
 
 /** curl with the write-out the runs check; `upload` is sent as the body from stdin (curl -T would append its name to a URL ending in /). */
@@ -53,21 +50,13 @@ async function curl(args, upload) {
   return { code, down, up };
 }
 
-/** utime and stime of one process, in seconds. */
-function userSys(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return [Number(f[11]) / CLK_TCK, Number(f[12]) / CLK_TCK];
-}
-
 /** Run `work` against `pid`, returning CPU s/GB (and its user/system split) and peak RSS over it. */
 async function measure(pid, bytes, work) {
-  resetPeakRss([pid]);
-  const [u0, s0] = userSys(pid);
+  const meter = processMeter([pid]);
   await work();
-  const [u1, s1] = userSys(pid);
+  const m = meter.stop();
   const gb = bytes / 1e9;
-  return { sPerGB: (u1 - u0 + s1 - s0) / gb, user: (u1 - u0) / gb, sys: (s1 - s0) / gb, peak: peakRss([pid]) };
+  return { sPerGB: m.cpu / gb, user: m.user / gb, sys: m.sys / gb, peak: m.peak };
 }
 const split = (m) => `${m.sPerGB.toFixed(2)} s/GB (user ${m.user.toFixed(2)}, sys ${m.sys.toFixed(2)})`;
 
@@ -88,7 +77,7 @@ async function semiRuns(work, blob, digest, htpasswd, tls) {
       });
       const pid = pc.handle.pid;
       await new Promise((r) => setTimeout(r, 3000));
-      const idle = rssNow(pid);
+      const idle = currentRss([pid]);
       const repo = `yg/${kind}${semi}`;
       const size = SIZE_MB << 20;
       const push = await measure(pid, size, async () => {
@@ -112,7 +101,7 @@ async function semiRuns(work, blob, digest, htpasswd, tls) {
         const r = await curl([...auth, '-o', '/dev/null', `${pc.url}/v2/${repo}/blobs/${digest}`]);
         if (r.code !== 200 || r.down !== size) throw new Error(`${kind} ${semi}: GET answered ${r.code}, ${r.down} B`);
       });
-      const after = rssNow(pid);
+      const after = currentRss([pid]);
       rows.push({ semi, kind, idle, push, get, after });
       log(
         `semi ${semi} ${kind}: idle ${mib(idle)}, upload ${push.sPerGB.toFixed(2)} s/GB peak ${mib(push.peak)}, GET ${get.sPerGB.toFixed(2)} s/GB peak ${mib(get.peak)}, after ${mib(after)}`,
@@ -205,19 +194,14 @@ http { access_log off; sendfile on; client_body_temp_path ${dir}/cb; proxy_temp_
   const ng = startProcess('nginx static', 'nginx', ['-p', dir, '-c', conf, '-g', 'daemon off;']);
   const url = `https://127.0.0.1:${port}/blob`;
   await waitForHttp(`https://127.0.0.1:${port}/`, 10_000, ng);
-  const tree = () => [
-    ng.pid,
-    ...readFileSync(`/proc/${ng.pid}/task/${ng.pid}/children`, 'utf8').trim().split(/\s+/).map(Number),
-  ];
-  const pids = tree();
-  resetPeakRss(pids);
-  const cpu0 = cpuSeconds(pids);
+  const meter = processMeter(processTree(ng.pid));
   const r = await curl(['-o', '/dev/null', url]);
   if (r.down !== size) throw new Error(`nginx static GET: ${r.down} B`);
+  const m = meter.stop();
   rows.push({
     what: 'nginx static file over TLS (same certificate, worker_processes auto)',
-    sPerGB: (cpuSeconds(pids) - cpu0) / (size / 1e9),
-    peak: peakRss(pids),
+    sPerGB: m.cpu / (size / 1e9),
+    peak: m.peak,
   });
   await ng.stop();
   return rows;

@@ -177,19 +177,44 @@ export function processTree(pid) {
   return out;
 }
 
-/** utime+stime in seconds of the given PIDs (summed). */
-export function cpuSeconds(pids) {
-  let ticks = 0;
+/** utime and stime in seconds of the given PIDs (each summed over the PIDs). */
+export function userSysSeconds(pids) {
+  let user = 0;
+  let sys = 0;
   for (const pid of pids) {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14, 15 of stat)
+      user += Number(fields[11]); // utime, stime: fields 14, 15 of stat
+      sys += Number(fields[12]);
     } catch {
       /* gone */
     }
   }
-  return ticks / CLK_TCK;
+  return { user: user / CLK_TCK, sys: sys / CLK_TCK };
+}
+
+/** utime+stime in seconds of the given PIDs (summed). */
+export function cpuSeconds(pids) {
+  const { user, sys } = userSysSeconds(pids);
+  return user + sys;
+}
+
+/**
+ * Starts measuring the PIDs: resets their peak RSS and reads their CPU clocks. stop() gives the
+ * CPU seconds spent since (cpu = user + sys) and the summed peak RSS over the interval, in bytes.
+ */
+export function processMeter(pids) {
+  resetPeakRss(pids);
+  const before = userSysSeconds(pids);
+  return {
+    stop() {
+      const after = userSysSeconds(pids);
+      const user = after.user - before.user;
+      const sys = after.sys - before.sys;
+      return { cpu: user + sys, user, sys, peak: peakRss(pids) };
+    },
+  };
 }
 
 /** Reset VmHWM (peak RSS) so the next reading is the peak of one workload; false when not allowed. */
@@ -203,6 +228,20 @@ export function resetPeakRss(pids) {
     }
   }
   return ok;
+}
+
+/** Sum of VmRSS (resident now) over the PIDs, in bytes. */
+export function currentRss(pids) {
+  let kb = 0;
+  for (const pid of pids) {
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (m) kb += Number(m[1]);
+    } catch {
+      /* gone */
+    }
+  }
+  return kb * 1024;
 }
 
 /** Sum of VmHWM over the PIDs, in bytes. */

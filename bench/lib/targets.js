@@ -2,7 +2,7 @@
 import { writeFile, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { hasCommand, run, mustRun, log, freePort, startProcess, waitForHttp, IS_ROOT } from './sys.js';
+import { hasCommand, run, mustRun, log, freePort, startProcess, waitForHttp, httpDo, IS_ROOT } from './sys.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -168,7 +168,16 @@ ${
  */
 export const PORTCULLIS_NODE_ARGS = (process.env.BENCH_PORTCULLIS_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
-export async function startPortcullis(root, { upstream, storage, htpasswd, tls, extraNodeArgs = [], env = {} }) {
+/**
+ * portcullis from dist/ on a free loopback port over TLS, access log off, log level warn:
+ * proxying to `upstream` or serving the embedded core from `storage`; basic auth when `htpasswd`
+ * is given; `workers` > 1 starts a group and waits until every worker is listening.
+ * `env` is added to the process environment (e.g. NODE_CLUSTER_SCHED_POLICY).
+ */
+export async function startPortcullis(
+  root,
+  { upstream, storage, htpasswd, tls, workers, extraNodeArgs = [], env = {}, name },
+) {
   const port = await freePort();
   const args = [
     ...PORTCULLIS_NODE_ARGS,
@@ -180,8 +189,6 @@ export async function startPortcullis(root, { upstream, storage, htpasswd, tls, 
     tls.cert,
     '--tls-key',
     tls.key,
-    '--htpasswd',
-    htpasswd,
     '--access-log',
     'off',
     '--log-level',
@@ -189,12 +196,25 @@ export async function startPortcullis(root, { upstream, storage, htpasswd, tls, 
     '--shutdown-grace',
     '2s',
   ];
+  if (htpasswd) args.push('--htpasswd', htpasswd);
+  if (workers) args.push('--workers', String(workers));
   if (upstream) args.push('--upstream', upstream);
   else args.push('--storage', storage);
-  const h = startProcess(upstream ? 'portcullis→registry:2' : 'portcullis embedded', process.execPath, args, {
-    env: { PORTCULLIS_LOG_LEVEL: 'warn', ...env },
-  });
+  const label = name ?? (upstream ? 'portcullis→registry:2' : 'portcullis embedded');
+  const h = startProcess(label, process.execPath, args, { env: { PORTCULLIS_LOG_LEVEL: 'warn', ...env } });
   const url = `https://127.0.0.1:${port}`;
-  await waitForHttp(`${url}/v2/`, 30_000, h);
+  await waitForHttp(`${url}/v2/`, workers > 1 ? 90_000 : 30_000, h);
+  if (workers > 1) await waitForWorkers(url, workers, htpasswd);
   return { handle: h, port, url };
+}
+
+/** Polls /_status until it lists `count` workers (each worker listens on its own after the primary forks it). */
+async function waitForWorkers(url, count, htpasswd) {
+  const headers = htpasswd ? { authorization: `Basic ${BASIC}` } : {};
+  for (let i = 0; i < 300; i++) {
+    const { body } = await httpDo(`${url}/_status`, { headers });
+    if (JSON.parse(body).group?.workers?.length === count) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${url}: /_status did not list ${count} workers within 60 s`);
 }
