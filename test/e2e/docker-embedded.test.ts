@@ -6,27 +6,20 @@
 import t from 'tap';
 import { join } from 'node:path';
 import { makeOciImage } from '../helpers/oci-image.js';
-import { startPortcullis, freePort, tempDir, removeDir, fetchInsecure } from '../helpers/processes.js';
-import { startDockerd, loadImage, pushRmiPull, inspectImage, diffIds } from '../helpers/dockerd.js';
+import { startPortcullis, fetchInsecure } from '../helpers/processes.js';
+import { loadImage, pushRmiPull, inspectImage, diffIds } from '../helpers/dockerd.js';
+import { dockerdForFile } from '../helpers/dockerd-file.js';
+import { portcullisFor } from '../helpers/scoped.js';
 
 const BIG = Number(process.env.E2E_DOCKER_LAYER ?? 64 << 20);
 
-const started = await startDockerd();
-if (!started.ok) {
-  t.plan(0, `dockerd cannot run here: ${started.reason}`);
-} else {
-  const dk = started.dockerd;
-  t.teardown(() => dk.stop());
+const docker = await dockerdForFile(t);
+if (docker) {
+  const { dk, work } = docker;
 
   t.test('docker push / rmi / pull against the embedded registry (TLS)', async (t) => {
-    const work = await tempDir();
-    t.teardown(() => removeDir(work));
-    const port = await freePort();
-    const origin = `https://127.0.0.1:${port}`;
-    const storage = join(work, 'storage');
-    const args = ['--listen', `127.0.0.1:${port}`, '--tls-self-signed', '--storage', storage];
-    let gw = await startPortcullis(args, { probe: `${origin}/_ping` });
-    t.teardown(() => gw.stop());
+    const gw = await portcullisFor(t, ['--storage', join(work, 'storage')], { tls: true });
+    const { port, origin } = gw;
 
     const image = await makeOciImage(join(work, 'src'), { layerSizes: [BIG, 1 << 20, 1024] });
     const ref = `127.0.0.1:${port}/e2e/app:v1`;
@@ -50,7 +43,8 @@ if (!started.ok) {
 
     // Restart portcullis on the same storage: the image is still there for docker to pull.
     await gw.stop();
-    gw = await startPortcullis(args, { probe: `${origin}/_ping` });
+    const restarted = await startPortcullis(gw.args, { probe: `${origin}/_ping` });
+    t.teardown(() => restarted.stop());
     await dk.ok(['rmi', ref, other]);
     const pulled = await dk.ok(['pull', other]);
     t.match(pulled.output, `Digest: ${digest}`, 'pull after restart: same digest');

@@ -9,20 +9,12 @@ import t from 'tap';
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { makeOciImage } from '../helpers/oci-image.js';
-import {
-  startPortcullis,
-  freePort,
-  tempDir,
-  removeDir,
-  fetchInsecure,
-  execFileP,
-  hasCommand,
-} from '../helpers/processes.js';
-import { startDockerd, loadImage, pushRmiPull, inspectImage, diffIds, type Dockerd } from '../helpers/dockerd.js';
+import { fetchInsecure, execFileP, missingCommand } from '../helpers/processes.js';
+import { loadImage, pushRmiPull, inspectImage, diffIds, type Dockerd } from '../helpers/dockerd.js';
+import { dockerdForFile } from '../helpers/dockerd-file.js';
+import { portcullisFor } from '../helpers/scoped.js';
 
-const started = hasCommand('htpasswd')
-  ? await startDockerd()
-  : { ok: false as const, reason: 'htpasswd (apache2-utils) is not installed' };
+const docker = await dockerdForFile(t, { missing: missingCommand('htpasswd', 'apache2-utils') });
 
 async function savedAuths(config: string): Promise<Record<string, unknown>> {
   const text = await readFile(join(config, 'config.json'), 'utf8').catch(() => '{}');
@@ -33,26 +25,16 @@ async function login(dk: Dockerd, config: string, host: string, user: string, pa
   return dk.run(['login', '--username', user, '--password-stdin', host], { config, input: password });
 }
 
-if (!started.ok) {
-  t.plan(0, `dockerd cannot run here: ${started.reason}`);
-} else {
-  const dk = started.dockerd;
-  t.teardown(() => dk.stop());
-  const work = await tempDir();
-  t.teardown(() => removeDir(work));
+if (docker) {
+  const { dk, work } = docker;
   const htpasswd = join(work, 'users.htpasswd');
   await execFileP('htpasswd', ['-Bbc', htpasswd, 'alice', 'secret']);
   const image = await makeOciImage(join(work, 'src'), { layerSizes: [4 << 20, 1024] });
 
   t.test('basic auth: docker login wrong and right, push and pull after login, refused without', async (t) => {
-    const port = await freePort();
-    const host = `127.0.0.1:${port}`;
-    const origin = `https://${host}`;
-    const gw = await startPortcullis(
-      ['--listen', host, '--tls-self-signed', '--storage', join(work, 'basic'), '--htpasswd', htpasswd],
-      { probe: `${origin}/_ping` },
-    );
-    t.teardown(() => gw.stop());
+    const { host, origin } = await portcullisFor(t, ['--storage', join(work, 'basic'), '--htpasswd', htpasswd], {
+      tls: true,
+    });
     const alice = await dk.newConfig('alice');
 
     const wrong = await login(dk, alice, host, 'alice', 'not-the-password');
@@ -115,23 +97,11 @@ if (!started.ok) {
   t.test(
     '--anonymous-read (token scheme): anonymous pull works, anonymous push refused, wrong password still fails',
     async (t) => {
-      const port = await freePort();
-      const host = `127.0.0.1:${port}`;
-      const origin = `https://${host}`;
-      const gw = await startPortcullis(
-        [
-          '--listen',
-          host,
-          '--tls-self-signed',
-          '--storage',
-          join(work, 'anon'),
-          '--htpasswd',
-          htpasswd,
-          '--anonymous-read',
-        ],
-        { probe: `${origin}/_ping` },
+      const { host, origin } = await portcullisFor(
+        t,
+        ['--storage', join(work, 'anon'), '--htpasswd', htpasswd, '--anonymous-read'],
+        { tls: true },
       );
-      t.teardown(() => gw.stop());
 
       const challenge = await fetchInsecure(`${origin}/v2/`);
       t.equal(challenge.status, 401, '/v2/ still challenges anonymous clients');

@@ -6,31 +6,24 @@
 import t from 'tap';
 import { join } from 'node:path';
 import { makeOciImage } from '../helpers/oci-image.js';
-import { startPortcullis, freePort, tempDir, removeDir } from '../helpers/processes.js';
-import { startDockerd, loadImage, pushRmiPull } from '../helpers/dockerd.js';
+import { loadImage, pushRmiPull } from '../helpers/dockerd.js';
+import { dockerdForFile } from '../helpers/dockerd-file.js';
+import { portcullisFor } from '../helpers/scoped.js';
 import { startSwift, swiftMissing } from '../helpers/swift.js';
 
-const missing = swiftMissing();
-const started = missing ? { ok: false as const, reason: missing } : await startDockerd();
-if (!started.ok) {
-  t.plan(0, `cannot run here: ${started.reason}`);
-} else {
-  const dk = started.dockerd;
-  t.teardown(() => dk.stop());
+const docker = await dockerdForFile(t, { missing: swiftMissing() });
+if (docker) {
+  const { dk, work } = docker;
 
   t.test('docker push / rmi / pull against the embedded registry on a Swift bucket', async (t) => {
     const swift = await startSwift();
     t.teardown(() => swift.stop());
-    const work = await tempDir();
-    t.teardown(() => removeDir(work));
     const bucket = await swift.createBucket();
-    const port = await freePort();
-    const origin = `http://127.0.0.1:${port}`;
-    const gw = await startPortcullis(
-      ['--listen', `127.0.0.1:${port}`, '--storage', `s3://${bucket}/registry`, '--s3-endpoint', swift.endpoint],
-      { env: swift.env, probe: `${origin}/_ping` },
+    const { port, origin } = await portcullisFor(
+      t,
+      ['--storage', `s3://${bucket}/registry`, '--s3-endpoint', swift.endpoint],
+      { env: swift.env },
     );
-    t.teardown(() => gw.stop());
 
     const image = await makeOciImage(join(work, 'src'), { layerSizes: [24 << 20, 1024] });
     const ref = `127.0.0.1:${port}/s3/app:v1`;

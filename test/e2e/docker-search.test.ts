@@ -9,12 +9,11 @@ import t from 'tap';
 import { join } from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import { makeOciImage, type GeneratedImage } from '../helpers/oci-image.js';
-import { startPortcullis, freePort, tempDir, removeDir, skopeo, execFileP, hasCommand } from '../helpers/processes.js';
-import { startDockerd, type Dockerd } from '../helpers/dockerd.js';
+import { skopeo, execFileP, missingCommand } from '../helpers/processes.js';
+import { dockerdForFile } from '../helpers/dockerd-file.js';
+import { portcullisFor } from '../helpers/scoped.js';
 
-const started = hasCommand('htpasswd')
-  ? await startDockerd()
-  : { ok: false as const, reason: 'htpasswd (apache2-utils) is not installed' };
+const docker = await dockerdForFile(t, { missing: missingCommand('htpasswd', 'apache2-utils') });
 
 /** NAME column of `docker search`'s default table (header checked, rows in order). */
 function names(output: string): { header: string; rows: string[] } {
@@ -34,25 +33,15 @@ async function push(image: GeneratedImage, host: string, ref: string, creds?: st
   ]);
 }
 
-if (!started.ok) {
-  t.plan(0, `dockerd cannot run here: ${started.reason}`);
-} else {
-  const dk: Dockerd = started.dockerd;
-  t.teardown(() => dk.stop());
-  const work = await tempDir();
-  t.teardown(() => removeDir(work));
+if (docker) {
+  const { dk, work } = docker;
   const image = await makeOciImage(join(work, 'img'), { layerSizes: [1024] });
 
   const search = (host: string, term: string, config?: string, extra: string[] = []) =>
     dk.run(['search', ...extra, `${host}/${term}`], { config, timeoutMs: 120_000 });
 
   t.test('no auth, plain HTTP: docker search lists matching repositories by name and tag', async (t) => {
-    const port = await freePort();
-    const host = `127.0.0.1:${port}`;
-    const gw = await startPortcullis(['--listen', host, '--storage', join(work, 'open')], {
-      probe: `http://${host}/_ping`,
-    });
-    t.teardown(() => gw.stop());
+    const { host } = await portcullisFor(t, ['--storage', join(work, 'open')]);
     await push(image, host, 'team/alpha:v1');
     await push(image, host, 'tools/beta:build-42');
     await push(image, host, 'team/gamma:latest');
@@ -110,23 +99,11 @@ if (!started.ok) {
           '',
         ].join('\n'),
       );
-      const port = await freePort();
-      const host = `127.0.0.1:${port}`;
-      const gw = await startPortcullis(
-        [
-          '--listen',
-          host,
-          '--tls-self-signed',
-          '--storage',
-          join(work, 'auth'),
-          '--htpasswd',
-          htpasswd,
-          '--access',
-          access,
-        ],
-        { probe: `https://${host}/_ping` },
+      const { host } = await portcullisFor(
+        t,
+        ['--storage', join(work, 'auth'), '--htpasswd', htpasswd, '--access', access],
+        { tls: true },
       );
-      t.teardown(() => gw.stop());
       for (const ref of ['team/alpha:v1', 'tools/beta:build-42', 'secret/alpha:v1'])
         await push(image, host, ref, 'alice:pw-alice');
 

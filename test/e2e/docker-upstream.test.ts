@@ -6,41 +6,25 @@
 import t from 'tap';
 import { join } from 'node:path';
 import { makeOciImage } from '../helpers/oci-image.js';
-import { startRegistry2, startPortcullis, freePort, tempDir, removeDir } from '../helpers/processes.js';
-import { startDockerd, loadImage, pushRmiPull } from '../helpers/dockerd.js';
+import { startRegistry2, fetchInsecure, removeDir } from '../helpers/processes.js';
+import { loadImage, pushRmiPull } from '../helpers/dockerd.js';
+import { dockerdForFile } from '../helpers/dockerd-file.js';
+import { portcullisFor } from '../helpers/scoped.js';
 
 const BIG = Number(process.env.E2E_DOCKER_LAYER ?? 64 << 20);
 
-const started = await startDockerd();
-if (!started.ok) {
-  t.plan(0, `dockerd cannot run here: ${started.reason}`);
-} else {
-  const dk = started.dockerd;
-  t.teardown(() => dk.stop());
+const docker = await dockerdForFile(t);
+if (docker) {
+  const { dk, work } = docker;
 
   t.test('docker push / rmi / pull through portcullis (TLS) to registry:2', async (t) => {
-    const work = await tempDir();
-    t.teardown(() => removeDir(work));
     const registry = await startRegistry2();
     t.teardown(async () => {
       await registry.stop();
       await removeDir(registry.configDir);
     });
-    const port = await freePort();
-    const origin = `https://127.0.0.1:${port}`;
-    const gw = await startPortcullis(
-      [
-        '--upstream',
-        registry.url,
-        '--listen',
-        `127.0.0.1:${port}`,
-        '--tls-self-signed',
-        '--storage',
-        join(work, 'state'),
-      ],
-      { probe: `${origin}/_ping` },
-    );
-    t.teardown(() => gw.stop());
+    const gw = await portcullisFor(t, ['--upstream', registry.url, '--storage', join(work, 'state')], { tls: true });
+    const { port, origin } = gw;
 
     const image = await makeOciImage(join(work, 'src'), { layerSizes: [BIG, 1 << 20, 1024] });
     const ref = `127.0.0.1:${port}/e2e/app:v1`;
@@ -53,7 +37,6 @@ if (!started.ok) {
     t.match(again.output, `v1: digest: ${digest}`, 'second push: same manifest digest');
 
     // What the operator sees: the upstream really holds the image, portcullis is still healthy.
-    const { fetchInsecure } = await import('../helpers/processes.js');
     const tags = await fetchInsecure(`${registry.url}/v2/e2e/app/tags/list`);
     t.same(JSON.parse(tags.body).tags, ['v1'], 'registry:2 lists the tag docker pushed');
     t.equal(gw.proc.exitCode, null, 'portcullis still running');

@@ -14,22 +14,19 @@ import {
   startPortcullis,
   startProcess,
   freePort,
-  tempDir,
-  removeDir,
   fetchInsecure,
   execFileP,
-  hasCommand,
+  missingCommand,
   skopeo,
   waitForHttp,
   type Running,
 } from '../helpers/processes.js';
-import { startDockerd, loadImage, pushRmiPull, inspectImage, diffIds } from '../helpers/dockerd.js';
+import { loadImage, pushRmiPull, inspectImage, diffIds } from '../helpers/dockerd.js';
+import { dockerdForFile } from '../helpers/dockerd-file.js';
 
-const started = !hasCommand('haproxy')
-  ? { ok: false as const, reason: 'haproxy is not installed' }
-  : !hasCommand('htpasswd')
-    ? { ok: false as const, reason: 'htpasswd (apache2-utils) is not installed' }
-    : await startDockerd();
+const docker = await dockerdForFile(t, {
+  missing: missingCommand('haproxy') ?? missingCommand('htpasswd', 'apache2-utils'),
+});
 
 /** Requests an instance served, from its own stub_status (read directly, not through haproxy). */
 async function served(port: number): Promise<number> {
@@ -45,13 +42,8 @@ async function tokenFrom(base: string, scope: string): Promise<string> {
   return JSON.parse(r.body).token;
 }
 
-if (!started.ok) {
-  t.plan(0, `cannot run: ${started.reason}`);
-} else {
-  const dk = started.dockerd;
-  t.teardown(() => dk.stop());
-  const work = await tempDir();
-  t.teardown(() => removeDir(work));
+if (docker) {
+  const { dk, work } = docker;
   const htpasswd = join(work, 'users.htpasswd');
   await execFileP('htpasswd', ['-Bbc', htpasswd, 'alice', 'secret']);
   const keyFile = join(work, 'token.key');

@@ -38,6 +38,12 @@ export function hasCommand(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 }
 
+/** Why a test cannot run for want of `cmd` (naming the Debian package that has it), or null. */
+export function missingCommand(cmd: string, debianPackage?: string): string | null {
+  if (hasCommand(cmd)) return null;
+  return `${cmd}${debianPackage ? ` (${debianPackage})` : ''} is not installed`;
+}
+
 export interface Running {
   proc: ChildProcess;
   pid: number;
