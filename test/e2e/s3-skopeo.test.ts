@@ -13,48 +13,21 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { GetObjectCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { fileDigest, makeOciImage } from '../helpers/oci-image.js';
-import {
-  execFileP,
-  freePort,
-  hasCommand,
-  PORTCULLIS_BIN,
-  removeDir,
-  skopeo,
-  skopeoPull,
-  skopeoPush,
-  startPortcullis,
-  tempDir,
-  type Running,
-} from '../helpers/processes.js';
-import { startSwift, swiftMissing } from '../helpers/swift.js';
+import { execFileP, PORTCULLIS_BIN, skopeo, skopeoPull, skopeoPush } from '../helpers/processes.js';
+import { portcullisFor } from '../helpers/scoped.js';
+import { swiftForFile } from '../helpers/swift-file.js';
 import { http, sha256 } from '../registry/fixtures/harness.js';
 
 const LAYER = Number(process.env.PORTCULLIS_E2E_LAYER_MB ?? 64) << 20;
-const why = swiftMissing() ?? (hasCommand('skopeo') ? null : 'skopeo is not installed');
-
-if (why) {
-  t.plan(0, why);
-} else {
-  const swift = await startSwift();
-  t.teardown(() => swift.stop());
-  const work = await tempDir('portcullis-e2e-s3-');
-  t.teardown(() => removeDir(work));
-  const bucket = await swift.createBucket();
+const onSwift = await swiftForFile(t, 'portcullis-e2e-s3-');
+if (onSwift) {
+  const { swift, work, bucket } = onSwift;
   const storage = `s3://${bucket}/registry`;
   const s3Args = ['--storage', storage, '--s3-endpoint', swift.endpoint];
 
-  const instance = async (
-    extra: string[] = [],
-    env: Record<string, string> = {},
-  ): Promise<Running & { host: string; url: string }> => {
-    const port = await freePort();
-    const p = await startPortcullis([...s3Args, '--listen', `127.0.0.1:${port}`, '--access-log', 'off', ...extra], {
-      env: { ...swift.env, ...env },
-      probe: `http://127.0.0.1:${port}/v2/`,
-    });
-    t.teardown(() => p.stop());
-    return { ...p, host: `127.0.0.1:${port}`, url: `http://127.0.0.1:${port}` };
-  };
+  // Every instance lives until the file ends (the root t), even one started inside a test.
+  const instance = (extra: string[] = []) =>
+    portcullisFor(t, [...s3Args, '--access-log', 'off', ...extra], { env: swift.env });
   const [a, b] = await Promise.all([instance(), instance()]);
   const hwm = async (pid: number) =>
     Number(/VmHWM:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
@@ -142,46 +115,46 @@ if (why) {
   await t.test('one upload alternating between two instances: POST a, PATCH b, PATCH a, PUT b', async (t) => {
     const data = randomBytes(11 << 20);
     const d = sha256(data);
-    const post = await http(a.url, '/v2/e2e/alt/blobs/uploads/', { method: 'POST' });
+    const post = await http(a.origin, '/v2/e2e/alt/blobs/uploads/', { method: 'POST' });
     t.equal(post.status, 202);
-    const p1 = await http(b.url, post.headers.location!, {
+    const p1 = await http(b.origin, post.headers.location!, {
       method: 'PATCH',
       body: data.subarray(0, 6 << 20),
       headers: { 'content-range': `0-${(6 << 20) - 1}`, 'content-length': 6 << 20 },
     });
     t.equal(p1.status, 202);
-    const p2 = await http(a.url, p1.headers.location!, {
+    const p2 = await http(a.origin, p1.headers.location!, {
       method: 'PATCH',
       body: data.subarray(6 << 20),
       headers: { 'content-range': `${6 << 20}-${data.length - 1}`, 'content-length': data.length - (6 << 20) },
     });
     t.equal(p2.status, 202);
     t.equal(p2.headers.range, `0-${data.length - 1}`);
-    const status = await http(b.url, p2.headers.location!);
+    const status = await http(b.origin, p2.headers.location!);
     t.equal(status.headers.range, `0-${data.length - 1}`, 'b sees the progress a made');
-    const put = await http(b.url, `${p2.headers.location!}?digest=${d}`, { method: 'PUT' });
+    const put = await http(b.origin, `${p2.headers.location!}?digest=${d}`, { method: 'PUT' });
     t.equal(put.status, 201);
-    t.ok((await http(a.url, `/v2/e2e/alt/blobs/${d}`)).body.equals(data), 'served whole by a');
+    t.ok((await http(a.origin, `/v2/e2e/alt/blobs/${d}`)).body.equals(data), 'served whole by a');
   });
 
   await t.test(
     '--storage-redirect: skopeo pulls blobs from presigned URLs; portcullis sends almost none of the bytes',
     async (t) => {
       const c = await instance(['--storage-redirect']);
-      const before = await sentBytes(c.url);
+      const before = await sentBytes(c.origin);
       const back = join(work, 'redirected');
       await skopeoPull(`${c.host}/e2e/app:v1`, `${back}:v1`);
       t.same(await allBlobsMatch(back, img.blobs), [], 'every blob identical');
-      const sent = (await sentBytes(c.url)) - before;
+      const sent = (await sentBytes(c.origin)) - before;
       t.ok(
         sent < 256 << 10,
         `portcullis sent ${sent} bytes for a ${((LAYER + (1 << 20)) / 1048576).toFixed(0)} MiB pull (manifest and headers only)`,
       );
-      const get = await http(c.url, `/v2/e2e/app/blobs/${img.layers[0]!.digest}`);
+      const get = await http(c.origin, `/v2/e2e/app/blobs/${img.layers[0]!.digest}`);
       t.equal(get.status, 307);
       t.match(get.headers.location, /X-Amz-Signature=/);
       t.equal(
-        (await http(c.url, `/v2/e2e/app/blobs/${img.layers[0]!.digest}`, { method: 'HEAD' })).status,
+        (await http(c.origin, `/v2/e2e/app/blobs/${img.layers[0]!.digest}`, { method: 'HEAD' })).status,
         200,
         'HEAD answered directly',
       );
@@ -194,13 +167,13 @@ if (why) {
       const victim = await instance();
       const data = randomBytes(40 << 20);
       const d = sha256(data);
-      const post = await http(victim.url, '/v2/e2e/crash/blobs/uploads/', { method: 'POST' });
+      const post = await http(victim.origin, '/v2/e2e/crash/blobs/uploads/', { method: 'POST' });
       const loc = post.headers.location!;
       // docker-style streamed PATCH, slowly; and a monolithic POST of the same blob.
       const stream = (path: string, method: string, headers: Record<string, string | number>) => {
         const req = request({
           host: '127.0.0.1',
-          port: Number(victim.host.split(':')[1]),
+          port: victim.port,
           path,
           method,
           headers,
@@ -234,23 +207,23 @@ if (why) {
       t.not(await patch.done, 202);
       t.not(await mono.done, 201);
       t.equal(
-        (await http(a.url, `/v2/e2e/crash/blobs/${d}`, { method: 'HEAD' })).status,
+        (await http(a.origin, `/v2/e2e/crash/blobs/${d}`, { method: 'HEAD' })).status,
         404,
         'nothing visible at the digest',
       );
       t.same(await wrongObjects(), [], 'every object at a digest key hashes to it');
       // The session is intact at its last whole chunk (none here) and continues elsewhere.
-      const st = await http(a.url, loc);
+      const st = await http(a.origin, loc);
       t.equal(st.status, 204);
       t.equal(st.headers.range, '0-0', 'the interrupted chunk is not part of the session');
-      const rest = await http(b.url, loc, {
+      const rest = await http(b.origin, loc, {
         method: 'PATCH',
         body: data,
         headers: { 'content-range': `0-${data.length - 1}`, 'content-length': data.length },
       });
       t.equal(rest.status, 202);
-      t.equal((await http(a.url, `${loc}?digest=${d}`, { method: 'PUT' })).status, 201);
-      t.ok((await http(b.url, `/v2/e2e/crash/blobs/${d}`)).body.equals(data));
+      t.equal((await http(a.origin, `${loc}?digest=${d}`, { method: 'PUT' })).status, 201);
+      t.ok((await http(b.origin, `/v2/e2e/crash/blobs/${d}`)).body.equals(data));
       t.same(await wrongObjects(), []);
       // The killed requests' multipart uploads belong to no session: gc aborts them.
       await new Promise((r) => setTimeout(r, 1100));
@@ -311,17 +284,12 @@ if (why) {
   });
 
   await t.test('the same push and pull on filesystem storage, for comparison', async (t) => {
-    const port = await freePort();
-    const fs = await startPortcullis(
-      ['--storage', join(work, 'fsdata'), '--listen', `127.0.0.1:${port}`, '--access-log', 'off'],
-      { probe: `http://127.0.0.1:${port}/v2/` },
-    );
-    t.teardown(() => fs.stop());
+    const { host } = await portcullisFor(t, ['--storage', join(work, 'fsdata'), '--access-log', 'off']);
     let t0 = Date.now();
-    await skopeoPush(`${img.dir}:v1`, `127.0.0.1:${port}/e2e/app:v1`);
+    await skopeoPush(`${img.dir}:v1`, `${host}/e2e/app:v1`);
     const push = Date.now() - t0;
     t0 = Date.now();
-    await skopeoPull(`127.0.0.1:${port}/e2e/app:v1`, `${join(work, 'fs-back')}:v1`);
+    await skopeoPull(`${host}/e2e/app:v1`, `${join(work, 'fs-back')}:v1`);
     const pull = Date.now() - t0;
     // The comparison is only worth printing if the same image came back.
     t.same(await allBlobsMatch(join(work, 'fs-back'), img.blobs), [], 'every blob identical on filesystem storage too');

@@ -7,56 +7,23 @@
 import t from 'tap';
 import { join } from 'node:path';
 import { fileDigest, makeOciImage } from '../helpers/oci-image.js';
-import {
-  fetchInsecure,
-  freePort,
-  hasCommand,
-  removeDir,
-  skopeo,
-  startPortcullis,
-  tempDir,
-  waitForHttp,
-} from '../helpers/processes.js';
-import { startSwift, swiftMissing } from '../helpers/swift.js';
+import { fetchInsecure, skopeo } from '../helpers/processes.js';
+import { portcullisFor } from '../helpers/scoped.js';
+import { swiftForFile } from '../helpers/swift-file.js';
 
 interface Status {
   group: { workers: { id: number; pid: number; connections: { requests: number } }[] };
 }
 
-const why = swiftMissing() ?? (hasCommand('skopeo') ? null : 'skopeo is not installed');
-
-if (why) {
-  t.plan(0, why);
-} else {
-  const swift = await startSwift();
-  t.teardown(() => swift.stop());
-  const work = await tempDir('portcullis-workers-s3-');
-  t.teardown(() => removeDir(work));
-  const bucket = await swift.createBucket();
-  const port = await freePort();
-  const host = `127.0.0.1:${port}`;
-  const gw = await startPortcullis(
-    [
-      '--workers',
-      '2',
-      '--listen',
-      host,
-      '--storage',
-      `s3://${bucket}/registry`,
-      '--s3-endpoint',
-      swift.endpoint,
-      '--access-log',
-      'off',
-    ],
-    { env: swift.env },
+const onSwift = await swiftForFile(t, 'portcullis-workers-s3-');
+if (onSwift) {
+  const { swift, work, bucket } = onSwift;
+  const { host } = await portcullisFor(
+    t,
+    ['--storage', `s3://${bucket}/registry`, '--s3-endpoint', swift.endpoint, '--access-log', 'off'],
+    { env: swift.env, workers: 2 },
   );
-  t.teardown(() => gw.stop());
-  await waitForHttp(`http://${host}/_ping`, 90_000, gw);
   const status = async () => JSON.parse((await fetchInsecure(`http://${host}/_status`)).body) as Status;
-  for (const end = Date.now() + 60_000; (await status()).group.workers.length < 2; ) {
-    if (Date.now() > end) throw new Error('the second worker did not start');
-    await new Promise((r) => setTimeout(r, 200));
-  }
 
   t.test('skopeo push and pull through two workers on S3, byte for byte', async (t) => {
     const img = await makeOciImage(join(work, 'img'), { tag: 'v1', layerSizes: [24 << 20, 1 << 20, 10_000] });
