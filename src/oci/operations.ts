@@ -16,7 +16,7 @@ export type Operation =
   | 'blob_delete'
   | 'blob_upload' // POST/PATCH/PUT/GET/DELETE of /blobs/uploads/...
   | 'referrers'
-  | 'repository_usage' // GET /v2/<name>/_portcullis/usage (portcullis' extension)
+  | 'repository_usage' // GET /v2/<name>/_portcullis/usage and …/usage/tags (portcullis' extension)
   | 'catalog_usage' // GET /v2/_portcullis/usage (portcullis' extension)
   | 'other';
 

@@ -14,7 +14,7 @@ import type { Action, Operation } from './operations.js';
 export type { Action, Operation } from './operations.js';
 
 /** A resource under `/v2/<name>/`. */
-export type Endpoint = 'upload' | 'upload_session' | 'blob' | 'manifest' | 'tags' | 'referrers' | 'usage';
+export type Endpoint = 'upload' | 'upload_session' | 'blob' | 'manifest' | 'tags' | 'referrers' | 'usage' | 'tag_usage';
 
 export interface RegistryRoute {
   /** The raw path, without the query. */
@@ -101,6 +101,14 @@ export const ENDPOINTS: readonly EndpointRoute[] = [
   {
     endpoint: 'usage',
     pattern: /^\/v2\/(.+)\/_portcullis\/usage()(\/?)$/,
+    operations: {},
+    anyMethod: 'repository_usage',
+  },
+  // portcullis' extension: a page of a repository's tags with each one's last push and pull
+  // (the same operation as the figures above: pull on the repository, same metrics label)
+  {
+    endpoint: 'tag_usage',
+    pattern: /^\/v2\/(.+)\/_portcullis\/usage\/tags()(\/?)$/,
     operations: {},
     anyMethod: 'repository_usage',
   },

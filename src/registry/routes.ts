@@ -13,7 +13,7 @@ import { deleteBlob, getBlob } from './handlers/blobs.js';
 import { cancelUpload, continueUpload, finishUpload, startUpload, uploadStatus } from './handlers/uploads.js';
 import { listCatalog, listTags } from './handlers/tags.js';
 import { listReferrers } from './handlers/referrers.js';
-import { catalogUsage, repositoryUsage } from './handlers/usage.js';
+import { catalogUsage, repositoryUsage, tagUsage } from './handlers/usage.js';
 
 export interface RequestInfo {
   req: IncomingMessage;
@@ -35,6 +35,7 @@ const HANDLERS: Record<Endpoint, Record<string, Handler>> = {
   tags: { GET: listTags },
   referrers: { GET: listReferrers },
   usage: { GET: repositoryUsage },
+  tag_usage: { GET: tagUsage },
 };
 
 /** Endpoints where DELETE removes content, refused unless deletion is enabled. */

@@ -47,8 +47,8 @@ const HTML = `<!doctype html>
     <div id="repo-times" class="muted"></div>
     <div id="tag-tools" hidden><input id="tag-filter" type="search" placeholder="tags starting with…" aria-label="tags starting with"></div>
     <div class="scroll"><table id="tag-table">
-      <thead><tr><th>tag</th><th class="hide-sm">digest</th><th class="num">size</th><th>created</th><th class="hide-sm">platforms</th><th></th></tr></thead>
-      <tbody id="tags"><tr><td colspan="6" class="empty">choose a repository</td></tr></tbody>
+      <thead><tr><th>tag</th><th class="hide-sm">digest</th><th class="num">size</th><th>created</th><th class="hide-sm">pushed</th><th>pulled</th><th class="hide-sm">platforms</th><th></th></tr></thead>
+      <tbody id="tags"><tr><td colspan="8" class="empty">choose a repository</td></tr></tbody>
     </table></div>
     <button type="button" id="more-tags" hidden>More tags</button>
   </section>

@@ -3,8 +3,10 @@
  * browser JavaScript in a string: no build step, nothing loaded from elsewhere.
  *
  * Everything comes from the registry API of the same origin with the user's credentials:
- * `_catalog` and `tags/list` read page by page (`n` and `last`, following `Link`), so a
- * repository with 10,000 tags shows its first page after one small request; manifests, image
+ * `_catalog` and the tags read page by page (`n` and `last`, following `Link`), so a
+ * repository with 10,000 tags shows its first page after one small request. The tags come from
+ * the usage extension's per-tag listing when the registry has it (each tag's last push and pull
+ * come with the page), else from `tags/list` (the times then say unavailable). Manifests, image
  * configs (created time, labels) and the referrers API for the rows on screen only. Where the
  * registry behind cannot answer (an upstream without the referrers API, no usage figures) the
  * page says "unavailable" instead of failing. Data from the wire is only ever set through
@@ -24,7 +26,7 @@ const MANIFEST_TYPES = [
 const INDEX_TYPES = ['application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json'];
 const CATALOG_PAGE = 1000;
 const TAG_PAGE = 50;
-const COLS = '6';
+const COLS = '8';
 /** At most this many repository names in the list at once: typing narrows it. */
 const RENDER_MAX = 500;
 const $ = (id) => document.getElementById(id);
@@ -34,6 +36,8 @@ let current = '';
 let tagSeq = 0;
 /** false once the registry answered the referrers API with 404: use the tag schema only. */
 let referrersApi = true;
+/** false once the registry answered the per-tag usage listing with 404 (an older portcullis): tags/list only. */
+let tagTimesApi = true;
 
 function el(tag, attrs, ...children) {
   const e = document.createElement(tag);
@@ -63,9 +67,9 @@ function ago(t) {
   return { text, iso: new Date(ms).toISOString() };
 }
 
-function setTime(cell, t, missing) {
+function setTime(cell, t, missing, missingText) {
   const a = ago(t);
-  cell.textContent = a ? a.text : '—';
+  cell.textContent = a ? a.text : missingText || '—';
   cell.title = a ? a.iso : missing;
   if (a) cell.dataset.time = a.iso; else cell.classList.add('muted');
 }
@@ -86,6 +90,7 @@ async function api(path, init) {
     try { const body = await r.json(); detail = (body.errors || []).map((e) => e.code + ': ' + e.message).join('; '); } catch {}
     const err = new Error(r.status + (detail ? ' ' + detail : ' ' + r.statusText));
     err.status = r.status;
+    err.code = detail.split(':')[0];
     throw err;
   }
   return r;
@@ -234,25 +239,45 @@ async function countTags(repo) {
 }
 
 /**
- * A reader of the tags that start with prefix, TAG_PAGE at a time. With a prefix it starts the
- * listing just before it (last=), so a search costs what the page holds, and stops at the first
- * name past it. A registry that ignores n or last still gives a correct list, only slower.
+ * A reader of the tags that start with prefix, TAG_PAGE at a time, each as { tag, times } where
+ * times is { lastPushed, lastPulled } from the per-tag usage listing, or null where the registry
+ * does not keep them (then the reader uses tags/list). With a prefix it starts the listing just
+ * before it (last=), so a search costs what the page holds, and stops at the first name past it.
+ * A registry that ignores n or last still gives a correct list, only slower.
  */
 function tagReader(repo, prefix) {
   const before = prefix ? prefix.slice(0, -1) + (prefix.at(-1) === '-' ? '' : String.fromCharCode(prefix.charCodeAt(prefix.length - 1) - 1) + '~') : '';
-  let next = '/v2/' + repo + '/tags/list?n=' + TAG_PAGE + (before ? '&last=' + encodeURIComponent(before) : '');
+  const query = '?n=' + TAG_PAGE + (before ? '&last=' + encodeURIComponent(before) : '');
+  const plain = '/v2/' + repo + '/tags/list' + query;
+  let next = null;
   const buffer = [];
+  const read = async () => {
+    const r = await api(next);
+    const body = await r.json();
+    const entries = (body.tags || []).map((t) => (typeof t === 'string' ? { tag: t, times: null } : { tag: t.tag, times: t }));
+    next = nextLink(r);
+    return entries.sort((a, b) => byteOrder(a.tag, b.tag));
+  };
   return async () => {
+    if (next === null) {
+      await usage.ready;
+      next = tagTimesApi && usage.state === 'available' ? '/v2/' + repo + '/_portcullis/usage/tags' + query : plain;
+    }
     while (buffer.length < TAG_PAGE && next) {
-      const r = await api(next);
-      const names = ((await r.json()).tags || []).slice().sort(byteOrder);
-      next = nextLink(r);
-      for (const t of names) {
-        if (!prefix || t.startsWith(prefix)) buffer.push(t);
-        else if (t > prefix) next = '';
+      let entries;
+      try { entries = await read(); } catch (e) {
+        // A registry with usage figures but no per-tag listing: the names from tags/list instead.
+        if (next === plain || e.code !== 'NOT_FOUND') throw e;
+        tagTimesApi = false;
+        next = plain;
+        entries = await read();
+      }
+      for (const e of entries) {
+        if (!prefix || e.tag.startsWith(prefix)) buffer.push(e);
+        else if (e.tag > prefix) next = '';
       }
     }
-    const page = buffer.splice(0, TAG_PAGE).filter((t) => !isReferrersTag(t));
+    const page = buffer.splice(0, TAG_PAGE).filter((e) => !isReferrersTag(e.tag));
     return { page, more: buffer.length > 0 || !!next };
   };
 }
@@ -278,7 +303,7 @@ async function loadTags(repo, prefix) {
     if (first) body.replaceChildren();
     first = false;
     if (!res.page.length && !body.children.length) body.append(msgRow(prefix ? 'no tag starts with ' + prefix : 'no tags'));
-    for (const tag of res.page) body.append(tagRow(repo, tag));
+    for (const e of res.page) body.append(tagRow(repo, e.tag, e.times));
     more.hidden = !res.more;
     more.disabled = false;
     more.onclick = step;
@@ -286,7 +311,20 @@ async function loadTags(repo, prefix) {
   await step();
 }
 
-function tagRow(repo, tag) {
+/** The last push and pull of a tag; "never" pulled when none is recorded, "—" where the registry keeps no times. */
+function tagTimeCells(times) {
+  const pushed = el('td', { class: 'pushed hide-sm' });
+  const pulled = el('td', { class: 'pulled' });
+  if (!times) {
+    for (const c of [pushed, pulled]) setTime(c, null, 'unavailable: this registry does not report push and pull times');
+    return [pushed, pulled];
+  }
+  setTime(pushed, times.lastPushed, 'no push time recorded');
+  setTime(pulled, times.lastPulled, 'not pulled since pull times were recorded (a look in this browser is not a pull)', 'never');
+  return [pushed, pulled];
+}
+
+function tagRow(repo, tag, times) {
   const kind = el('div', { class: 'kind muted' });
   const digestCell = el('td', { class: 'mono digest hide-sm' }, '…');
   const sizeCell = el('td', { class: 'num size' }, '…');
@@ -294,8 +332,8 @@ function tagRow(repo, tag) {
   const platCell = el('td', { class: 'platforms hide-sm' });
   const del = el('button', { type: 'button', class: 'danger', 'data-delete': tag }, 'Delete');
   const row = el('tr', { class: 'tag-row', 'data-tag': tag },
-    el('td', { class: 'mono tag' }, el('div', {}, tag), kind), digestCell, sizeCell, createdCell, platCell,
-    el('td', { class: 'num' }, del));
+    el('td', { class: 'mono tag' }, el('div', {}, tag), kind), digestCell, sizeCell, createdCell, ...tagTimeCells(times),
+    platCell, el('td', { class: 'num' }, del));
   const detailRow = el('tr', { class: 'detail-row', hidden: '' });
   let info = null;
   describe(repo, tag).then((d) => {
@@ -321,7 +359,7 @@ function tagRow(repo, tag) {
     if (ev.target === del) return;
     if (!detailRow.hidden) { detailRow.hidden = true; return; }
     detailRow.hidden = false;
-    detailRow.replaceChildren(el('td', { colspan: COLS }, details(repo, tag, info)));
+    detailRow.replaceChildren(el('td', { colspan: COLS }, details(repo, tag, info, times)));
   });
   del.addEventListener('click', () => removeTag(repo, tag, info && info.m));
   const frag = document.createDocumentFragment();
@@ -339,7 +377,7 @@ function kvRows(obj) {
   return Object.keys(obj).sort().map((k) => el('tr', {}, el('td', { class: 'mono key' }, k), el('td', { class: 'mono value' }, String(obj[k]))));
 }
 
-function details(repo, tag, d) {
+function details(repo, tag, d, times) {
   const box = el('div', { class: 'details' });
   const cmd = 'docker pull ' + location.host + '/' + repo + ':' + tag;
   const code = el('code', { class: 'mono pull-cmd' }, cmd);
@@ -351,6 +389,12 @@ function details(repo, tag, d) {
   box.append(el('div', { class: 'untag' }, el('button', { type: 'button', class: 'danger', 'data-untag': tag,
     onclick: () => untag(repo, tag) }, 'Remove tag only'),
     el('span', { class: 'muted' }, ' the manifest stays, reachable by digest and by other tags')));
+  // The times again, for a phone, where the row has no room for the push time.
+  if (times) {
+    const [pushed, pulled] = [ago(times.lastPushed), ago(times.lastPulled)];
+    box.append(el('div', { class: 'muted tag-times' }, 'this tag last pushed ', pushed ? pushed.text : 'never', ' · last pulled ',
+      pulled ? pulled.text : 'never'));
+  }
   if (!d) { box.append(el('div', { class: 'muted' }, 'manifest not loaded')); return box; }
   const m = d.m;
   box.append(el('div', { class: 'mono full-digest' }, m.digest), el('div', { class: 'muted' }, m.type));

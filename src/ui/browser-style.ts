@@ -58,5 +58,5 @@ td.created,td.pushed,td.pulled{white-space:nowrap}
 .details table.labels td.key{width:1%;white-space:nowrap;color:var(--muted)}
 @media (max-width:720px){main{grid-template-columns:1fr;padding:10px;gap:10px}header{padding:10px}form.login{margin-left:0;width:100%}
 form.login input{flex:1 1 120px}#repos{max-height:30vh;overflow:auto}.hide-sm{display:none}
-.card{padding:10px}td,th{padding:6px 5px}.details table.labels td.key{white-space:normal;word-break:break-all}.details{max-width:calc(100vw - 66px)}}
+.card{padding:10px}td,th{padding:6px 5px}.details table.labels td.key{white-space:normal;word-break:break-all;width:40%}.details{max-width:calc(100vw - 66px)}}
 `;

@@ -102,6 +102,23 @@ if (missing) {
     t.equal(denied.status, 403);
     t.equal(denied.json.errors[0].code, 'DENIED');
     t.equal((await get('/v2/_portcullis/usage')).status, 401, 'anonymous callers are challenged');
+
+    // Per tag: the same rights as the repository's figures, pages with a Link like tags/list.
+    const tags = await get('/v2/team/app/_portcullis/usage/tags?n=1', ['viewer', 'viewer-pw']);
+    t.equal(tags.status, 200);
+    t.same(
+      tags.json.tags.map((x: { tag: string; digest: string; lastPulled: null }) => [x.tag, x.digest, x.lastPulled]),
+      [['v1', image.manifest.digest, null]],
+      'a page of one tag: its digest, never pulled',
+    );
+    const page2 = await fetchInsecure(`${registry}/v2/team/app/_portcullis/usage/tags?n=1&last=v1`, {
+      headers: { authorization: basic('viewer', 'viewer-pw') },
+    });
+    t.equal(JSON.parse(page2.body).tags[0].tag, 'v2');
+    const deniedTags = await get('/v2/secret/db/_portcullis/usage/tags', ['viewer', 'viewer-pw']);
+    t.equal(deniedTags.status, 403, 'tags of a repository the viewer may not pull');
+    t.equal(deniedTags.json.errors[0].code, 'DENIED');
+    t.equal((await get('/v2/team/app/_portcullis/usage/tags')).status, 401);
   });
 
   t.test('--upstream: a registry-style 404 the browser can recognise', async (t) => {
@@ -112,7 +129,11 @@ if (missing) {
       probe: `http://127.0.0.1:${port}/_ping`,
     });
     t.teardown(() => gw.stop());
-    for (const path of ['/v2/_portcullis/usage', '/v2/team/app/_portcullis/usage']) {
+    for (const path of [
+      '/v2/_portcullis/usage',
+      '/v2/team/app/_portcullis/usage',
+      '/v2/team/app/_portcullis/usage/tags',
+    ]) {
       const r = await fetchInsecure(`http://127.0.0.1:${port}${path}`);
       t.equal(r.status, 404, path);
       const err = JSON.parse(r.body).errors[0];

@@ -126,6 +126,8 @@ if (missing) {
       t.ok(Number(await meta.getAttribute('data-bytes')) > bytes, 'size next to the name');
       t.equal(await page.locator('#store-note').getAttribute('data-state'), 'available');
       await page.locator('#repo-times .last-pushed').waitFor();
+      t.ok(await row.locator('td.pushed').getAttribute('data-time'), 'the tag says when it was pushed');
+      t.equal(await row.locator('td.pulled').textContent(), 'never', 'and that it was never pulled');
     }
     if (opts.tagSchema) {
       // registry:2 keeps no usage figures: the page says so and counts the tags from tags/list.
@@ -137,6 +139,12 @@ if (missing) {
       t.equal(await page.locator('#tag-count').textContent(), '2 tags', 'the tag count tags/list gives');
       t.match(await page.locator('#repo-times').textContent(), /unavailable from this registry/);
       t.equal(await page.locator('#repos .meta').textContent(), '', 'no figures next to the name');
+      t.same(
+        [await row.locator('td.pushed').textContent(), await row.locator('td.pulled').textContent()],
+        ['—', '—'],
+        'no per-tag times, the tags from tags/list',
+      );
+      t.match(await row.locator('td.pulled').getAttribute('title'), /unavailable/);
     }
     t.equal(await page.locator('#status.error').count(), 0, 'no error shown');
     if (opts.shot) {

@@ -266,6 +266,11 @@ if (missing) {
         'the pull command to copy',
       );
       t.equal(await details.locator('.full-digest').textContent(), v1.manifest.digest);
+      t.match(
+        await details.locator('.tag-times').textContent(),
+        /^this tag last pushed (just now|\d+ min ago) · last pulled never$/,
+        "the tag's times in its details (a phone has no room for the push time in the row)",
+      );
       const afterBrowsing = JSON.parse(
         (await fetchInsecure(`${registry}/v2/team/app/_portcullis/usage`, { headers: { authorization: adminAuth } }))
           .body,
@@ -305,9 +310,13 @@ if (missing) {
 
   t.test('120 tags: a page of 50 first, more on request, search by prefix asks the registry', async (t) => {
     const page = await open(t, 1280, 800, ['viewer', 'viewer-pw']);
+    // Tags come from the per-tag usage listing (names with their push and pull times), paged like tags/list.
     const tagLists: string[] = [];
     page.on('request', (r) => {
-      if (r.url().includes('/tags/list')) tagLists.push(new URL(r.url()).search);
+      if (r.url().includes('/tags/list') || r.url().includes('/_portcullis/usage/tags')) {
+        const u = new URL(r.url());
+        tagLists.push(u.pathname.replace('/v2/team/many', '') + u.search);
+      }
     });
     const shown = () =>
       page.locator('tr.tag-row').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.tag));
@@ -315,13 +324,21 @@ if (missing) {
     await row(page, 't049').waitFor();
     await page.locator('#tag-count:text("120 tags")').waitFor();
     t.same(await shown(), manyTags.slice(0, 50), 'the first 50 tags, in order');
-    t.equal(tagLists[0], '?n=50', 'the first screen asks for one page of tags');
+    t.equal(tagLists[0], '/_portcullis/usage/tags?n=50', 'the first screen asks for one page of tags');
+    t.notOk(
+      tagLists.some((x) => x.startsWith('/tags/list?')),
+      'the tag list is read once, with its times (the count comes from the usage figures)',
+    );
     t.ok(await page.locator('#more-tags').isVisible(), 'a button to see more');
 
     await page.click('#more-tags');
     await row(page, 't099').waitFor();
     t.same(await shown(), manyTags.slice(0, 100), 'the next 50 follow');
-    t.ok(tagLists.includes('?n=50&last=t049'), 'the next page follows the Link header');
+    t.ok(tagLists.includes('/_portcullis/usage/tags?n=50&last=t049'), 'the next page follows the Link header');
+    // The setup read t000's manifest (a pull), and all 120 tags point at that manifest.
+    const t099 = row(page, 't099');
+    t.ok(Date.parse((await t099.locator('td.pushed').getAttribute('data-time')) ?? '') >= started, 'pushed, page 2');
+    t.ok(Date.parse((await t099.locator('td.pulled').getAttribute('data-time')) ?? '') >= started, 'pulled, page 2');
     await page.click('#more-tags');
     await row(page, 't119').waitFor();
     await page.locator('#more-tags').waitFor({ state: 'hidden' });
@@ -336,10 +353,74 @@ if (missing) {
       'typing narrows to the tags starting with it',
     );
     // Tags starting with t11 all sort after t10~ ('~' sorts after every tag character): one page.
-    t.same(tagLists, ['?n=50&last=t10~'], 'the search is one request starting just before the prefix');
+    t.same(
+      tagLists,
+      ['/_portcullis/usage/tags?n=50&last=t10~'],
+      'the search is one request starting just before the prefix',
+    );
     await page.fill('#tag-filter', 'x');
     await page.locator('#tags td.empty', { hasText: 'no tag starts with x' }).waitFor();
     t.equal(await page.locator('tr.tag-row').count(), 0, 'no match: no rows, and it says so');
+    await page.context().close();
+  });
+
+  t.test('each tag shows its last push and last pull; a look in the browser is not a pull', async (t) => {
+    const page = await open(t, 1280, 800, ['viewer', 'viewer-pw']);
+    const cell = async (tag: string, which: 'pushed' | 'pulled') => {
+      const c = row(page, tag).locator(`td.${which}`);
+      return { text: await c.textContent(), time: await c.getAttribute('data-time') };
+    };
+    type Times = { tag: string; lastPushed: string; lastPulled: string | null };
+    const fromRegistry = async (): Promise<Record<string, Times | undefined>> =>
+      Object.fromEntries(
+        (
+          JSON.parse(
+            (
+              await fetchInsecure(`${registry}/v2/team/app/_portcullis/usage/tags`, {
+                headers: { authorization: adminAuth },
+              })
+            ).body,
+          ).tags as Times[]
+        ).map((x) => [x.tag, x]),
+      );
+    await page.click('#repos button[data-repo="team/app"]');
+    await row(page, 'v1').locator('td.size[data-bytes]').waitFor();
+    const recorded = await fromRegistry();
+    for (const tag of ['multi', 'v1', 'v2']) {
+      const pushed = await cell(tag, 'pushed');
+      t.equal(pushed.time, recorded[tag]?.lastPushed, `${tag}: last pushed as the registry recorded it`);
+      t.ok(Date.parse(pushed.time ?? '') >= started, `${tag}: pushed during this test`);
+      t.same(
+        await cell(tag, 'pulled'),
+        { text: 'never', time: null },
+        `${tag}: never pulled (the page read its manifest: not a pull)`,
+      );
+    }
+
+    // A real pull of v2 by skopeo: the row says when, v1 (only looked at) stays never.
+    const beforePull = Date.now();
+    await skopeo([
+      'copy',
+      '--quiet',
+      '--src-tls-verify=false',
+      '--src-creds',
+      'viewer:viewer-pw',
+      `docker://127.0.0.1:${port}/team/app:v2`,
+      `oci:${join(work, 'pulled')}:v2`,
+    ]);
+    await page.click('#repos button[data-repo="lib/tool"]');
+    await row(page, '1.0').waitFor();
+    await page.click('#repos button[data-repo="team/app"]');
+    await row(page, 'v2').locator('td.pulled[data-time]').waitFor();
+    const pulledV2 = await cell('v2', 'pulled');
+    t.ok(
+      Date.parse(pulledV2.time ?? '') >= Math.floor(beforePull / 1000) * 1000,
+      'v2: last pulled = the pull just made',
+    );
+    t.equal(pulledV2.time, (await fromRegistry()).v2?.lastPulled, 'v2: as the registry recorded it');
+    t.equal(pulledV2.text, 'just now');
+    t.same(await cell('v1', 'pulled'), { text: 'never', time: null }, 'v1: still never pulled');
+    t.ok(await row(page, 'v1').locator('td.pulled').isVisible(), 'the times are shown at this width');
     await page.context().close();
   });
 

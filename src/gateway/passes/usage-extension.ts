@@ -1,5 +1,5 @@
 /**
- * The usage extension (/v2/_portcullis/usage, /v2/<name>/_portcullis/usage) is answered by the
+ * The usage extension (/v2/_portcullis/usage, /v2/<name>/_portcullis/usage[/tags]) is answered by the
  * embedded core, which keeps the figures. An upstream registry cannot say how much it stores,
  * so with --upstream the gateway answers a registry-style 404 itself, the one the repository
  * browser recognises as "no usage figures here" (rather than forwarding a path the upstream

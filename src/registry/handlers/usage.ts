@@ -5,15 +5,19 @@
  *   GET /v2/<name>/_portcullis/usage           one repository's tag count, bytes and last push/pull
  *   GET /v2/_portcullis/usage?n=100&last=<name> a page of repositories with the same figures,
  *                                              plus the store total; Link rel="next" as the catalog
+ *   GET /v2/<name>/_portcullis/usage/tags?n=&last= a page of the repository's tags, each with its
+ *                                              digest, last push and last pull; Link as tags/list
  *
  * Every figure is read from a document kept up to date as content changes (see
- * usage/repository-sizes.ts, usage/store-total.ts): a page costs two small reads per
- * repository on it, whatever the size of the store.
+ * usage/repository-sizes.ts, usage/store-total.ts, usage/usage-recorder.ts): a page of
+ * repositories costs two small reads per repository on it, a page of tags one listing page, one
+ * tag document per tag on it and the repository's usage document, whatever the size of the store.
  */
 import { RegistryError } from '../../oci/errors.js';
 import type { CoreContext } from '../context.js';
 import { sendJson } from '../http.js';
 import type { RequestInfo } from '../routes.js';
+import { TAG } from '../../oci/names.js';
 import { pageQuery } from './tags.js';
 
 /** Default and largest page of the listing: each entry costs two document reads. */
@@ -35,9 +39,13 @@ async function figures(ctx: CoreContext, name: string) {
   };
 }
 
+async function requireRepository(ctx: CoreContext, name: string): Promise<void> {
+  if (!(await ctx.repos.exists(name)))
+    throw new RegistryError('NAME_UNKNOWN', 'repository name not known to registry', { name });
+}
+
 export async function repositoryUsage(ctx: CoreContext, r: RequestInfo): Promise<void> {
-  if (!(await ctx.repos.exists(r.name)))
-    throw new RegistryError('NAME_UNKNOWN', 'repository name not known to registry', { name: r.name });
+  await requireRepository(ctx, r.name);
   sendJson(r.res, 200, await figures(ctx, r.name));
 }
 
@@ -53,4 +61,35 @@ export async function catalogUsage(ctx: CoreContext, r: RequestInfo): Promise<vo
   if (more && names.length > 0)
     headers.link = `</v2/_portcullis/usage?n=${n}&last=${encodeURIComponent(names[names.length - 1]!)}>; rel="next"`;
   sendJson(r.res, 200, { repositories, store }, headers);
+}
+
+/** One tag of the per-tag listing: what it points at, when it was set, when that manifest was last pulled. */
+async function tagTimes(ctx: CoreContext, name: string, tag: string, pulled: Record<string, number>) {
+  const doc = await ctx.repos.resolveTag(name, tag);
+  if (!doc) return null; // deleted since the listing: not a tag any more
+  // Tags written before push times were recorded: the document's own mtime is when it was set.
+  const pushedAt = doc.pushedAt ?? (await ctx.repos.tagMtime(name, tag)) ?? undefined;
+  return { tag, digest: doc.digest, lastPushed: iso(pushedAt), lastPulled: iso(pulled[doc.digest]) };
+}
+
+/**
+ * A page of tags in tags/list's order and paging (same `n`, `last` and Link; `n` defaults to
+ * 100, at most 1000). A pull is recorded per manifest digest, so a tag's last pull is the last
+ * GET of the manifest it points at now (by this tag, another tag or the digest).
+ */
+export async function tagUsage(ctx: CoreContext, r: RequestInfo): Promise<void> {
+  await requireRepository(ctx, r.name);
+  const q = pageQuery(r.query);
+  const n = Math.min(q.n ?? USAGE_PAGE_DEFAULT, USAGE_PAGE_MAX);
+  const [page, usage] = await Promise.all([
+    n === 0 ? { names: [], more: false } : ctx.repos.listTagsPage(r.name, q.last, n),
+    ctx.usage?.read(r.name),
+  ]);
+  const pulled = usage?.pulled ?? {};
+  const tags = await Promise.all(page.names.filter((t) => TAG.test(t)).map((t) => tagTimes(ctx, r.name, t, pulled)));
+  const headers: Record<string, string> = {};
+  const lastName = page.names[page.names.length - 1];
+  if (page.more && lastName !== undefined)
+    headers.link = `</v2/${r.name}/_portcullis/usage/tags?n=${n}&last=${encodeURIComponent(lastName)}>; rel="next"`;
+  sendJson(r.res, 200, { name: r.name, tags: tags.filter((x) => x !== null) }, headers);
 }
