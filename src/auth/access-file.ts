@@ -7,7 +7,7 @@
  * Validation errors name the file and the path inside it ("rules[2].actions[0]: ..."), on
  * one line, so a start-up failure or a logged reload failure says exactly what to fix.
  */
-import { parse as parseYaml } from 'yaml';
+import { parseYaml } from '../yaml-text.js';
 import { z } from 'zod';
 import type { Action } from '../oci/operations.js';
 import { InvalidValue } from '../oci/invalid-value.js';

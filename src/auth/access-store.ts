@@ -5,11 +5,21 @@
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { Action } from '../oci/operations.js';
-import { mentionedUsers, parseAccessFile, type AccessConfig } from './access-file.js';
+import type { AccessConfig } from './access-file.js';
 import { createAccessPolicy, type AccessPolicy } from './access-policy.js';
 import { currentVersion, watchForChanges, type FileWatcher, type FileWatchOptions } from './file-watch.js';
 import { InvalidValue } from '../oci/invalid-value.js';
 import { OptionError } from '../startup-error.js';
+
+/**
+ * The access file parsed, with the users its rules name. The parser (and its schema library,
+ * several MiB resident) is loaded only when there is an access file to read.
+ */
+async function readAccessFile(file: string): Promise<{ cfg: AccessConfig; mentioned: Set<string> }> {
+  const { parseAccessFile, mentionedUsers } = await import('./access-file.js');
+  const cfg = parseAccessFile(await readFile(file, 'utf8'), file);
+  return { cfg, mentioned: mentionedUsers(cfg) };
+}
 
 export interface AccessStoreOptions {
   file?: string;
@@ -33,17 +43,17 @@ export class AccessStore implements AccessPolicy {
     const store = new AccessStore(opts);
     if (!opts.file) return store;
     const file = opts.file;
-    let cfg: AccessConfig;
+    let read: Awaited<ReturnType<typeof readAccessFile>>;
     try {
       store.version = await currentVersion(file);
-      cfg = parseAccessFile(await readFile(file, 'utf8'), file);
+      read = await readAccessFile(file);
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       if (e.code) throw new OptionError('access', `cannot read ${file}: ${e.code}`);
       if (e instanceof InvalidValue) throw new OptionError('access', e.message);
       throw e;
     }
-    store.install(cfg, 'loaded');
+    store.install(read, 'loaded');
     if (opts.watch !== false) {
       store.watcher = watchForChanges(file, () => void store.reloadIfChanged(), opts.watch ?? {});
     }
@@ -63,7 +73,7 @@ export class AccessStore implements AccessPolicy {
     if (!file) return true;
     const version = await currentVersion(file);
     try {
-      this.install(parseAccessFile(await readFile(file, 'utf8'), file), 'reloaded');
+      this.install(await readAccessFile(file), 'reloaded');
       this.version = version;
       return true;
     } catch (err) {
@@ -86,11 +96,11 @@ export class AccessStore implements AccessPolicy {
     await this.reload();
   }
 
-  private install(cfg: AccessConfig, verb: string): void {
+  private install({ cfg, mentioned }: { cfg: AccessConfig; mentioned: Set<string> }, verb: string): void {
     this.policy = createAccessPolicy(cfg, this.opts.anonymousRead);
     const { knownUser, logger, file } = this.opts;
     if (knownUser) {
-      const unknown = [...mentionedUsers(cfg)].filter((u) => !knownUser(u));
+      const unknown = [...mentioned].filter((u) => !knownUser(u));
       if (unknown.length)
         logger.warn(
           { file, users: unknown },

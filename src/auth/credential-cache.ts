@@ -13,7 +13,7 @@ export class CredentialCache {
   private readonly key = randomBytes(32);
   private readonly verified = new Map<string, string>();
   private readonly inflight = new Map<string, Promise<boolean>>();
-  private generation = 0;
+  private generation_ = 0;
 
   constructor(private readonly maxEntries = 1024) {}
 
@@ -26,12 +26,12 @@ export class CredentialCache {
     if (this.verified.get(k) === user) return true;
     const pending = this.inflight.get(k);
     if (pending) return pending;
-    const gen = this.generation;
+    const gen = this.generation_;
     const p = verify()
       .then((ok) => {
         // A clear() while bcrypt ran means the file changed under us: do not cache a result
         // computed against the old hashes.
-        if (ok && gen === this.generation) this.remember(k, user);
+        if (ok && gen === this.generation_) this.remember(k, user);
         return ok;
       })
       .finally(() => {
@@ -42,9 +42,14 @@ export class CredentialCache {
   }
 
   clear(): void {
-    this.generation++;
+    this.generation_++;
     this.verified.clear();
     this.inflight.clear();
+  }
+
+  /** Changes with every clear(): what was verified under an older generation no longer counts. */
+  get generation(): number {
+    return this.generation_;
   }
 
   get size(): number {

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { parseHtpasswd, weakUsers, type HtpasswdEntry } from './htpasswd-parse.js';
 import { verifyDummy, verifyPassword } from './password-verify.js';
 import { CredentialCache } from './credential-cache.js';
+import { ConnectionMemo } from './connection-memo.js';
 import { currentVersion, watchForChanges, type FileWatcher, type FileWatchOptions } from './file-watch.js';
 import { OptionError } from '../startup-error.js';
 
@@ -45,6 +46,8 @@ export class HtpasswdStore {
   private version: string | undefined;
   private watcher: FileWatcher | undefined;
   readonly cache = new CredentialCache();
+  /** Per-connection memo of the last verified header, void after every change of the users. */
+  readonly connections = new ConnectionMemo(() => this.cache.generation);
   /** Number of real hash verifications run (tests use it to prove the cache works). */
   verifications = 0;
 

@@ -55,6 +55,8 @@ export interface AuthRequest {
   route: RegistryRoute;
   /** The request lists repositories whatever its path (docker search): it needs what the catalog needs. */
   listing?: boolean;
+  /** The connection the request came on (its socket): Basic credentials verified on it are remembered for it. */
+  connection?: object;
 }
 
 export type AuthResult =

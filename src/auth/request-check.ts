@@ -13,7 +13,7 @@
 import type { Action, RegistryRoute } from '../oci/route.js';
 import type { AuthRequest, AuthResult } from './index.js';
 import { parseAuthorization } from './authorization-header.js';
-import { basicChallenge, bearerChallenge, denied, unauthorized } from './challenge.js';
+import { basicChallenge, bearerChallenge, denied, throttled, unauthorized } from './challenge.js';
 import { verifyBasic, type AuthCore } from './auth-core.js';
 import { scopeFor } from './token-scope.js';
 import { tokenGrants, type TokenClaims } from './token-jwt.js';
@@ -25,7 +25,18 @@ export async function checkRequest(core: AuthCore, r: AuthRequest): Promise<Auth
   const { path } = r.route;
   if (!r.route.api && (HEALTH_PATHS.has(path) || path === core.tokenPath)) return { ok: true };
 
-  const creds = parseAuthorization(r.headers.authorization);
+  const header = r.headers.authorization;
+  const memo = r.connection !== undefined && typeof header === 'string' ? r.connection : undefined;
+  if (memo !== undefined) {
+    const user = core.htpasswd.connections.userFor(memo, header as string);
+    if (user !== undefined) {
+      // Verified earlier on this connection; an address blocked since then is still refused.
+      const blocked = core.brute.blockedFor(r.clientIp);
+      if (blocked > 0) return { ok: false, reason: 'throttled', error: throttled(blocked) };
+      return authorize(core, r, user, undefined);
+    }
+  }
+  const creds = parseAuthorization(header);
   let user: string | undefined;
   let claims: TokenClaims | undefined;
   switch (creds.kind) {
@@ -34,12 +45,14 @@ export async function checkRequest(core: AuthCore, r: AuthRequest): Promise<Auth
     case 'malformed':
       return challenge(core, r, 'invalid', 'malformed Authorization header');
     case 'basic': {
+      const generation = core.htpasswd.cache.generation;
       const out = await verifyBasic(core, creds, r.clientIp);
       if (!out.ok) {
         if (out.error) return { ok: false, error: out.error, reason: out.reason };
         return challenge(core, r, 'invalid', 'invalid username or password');
       }
       user = out.user;
+      if (memo !== undefined) core.htpasswd.connections.remember(memo, header as string, user, generation);
       break;
     }
     case 'bearer': {

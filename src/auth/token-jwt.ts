@@ -4,11 +4,17 @@
  * the same keys accepts a token another one issued.
  */
 import { randomUUID } from 'node:crypto';
-import { SignJWT, jwtVerify, decodeProtectedHeader } from 'jose';
 import type { GrantedAccess } from './token-scope.js';
 import type { SigningKey } from './token-keys.js';
 
 const ISSUER = 'portcullis';
+
+/** jose (about 45 modules) is loaded with the first token issued or presented, not at start-up. */
+let jose: Promise<typeof import('jose')> | undefined;
+const loadJose = () => {
+  jose ??= import('jose');
+  return jose;
+};
 
 export interface TokenClaims {
   /** '' for anonymous tokens. */
@@ -37,6 +43,7 @@ export class TokenSigner {
     // JWT times are whole seconds: expiry rounds up, so a token lives at least expiresIn seconds
     // (iat + 1 could be 1 ms away when issued at x.999).
     const expiresIn = Math.max(1, Math.round(this.ttlMs / 1000));
+    const { SignJWT } = await loadJose();
     const token = await new SignJWT({ access: claims.access })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT', kid: this.keys[0]!.id })
       .setIssuer(ISSUER)
@@ -52,6 +59,7 @@ export class TokenSigner {
 
   /** The claims of a valid token, or undefined for expired, tampered or foreign tokens. */
   async verify(token: string): Promise<TokenClaims | undefined> {
+    const { decodeProtectedHeader, jwtVerify } = await loadJose();
     let kid: unknown;
     try {
       kid = decodeProtectedHeader(token).kid;

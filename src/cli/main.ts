@@ -5,7 +5,7 @@
  */
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { stringify as toYaml } from 'yaml';
+import { toYaml } from '../yaml-text.js';
 import { OPTIONS, type OptionSpec, flagName, envName } from '../config/options.js';
 import { formatDuration } from '../config/duration.js';
 import { loadConfig, ConfigError, closest, type Config } from '../config/load.js';

@@ -3,7 +3,7 @@
  * Every error names the flag and the environment variable it came from, in one line.
  */
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { parseYaml } from '../yaml-text.js';
 import { OPTIONS, type OptionName, type OptionSpec, flagName, envName } from './options.js';
 import { MIRROR_AUTH_ENV } from '../mirror/mirror-config.js';
 import { parseDuration } from './duration.js';

@@ -4,8 +4,8 @@
  * the order listed below until one answers. Access log, stats and webhooks are written once,
  * when the response is done.
  */
+import { newRequestId } from './request-id.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { BlockList } from 'node:net';
 import type { Backend } from '../backends/backend.js';
@@ -89,7 +89,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     const ua = req.headers['user-agent'];
     const client = identifyClient(ua);
     const ctx: RequestContext = {
-      id: (req.headers['x-request-id'] as string | undefined)?.slice(0, 128) ?? randomUUID(),
+      id: (req.headers['x-request-id'] as string | undefined)?.slice(0, 128) ?? newRequestId(),
       req,
       res,
       startNs: process.hrtime.bigint(),

@@ -4,7 +4,7 @@
  * with the flag's name.
  */
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { parseYaml } from '../yaml-text.js';
 import { isRepositoryName } from '../oci/names.js';
 import { InvalidValue } from '../oci/invalid-value.js';
 

@@ -18,6 +18,7 @@ const SRC = join(ROOT, 'src');
 const LAYER: Record<string, number> = {
   'version.js': 0,
   'startup-error.js': 0,
+  'yaml-text.js': 0,
   web: 0,
   oci: 0,
   registry: 1,

@@ -18,6 +18,7 @@ export function authentication(auth: AuthService, stats?: Stats): Pass {
       clientIp: ctx.client.ip,
       publicOrigin: publicOrigin(ctx.client),
       route: ctx.route,
+      connection: req.socket,
     });
     if (result.ok) {
       ctx.user = result.user;
