@@ -19,6 +19,7 @@ import { configJsonSchema } from './schema.js';
 import { htpasswdCommand } from './htpasswd-command.js';
 import { gcCommand } from './gc-command.js';
 import { retentionOnce } from './retention-command.js';
+import { checkStartUpRules } from './start-up-rules.js';
 import { VERSION } from '../version.js';
 import { OptionError } from '../startup-error.js';
 
@@ -124,10 +125,11 @@ async function runServe(argv: Record<string, unknown>): Promise<void> {
   }
 }
 
-function checkConfig(argv: Record<string, unknown>): void {
+async function checkConfig(argv: Record<string, unknown>): Promise<void> {
   const { config, sources } = load(argv);
   try {
     resolveConfig(config);
+    await checkStartUpRules(config);
   } catch (e) {
     if (e instanceof OptionError) fail(e.message);
     throw e;

@@ -4,18 +4,18 @@
  */
 import type { Config } from '../config/load.js';
 import { embeddedStorageOptions } from '../backends/embedded.js';
-import { InvalidValue } from '../oci/invalid-value.js';
-import { parseRetention } from '../retention/policy.js';
+import { retentionOption, type RetentionPolicy } from '../retention/policy.js';
+import { OptionError } from '../startup-error.js';
 import { formatRetention, runRetention } from '../retention/run.js';
 
 export async function retentionOnce(config: Config, dryRun: boolean, fail: (message: string) => never): Promise<void> {
   if (config.upstream.length) fail('--upstream: retention works on the embedded registry storage, not an upstream');
-  let policy: ReturnType<typeof parseRetention>;
+  let policy: RetentionPolicy;
   try {
-    policy = parseRetention(config.retention);
+    policy = retentionOption(config.retention);
   } catch (e) {
-    if (!(e instanceof InvalidValue)) throw e;
-    fail(`--retention: ${e.message}`);
+    if (!(e instanceof OptionError)) throw e;
+    fail(e.message);
   }
   if (policy.rules.length === 0) fail('--retention: no retention rules configured (see docs/retention.md)');
   const storage = embeddedStorageOptions(config);

@@ -22,6 +22,7 @@
  */
 import { parseDuration } from '../config/duration.js';
 import { InvalidValue } from '../oci/invalid-value.js';
+import { OptionError } from '../startup-error.js';
 
 export interface RetentionRule {
   repositories: string[];
@@ -124,4 +125,17 @@ export function hasTagRules(rule: RetentionRule): boolean {
     rule.keepPulledWithinMs !== undefined ||
     rule.keepTags !== undefined
   );
+}
+
+/**
+ * The --retention option's rules, for every command that reads them (the server, `retention`,
+ * `check-config`): a value parseRetention refuses becomes one error naming the flag.
+ */
+export function retentionOption(raw: unknown): RetentionPolicy {
+  try {
+    return parseRetention(raw);
+  } catch (e) {
+    if (e instanceof InvalidValue) throw new OptionError('retention', e.message);
+    throw e;
+  }
 }

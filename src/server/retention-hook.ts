@@ -3,10 +3,8 @@ import type { Logger } from 'pino';
 import type { Backend } from '../backends/backend.js';
 import { embeddedStorageOptions } from '../backends/embedded.js';
 import type { Resolved } from '../config/resolve.js';
-import { parseRetention } from '../retention/policy.js';
+import { retentionOption } from '../retention/policy.js';
 import { startRetentionSchedule } from '../retention/schedule.js';
-import { InvalidValue } from '../oci/invalid-value.js';
-import { OptionError } from '../startup-error.js';
 
 export function startRetention(
   r: Resolved,
@@ -15,13 +13,7 @@ export function startRetention(
   notifier: { notify(payload: object): void } | undefined,
 ): { stop(): Promise<void> } | undefined {
   const c = r.config;
-  let policy: ReturnType<typeof parseRetention>;
-  try {
-    policy = parseRetention(c.retention);
-  } catch (e) {
-    if (!(e instanceof InvalidValue)) throw e;
-    throw new OptionError('retention', e.message, `--retention: ${e.message}`);
-  }
+  const policy = retentionOption(c.retention);
   if (policy.rules.length === 0 || c.retentionInterval <= 0) return undefined;
   if (backend.kind !== 'embedded' || c.readOnly) {
     logger.warn('retention rules need the embedded registry on writable storage; ignored');

@@ -1,9 +1,10 @@
 /**
  * Every value the configuration parsers refuse, given to the real command line: each ends with
  * one line naming the flag (or the environment variable) and exit code 2, never a stack trace.
- * check-config reads everything resolveConfig() checks; --access and --retention are read when the
- * gateway is built, so those cases start the server (they fail before it listens; the JSON log
- * records it wrote until then are not the error line).
+ * check-config reads everything resolveConfig() checks. --access and --retention are read when the
+ * gateway is built, so each of those cases runs twice: starting the server (it fails before it
+ * listens; the JSON log records it wrote until then are not the error line) and with check-config,
+ * which must refuse the value with the same line.
  */
 import t from 'tap';
 import { writeFileSync } from 'node:fs';
@@ -28,7 +29,7 @@ t.test('values the parsers refuse: one line naming the flag, exit 2', async (t) 
   const users = file('users', 'alice:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n');
   const serve = ['--listen', '127.0.0.1:0', '--storage', join(dir, 'data')];
   const mirror = ['--mirror', 'hub=https://registry-1.docker.io'];
-  const retention = (yaml: string) => [...serve, '--retention', yaml];
+  const retention = (yaml: string) => ['--retention', yaml];
   const cases: Case[] = [
     // durations and sizes
     { args: ['check-config', '--header-timeout', '10 minutes'], line: /^--header-timeout .*not a duration/ },
@@ -88,16 +89,25 @@ t.test('values the parsers refuse: one line naming the flag, exit 2', async (t) 
       env: { PORTCULLIS_MIRROR_AUTH_HUB: 'token-only' },
       line: /^--mirror-credentials .*PORTCULLIS_MIRROR_AUTH_HUB must be USER:PASSWORD/,
     },
-    // access rules (read when the gateway is built)
+    // the gc command's own flags
     {
-      args: [...serve, '--htpasswd', users, '--access', file('access-yaml', 'groups: [\n')],
+      args: ['gc', '--storage', join(dir, 'data'), '--grace-period', 'soon'],
+      line: /^--grace-period: invalid duration "soon"/,
+    },
+    { args: ['gc', '--storage', 's3://b/x'], line: /^--storage: invalid bucket name "b"/ },
+  ];
+  // What the server reads only as it starts: refused by the server start and by check-config alike.
+  const readAtStart: Case[] = [
+    // access rules
+    {
+      args: ['--htpasswd', users, '--access', file('access-yaml', 'groups: [\n')],
       line: /^--access: .*access-yaml: invalid YAML/,
     },
     {
-      args: [...serve, '--htpasswd', users, '--access', file('access-shape', 'rules: 7\n')],
+      args: ['--htpasswd', users, '--access', file('access-shape', 'rules: 7\n')],
       line: /^--access: .*access-shape: rules: /,
     },
-    // retention rules (read when the gateway is built)
+    // retention rules
     { args: retention('[7]'), line: /^--retention: retention rule 1: expected a mapping/ },
     { args: retention('[{repositories: "*", keep: 3}]'), line: /^--retention: retention rule 1: unknown key "keep"/ },
     { args: retention('[{repositories: []}]'), line: /^--retention: retention rule 1: repositories must be a glob/ },
@@ -114,13 +124,9 @@ t.test('values the parsers refuse: one line naming the flag, exit 2', async (t) 
       args: retention('[{repositories: "*", deleteOrphanReferrers: "yes"}]'),
       line: /^--retention: retention rule 1: deleteOrphanReferrers must be true or false/,
     },
-    // the gc command's own flags
-    {
-      args: ['gc', '--storage', join(dir, 'data'), '--grace-period', 'soon'],
-      line: /^--grace-period: invalid duration "soon"/,
-    },
-    { args: ['gc', '--storage', 's3://b/x'], line: /^--storage: invalid bucket name "b"/ },
   ];
+  for (const c of readAtStart)
+    cases.push({ ...c, args: [...serve, ...c.args] }, { ...c, args: ['check-config', ...serve, ...c.args] });
   for (const c of cases) {
     const r = runCli(c.args, c.env);
     // A server that got as far as building the gateway has logged (JSON records) before it stopped.

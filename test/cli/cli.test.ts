@@ -8,6 +8,14 @@ import { OPTIONS, flagName, envName } from '../../src/config/options.js';
 
 const run = runCli;
 
+/** A scratch directory holding an htpasswd file with one user, alice. */
+async function withUsersFile(): Promise<{ dir: string; users: string }> {
+  const dir = await tempDir();
+  const users = join(dir, 'users');
+  writeFileSync(users, 'alice:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n');
+  return { dir, users };
+}
+
 t.test('--help documents every option with its env name', async (t) => {
   const { code, stdout } = run(['--help']);
   t.equal(code, 0);
@@ -52,9 +60,7 @@ t.test('bad input ends start-up with one line naming the flag, exit 2', async (t
 });
 
 t.test('--token-key: a file with a weak key or in a missing directory is refused by name', async (t) => {
-  const dir = await tempDir();
-  const users = join(dir, 'users');
-  writeFileSync(users, 'alice:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n');
+  const { dir, users } = await withUsersFile();
   const weak = join(dir, 'weak.key');
   writeFileSync(weak, '# rotated in 2026\nshort\n');
   for (const [file, re] of [
@@ -107,6 +113,26 @@ t.test('check-config prints the effective configuration and where values came fr
   const bad = run(['check-config', '--config', file, '--flavor', 'staging']);
   t.equal(bad.code, 2);
   t.match(bad.stderr, /section "staging" not found/);
+});
+
+t.test('check-config accepts the --access and --retention rules the server would start with', async (t) => {
+  const { dir, users } = await withUsersFile();
+  const access = join(dir, 'access.yaml');
+  writeFileSync(access, 'rules:\n  - repository: "team/*"\n    users: [alice]\n    actions: [pull, push]\n');
+  const r = run([
+    'check-config',
+    '--storage',
+    dir,
+    '--htpasswd',
+    users,
+    '--access',
+    access,
+    '--retention',
+    '[{repositories: "*", keepLast: 3}]',
+  ]);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /configuration is valid/);
+  t.equal(r.stderr, '', 'nothing on stderr');
 });
 
 t.test('config-schema prints a JSON schema covering every file option', async (t) => {
