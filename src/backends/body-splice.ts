@@ -18,9 +18,13 @@
  * Only responses framed by Content-Length are spliced (distribution always sends it on blob
  * GETs). Anything else (chunked, close-delimited, 1xx) is declined before a byte reaches the
  * client, and the caller sends the (idempotent) GET again through the ordinary client.
+ *
+ * Upload bodies (PATCH/PUT/POST) go out on the same pooled connections through a SpliceBody
+ * (upload-splice.ts); this file sends the head, then relays the member's answer as for a GET.
  */
 import net from 'node:net';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { ChunkedDecoder } from './chunked-decoder.js';
 
 /** Upstream reads land in buffers of this size; a loopback socket often has this much ready. */
 const READ_SIZE = 256 * 1024;
@@ -35,6 +39,7 @@ const HEAD_LIMIT = 64 * 1024;
 const IDLE_PER_ORIGIN = 64;
 const IDLE_KEEP_MS = 30_000;
 
+const SPLICED_METHODS = new Set(['GET', 'HEAD', 'PATCH', 'PUT', 'POST']);
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/;
 const UNSAFE_IN_HEAD = /[\r\n\0]/;
@@ -74,11 +79,23 @@ export interface SpliceHead {
   headers: IncomingHttpHeaders;
 }
 
+/** A request body sent after the head on the member connection (upload-splice.ts). */
+export interface SpliceBody {
+  /** Start sending the body to `socket`, right after the request head. */
+  start(socket: net.Socket): void;
+  /** Stop taking the client's body: the member answered, failed, or the client went away. */
+  stop(): void;
+  /** Every body byte and the closing framing went to the member socket. */
+  readonly sent: boolean;
+}
+
 export interface SpliceRequest {
   /** The member's origin; must be http:. */
   url: URL;
   /** HEAD responses have no body whatever their Content-Length says. */
-  method: 'GET' | 'HEAD';
+  method: string;
+  /** The upload body, if any: such a request is never declined or sent twice once begun. */
+  body?: SpliceBody;
   path: string;
   headers: OutgoingHttpHeaders;
   idleTimeoutMs: number;
@@ -97,7 +114,7 @@ export type SpliceOutcome = 'done' | 'declined';
 
 /** Whether a request can take this path at all (checked before anything is sent). */
 export function canSplice(url: URL, method: string | undefined, headers: OutgoingHttpHeaders): boolean {
-  if (url.protocol !== 'http:' || (method !== 'GET' && method !== 'HEAD')) return false;
+  if (url.protocol !== 'http:' || !SPLICED_METHODS.has(method ?? '')) return false;
   for (const [k, v] of Object.entries(headers)) {
     if (v === undefined) continue;
     if (!TOKEN.test(k) || UNSAFE_IN_HEAD.test(Array.isArray(v) ? v.join('') : String(v))) return false;
@@ -211,6 +228,8 @@ function serializeRequest(method: string, path: string, headers: OutgoingHttpHea
 interface ParsedHead extends SpliceHead {
   /** Body length, or null when the response is not framed by Content-Length. */
   length: number | null;
+  /** The body is framed by Transfer-Encoding: chunked (relayed for uploads only). */
+  chunked: boolean;
   keepAlive: boolean;
 }
 
@@ -242,17 +261,21 @@ function parseHead(text: string, bodiless: boolean): ParsedHead | null {
   }
   if (bodiless) length = 0;
   if (statusCode < 200) length = null;
+  const chunked =
+    length === null && statusCode >= 200 && String(headers['transfer-encoding']).toLowerCase() === 'chunked';
   const connection = String(headers.connection ?? '').toLowerCase();
   const keepAlive = m[1] === '1' ? !/\bclose\b/.test(connection) : /\bkeep-alive\b/.test(connection);
-  return { statusCode, statusMessage: m[3] ?? '', headers, length, keepAlive };
+  return { statusCode, statusMessage: m[3] ?? '', headers, length, chunked, keepAlive };
 }
 
 /** GET or HEAD `path` from the member and relay the response to `res`; see SpliceOutcome. */
 export function spliceRead(idle: SplicePool, r: SpliceRequest): Promise<SpliceOutcome> {
   return attempt(idle, r, checkout(idle, r.url, r.idleTimeoutMs)).catch(
     (err: NodeJS.ErrnoException & { headSent?: boolean; reused?: boolean }) => {
-      // A pooled connection the member closed just as it was reused: once more on a fresh one.
-      if (err.reused && !err.headSent) return attempt(idle, r, new Conn(r.url, r.url.origin, r.idleTimeoutMs));
+      // A pooled connection the member closed just as it was reused: once more on a fresh one
+      // (not an upload: its body is already being taken from the client).
+      if (err.reused && !err.headSent && !r.body)
+        return attempt(idle, r, new Conn(r.url, r.url.origin, r.idleTimeoutMs));
       throw err;
     },
   );
@@ -268,10 +291,13 @@ function attempt(idle: SplicePool, r: SpliceRequest, conn: Conn): Promise<Splice
     let headSize = 0;
     let remaining = 0;
     let paused = false;
+    /** The member answered before the whole upload body went out: its request is unfinished. */
+    let answeredEarly = false;
 
     const settle = (outcome: SpliceOutcome | Error) => {
       if (settled) return;
       settled = true;
+      r.body?.stop();
       res.off('close', onClientClose);
       res.off('drain', onDrain);
       if (outcome instanceof Error) reject(outcome);
@@ -289,7 +315,7 @@ function attempt(idle: SplicePool, r: SpliceRequest, conn: Conn): Promise<Splice
     };
     const finished = () => {
       res.end();
-      if (head!.keepAlive) checkin(idle, conn);
+      if (head!.keepAlive && !answeredEarly) checkin(idle, conn);
       else socket.destroy();
       settle('done');
     };
@@ -334,6 +360,49 @@ function attempt(idle: SplicePool, r: SpliceRequest, conn: Conn): Promise<Splice
       return more;
     };
 
+    /** Not Content-Length framed: hand back before the client has seen anything. */
+    const decline = (buf: Buffer): boolean => {
+      giveBack(buf);
+      conn.onData = ignoreBytes;
+      socket.destroy();
+      settle('declined');
+      return false;
+    };
+
+    let decoder: ChunkedDecoder | null = null;
+    /** Relay a chunked body's bytes (copied: they are few) from buf[from, to). */
+    const relayChunked = (buf: Buffer, from: number, to: number): boolean => {
+      let more = true;
+      let end: number;
+      try {
+        end = decoder!.feed(buf, from, to, (a, b) => {
+          more = res.write(Buffer.from(buf.subarray(a, b))) && more;
+        });
+      } catch (err) {
+        giveBack(buf);
+        fail(Object.assign(err as Error, { code: 'EPROTO' }));
+        return false;
+      }
+      giveBack(buf);
+      if (end < 0) {
+        if (!more) {
+          paused = true;
+          res.once('drain', onDrain);
+        }
+        return more;
+      }
+      if (end < to) {
+        // Bytes after the body: the client has its answer; the connection is not reused.
+        res.end();
+        conn.onData = ignoreBytes;
+        socket.destroy();
+        settle('done');
+        return false;
+      }
+      finished();
+      return true;
+    };
+
     const onHeadBytes = (n: number, buf: Buffer): boolean => {
       // The head usually arrives whole in the first read: search it in place; only a head
       // split across reads is collected (copied, it is small) until its end shows up.
@@ -356,16 +425,39 @@ function attempt(idle: SplicePool, r: SpliceRequest, conn: Conn): Promise<Splice
         fail(Object.assign(new Error('malformed upstream response head'), { code: 'EPROTO' }));
         return false;
       }
-      if (parsed.length === null) {
-        // Not Content-Length framed: hand back before the client has seen anything.
+      if (r.body && parsed.statusCode < 200 && parsed.statusCode !== 101) {
+        // An interim answer (100 Continue unasked): the real one follows.
+        const rest = Buffer.from(all.subarray(end + 4));
         giveBack(buf);
-        conn.onData = ignoreBytes;
-        socket.destroy();
-        settle('declined');
+        headBytes = [];
+        headSize = 0;
+        return rest.length ? onHeadBytes(rest.length, rest) : true;
+      }
+      if (parsed.length === null && !(r.body && parsed.chunked)) {
+        // An upload cannot be sent again through the other path: the member's answer is an error.
+        if (!r.body) return decline(buf);
+        giveBack(buf);
+        fail(Object.assign(new Error('upstream answered an upload without Content-Length'), { code: 'EPROTO' }));
         return false;
       }
       head = parsed;
       headBytes = [];
+      if (r.body && !r.body.sent) {
+        // An early answer (a refusal before the body ended): relay it, take no more of the
+        // body, and never reuse this connection.
+        answeredEarly = true;
+        r.body.stop();
+      }
+      if (parsed.length === null) {
+        // A chunked answer to an upload (registry:2 sends Content-Length; Node members do not).
+        decoder = new ChunkedDecoder();
+        r.onHead(parsed);
+        conn.onData = (m, b) => relayChunked(b, 0, m);
+        if (first) return relayChunked(buf, end + 4, n);
+        giveBack(buf);
+        const extra = Buffer.from(all.subarray(end + 4));
+        return relayChunked(extra, 0, extra.length);
+      }
       remaining = parsed.length;
       r.onHead(parsed);
       conn.onData = (m, b) => relay(b, 0, m);
@@ -402,5 +494,6 @@ function attempt(idle: SplicePool, r: SpliceRequest, conn: Conn): Promise<Splice
     };
     res.on('close', onClientClose);
     socket.write(serializeRequest(r.method, r.path, r.headers), 'latin1');
+    r.body?.start(socket);
   });
 }

@@ -18,6 +18,7 @@ import { hasBody } from '../oci/body.js';
 import { memberId, takeMemberParam, withMemberParam } from './upload-binding.js';
 import { Coalescer } from '../oci/coalesce.js';
 import { canSplice, closeIdleSplices, spliceRead, type SplicePool } from './body-splice.js';
+import { UploadBody, uploadHeaders } from './upload-splice.js';
 
 export interface UpstreamOptions {
   urls: URL[];
@@ -130,21 +131,36 @@ export function createUpstreamBackend(opts: UpstreamOptions): Backend {
     return Promise.resolve();
   }
 
-  /** Blob GETs and all HEADs take the splice path (body-splice.ts) when they can; the rest the http client. */
+  /**
+   * Blob GETs, all HEADs and blob upload bodies take the splice path (body-splice.ts,
+   * upload-splice.ts) when they can; the rest the http client.
+   */
   function send(ctx: RequestContext, member: Member, attempt: number, cacheKey?: string): Promise<void> {
     const { req, res } = ctx;
     const method = req.method;
-    if (method !== 'HEAD' && ctx.route.operation !== 'blob_get') return forward(ctx, member, attempt, cacheKey);
-    const headers = upstreamRequestHeaders(req.headers, ctx.client, req.url!);
-    if (hasBody(req) || !canSplice(member.url, req.method, headers)) return forward(ctx, member, attempt, cacheKey);
+    const upload = hasBody(req);
+    const spliced = upload
+      ? ctx.route.operation === 'blob_upload'
+      : method === 'HEAD' || ctx.route.operation === 'blob_get';
+    if (!spliced) return forward(ctx, member, attempt, cacheKey);
+    let headers = upstreamRequestHeaders(req.headers, ctx.client, req.url!);
+    if (!canSplice(member.url, method, headers)) return forward(ctx, member, attempt, cacheKey);
+    let body: UploadBody | undefined;
+    if (upload) {
+      const framed = uploadHeaders(req, headers);
+      if (!framed) return forward(ctx, member, attempt, cacheKey);
+      headers = framed;
+      body = new UploadBody(req, framed['transfer-encoding'] === 'chunked');
+    }
     const started = process.hrtime.bigint();
     member.active++;
     ctx.upstreamMember = member.name;
     return spliceRead(splices, {
       url: member.url,
-      method: method as 'GET' | 'HEAD',
+      method: method!,
       path: req.url!,
       headers,
+      body,
       idleTimeoutMs: opts.idleTimeoutMs,
       res,
       onHead: (head) => {
