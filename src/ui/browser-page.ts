@@ -38,8 +38,9 @@ const HTML = `<!doctype html>
 <main>
   <section class="card">
     <h2><span>Repositories</span><span id="repo-count"></span></h2>
-    <input id="filter" type="search" placeholder="filter repositories" aria-label="filter repositories">
+    <input id="filter" type="search" placeholder="search repositories" aria-label="search repositories">
     <ul id="repos"></ul>
+    <button type="button" id="more-repos" hidden>More repositories</button>
     <p id="store-note" class="muted"></p>
   </section>
   <section class="card">

@@ -13,6 +13,7 @@
  * textContent, never parsed as HTML.
  */
 import { BROWSE_HEADER } from '../oci/browse-header.js';
+import { REPOS_SCRIPT } from './browser-repos-script.js';
 import { USAGE_SCRIPT } from './browser-usage-script.js';
 
 export const SCRIPT = `
@@ -24,14 +25,12 @@ const MANIFEST_TYPES = [
   'application/vnd.docker.distribution.manifest.v2+json',
 ].join(', ');
 const INDEX_TYPES = ['application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json'];
-const CATALOG_PAGE = 1000;
 const TAG_PAGE = 50;
 const COLS = '8';
 /** At most this many repository names in the list at once: typing narrows it. */
 const RENDER_MAX = 500;
 const $ = (id) => document.getElementById(id);
 let auth = '';
-let repos = [];
 let current = '';
 let tagSeq = 0;
 /** false once the registry answered the referrers API with 404: use the tag schema only. */
@@ -99,37 +98,13 @@ async function api(path, init) {
 const nextLink = (r) => { const l = r.headers.get('Link'); const m = l && /<([^>]+)>/.exec(l); return m ? m[1] : ''; };
 const byteOrder = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
 
-/** The catalog, a page at a time; the list is drawn after the first page and grows as pages arrive. */
-async function loadCatalog() {
-  const list = $('repos');
-  list.replaceChildren(el('li', { class: 'empty' }, 'loading…'));
-  repos = [];
-  usage.ready = loadUsage();
-  let next = '/v2/_catalog?n=' + CATALOG_PAGE;
-  try {
-    while (next) {
-      const r = await api(next);
-      repos.push(...((await r.json()).repositories || []));
-      next = nextLink(r);
-      renderRepos();
-    }
-    status('');
-  } catch (e) {
-    list.replaceChildren(el('li', { class: 'empty' }, e.status === 401 ? 'sign in to list repositories' : 'cannot list'));
-    status((e.status === 401 ? 'Sign in: ' : 'Catalog: ') + e.message, 'error');
-  }
-}
-
-function renderRepos() {
-  const q = $('filter').value.trim().toLowerCase();
-  const shown = repos.filter((r) => r.toLowerCase().includes(q));
-  $('repo-count').textContent = shown.length === repos.length ? String(repos.length) : shown.length + ' of ' + repos.length;
-  const items = shown.slice(0, RENDER_MAX).map((r) => el('li', {}, el('button', {
-    class: r === current ? 'sel' : '', type: 'button', title: r, 'data-repo': r, onclick: () => openRepo(r) },
-    el('span', { class: 'name' }, r), repoMeta(r))));
-  if (shown.length > RENDER_MAX) items.push(el('li', { class: 'empty' }, (shown.length - RENDER_MAX) + ' more: type to narrow'));
-  $('repos').replaceChildren(...(items.length ? items
-    : [el('li', { class: 'empty' }, repos.length ? 'no repository matches' : 'no repositories')]));
+/**
+ * The last= that starts a listing just before the names beginning with prefix: the prefix with
+ * its last character lowered by one and '~' (after every character a name can hold) added.
+ */
+function startBefore(prefix) {
+  if (!prefix) return '';
+  return prefix.slice(0, -1) + (prefix.at(-1) === '-' ? '' : String.fromCharCode(prefix.charCodeAt(prefix.length - 1) - 1) + '~');
 }
 
 const manifests = new Map();
@@ -246,7 +221,7 @@ async function countTags(repo) {
  * A registry that ignores n or last still gives a correct list, only slower.
  */
 function tagReader(repo, prefix) {
-  const before = prefix ? prefix.slice(0, -1) + (prefix.at(-1) === '-' ? '' : String.fromCharCode(prefix.charCodeAt(prefix.length - 1) - 1) + '~') : '';
+  const before = startBefore(prefix);
   const query = '?n=' + TAG_PAGE + (before ? '&last=' + encodeURIComponent(before) : '');
   const plain = '/v2/' + repo + '/tags/list' + query;
   let next = null;
@@ -461,9 +436,10 @@ async function untag(repo, tag) {
 }
 
 ${USAGE_SCRIPT}
+${REPOS_SCRIPT}
 let typing = 0;
 $('host').textContent = location.host;
-$('filter').addEventListener('input', renderRepos);
+$('filter').addEventListener('input', searchRepos);
 $('tag-filter').addEventListener('input', () => {
   clearTimeout(typing);
   typing = setTimeout(() => current && loadTags(current, $('tag-filter').value.trim()), 150);

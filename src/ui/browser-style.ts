@@ -46,7 +46,7 @@ tr.tag-row{cursor:pointer}tr.tag-row:hover td{background:var(--panel2)}
 .empty{color:var(--muted);padding:14px 0;text-align:center}
 .scroll{overflow-x:auto}
 #tag-filter{width:100%;max-width:320px;margin-bottom:8px}
-#more-tags{margin-top:10px}
+#more-tags{margin-top:10px}#more-repos{margin-top:8px;width:100%}
 .untag{margin:4px 0 2px;font-size:12.5px}.untag button{font-size:12.5px;padding:3px 8px}
 #repos li button{display:flex;gap:8px;align-items:baseline}#repos .name{flex:1;min-width:0;overflow:hidden;text-overflow:ellipsis}
 #repos .meta{flex:none;color:var(--muted);font-family:system-ui,sans-serif;font-size:11.5px}

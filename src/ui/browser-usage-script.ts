@@ -10,16 +10,18 @@
 export const USAGE_SCRIPT = `
 const usage = { state: 'unknown', repos: new Map(), pending: new Map(), store: null, error: '', ready: null };
 
-/** The first page of figures and the store total; also tells whether the registry reports them at all. */
+/**
+ * The store total; also tells whether the registry reports figures at all. (The repository list
+ * reads the figures page by page with the names, see REPOS_SCRIPT.)
+ */
 async function loadUsage() {
   usage.state = 'unknown';
   usage.repos.clear();
   usage.pending.clear();
   usage.store = null;
   try {
-    const r = await api('/v2/_portcullis/usage?n=' + RENDER_MAX);
+    const r = await api('/v2/_portcullis/usage?n=0');
     const body = await r.json();
-    for (const f of body.repositories || []) usage.repos.set(f.name, f);
     usage.store = body.store || null;
     usage.state = 'available';
   } catch (e) {
