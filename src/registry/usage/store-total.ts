@@ -12,6 +12,7 @@
  */
 import type { Logger } from 'pino';
 import type { Storage } from '../storage/types.js';
+import { PeriodicFlush } from './periodic-flush.js';
 
 const KEY = '_index/store-total';
 
@@ -41,24 +42,25 @@ export async function writeStoreTotal(storage: Storage, figures: StoreTotalFigur
 export class StoreTotal {
   private pending: StoreTotalFigures = { bytes: 0, blobs: 0 };
   private counting: Promise<void> | null = null;
-  private flushing: Promise<void> = Promise.resolve();
-  private timer: NodeJS.Timeout | null = null;
+  private readonly periodic: PeriodicFlush;
 
   constructor(
     private readonly storage: Storage,
     private readonly opts: { readOnly: boolean; flushIntervalMs?: number; logger?: Logger },
-  ) {}
+  ) {
+    this.periodic = new PeriodicFlush(
+      () => this.write(),
+      opts.flushIntervalMs,
+      (e) => opts.logger?.warn({ err: e }, 'usage: could not record the store total'),
+    );
+  }
 
   start(): void {
-    if (this.timer || this.opts.readOnly) return;
-    this.timer = setInterval(() => void this.flush(), this.opts.flushIntervalMs ?? 30_000);
-    this.timer.unref();
+    if (!this.opts.readOnly) this.periodic.start();
   }
 
   async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    await this.flush();
+    await this.periodic.stop();
     await this.counting?.catch(() => {});
   }
 
@@ -79,22 +81,24 @@ export class StoreTotal {
   }
 
   flush(): Promise<void> {
-    if (this.opts.readOnly) return Promise.resolve();
-    this.flushing = this.flushing.then(async () => {
-      const delta = this.pending;
-      if (delta.blobs === 0) return;
-      const stored = parse(await this.storage.readMeta(KEY));
-      if (!stored) return; // the first count (or gc) will include these blobs
-      this.pending = { bytes: 0, blobs: 0 };
-      try {
-        await writeStoreTotal(this.storage, { bytes: stored.bytes + delta.bytes, blobs: stored.blobs + delta.blobs });
-      } catch (e) {
-        this.pending.bytes += delta.bytes;
-        this.pending.blobs += delta.blobs;
-        this.opts.logger?.warn({ err: e }, 'usage: could not record the store total');
-      }
-    });
-    return this.flushing;
+    return this.periodic.flush();
+  }
+
+  /** Fold what this process added into the stored figure. */
+  private async write(): Promise<void> {
+    const delta = this.pending;
+    // A read-only core holds its first count in `pending` and never writes it.
+    if (this.opts.readOnly || delta.blobs === 0) return;
+    const stored = parse(await this.storage.readMeta(KEY));
+    if (!stored) return; // the first count (or gc) will include these blobs
+    this.pending = { bytes: 0, blobs: 0 };
+    try {
+      await writeStoreTotal(this.storage, { bytes: stored.bytes + delta.bytes, blobs: stored.blobs + delta.blobs });
+    } catch (e) {
+      this.pending.bytes += delta.bytes;
+      this.pending.blobs += delta.blobs;
+      this.opts.logger?.warn({ err: e }, 'usage: could not record the store total');
+    }
   }
 
   private countInBackground(): void {

@@ -15,6 +15,7 @@
  */
 import type { Logger } from 'pino';
 import type { Storage } from '../storage/types.js';
+import { PeriodicFlush } from './periodic-flush.js';
 
 export interface RepositoryUsage {
   /** Manifest digest → epoch ms of its last GET (by tag or by digest). */
@@ -59,8 +60,7 @@ export interface UsageRecorderOptions {
 
 export class UsageRecorder {
   private pending = new Map<string, Pending>();
-  private timer: NodeJS.Timeout | null = null;
-  private flushing: Promise<void> = Promise.resolve();
+  private readonly periodic: PeriodicFlush;
   readonly now: () => number;
 
   constructor(
@@ -68,19 +68,16 @@ export class UsageRecorder {
     private readonly opts: UsageRecorderOptions = {},
   ) {
     this.now = opts.now ?? Date.now;
+    this.periodic = new PeriodicFlush(() => this.write(), opts.flushIntervalMs);
   }
 
   /** Flush on an interval until stop(); the timer never keeps the process alive. */
   start(): void {
-    if (this.timer) return;
-    this.timer = setInterval(() => void this.flush(), this.opts.flushIntervalMs ?? 30_000);
-    this.timer.unref();
+    this.periodic.start();
   }
 
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    await this.flush();
+  stop(): Promise<void> {
+    return this.periodic.stop();
   }
 
   private entry(repo: string): Pending {
@@ -121,23 +118,24 @@ export class UsageRecorder {
 
   /** Write every repository with unflushed figures (one flush at a time). */
   flush(): Promise<void> {
-    this.flushing = this.flushing.then(async () => {
-      const batch = this.pending;
-      this.pending = new Map();
-      for (const [repo, p] of batch) {
-        try {
-          const stored = parseUsage(await this.storage.readMeta(usageKey(repo)));
-          await this.storage.writeMeta(usageKey(repo), JSON.stringify(this.merge(stored, p)));
-        } catch (e) {
-          // Keep the figures for the next flush rather than lose them to a storage hiccup.
-          const now = this.entry(repo);
-          for (const [d, at] of p.pulled) now.pulled.set(d, later(now.pulled.get(d), at)!);
-          now.lastPushedAt = later(now.lastPushedAt, p.lastPushedAt);
-          this.opts.logger?.warn({ err: e, repository: repo }, 'usage: could not record pull/push times');
-        }
+    return this.periodic.flush();
+  }
+
+  private async write(): Promise<void> {
+    const batch = this.pending;
+    this.pending = new Map();
+    for (const [repo, p] of batch) {
+      try {
+        const stored = parseUsage(await this.storage.readMeta(usageKey(repo)));
+        await this.storage.writeMeta(usageKey(repo), JSON.stringify(this.merge(stored, p)));
+      } catch (e) {
+        // Keep the figures for the next flush rather than lose them to a storage hiccup.
+        const now = this.entry(repo);
+        for (const [d, at] of p.pulled) now.pulled.set(d, later(now.pulled.get(d), at)!);
+        now.lastPushedAt = later(now.lastPushedAt, p.lastPushedAt);
+        this.opts.logger?.warn({ err: e, repository: repo }, 'usage: could not record pull/push times');
       }
-    });
-    return this.flushing;
+    }
   }
 
   private merge(stored: RepositoryUsage, p: Pending | undefined): RepositoryUsage {
