@@ -5,22 +5,22 @@
  * tags once), and with --upstream (registry:2) the gateway answers a registry-style 404.
  */
 import t from 'tap';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makeOciImage } from '../helpers/oci-image.js';
+import { fetchInsecure, hasCommand } from '../helpers/processes.js';
+import { scratchDir } from '../helpers/scoped.js';
 import {
-  execFileP,
-  fetchInsecure,
-  freePort,
-  hasCommand,
-  removeDir,
-  skopeo,
-  startPortcullis,
-  startRegistry2,
-  tempDir,
-} from '../helpers/processes.js';
+  ADMIN,
+  VIEWER,
+  basicAuth,
+  gatewayWithUsers,
+  pushAs,
+  registry2Backend,
+  type Credentials,
+} from '../helpers/gateway-users.js';
 
-const ACCESS = `
+/** viewer may pull team/* only. */
+const VIEWER_PULLS_TEAM = `
 rules:
   - repository: "*"
     users: [admin]
@@ -36,52 +36,28 @@ const missing = !hasCommand('skopeo')
     ? 'htpasswd (apache2-utils) not installed'
     : undefined;
 
-const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
-
 if (missing) {
   t.plan(0, missing);
 } else {
-  const work = await tempDir('usage-endpoint-');
-  t.teardown(() => removeDir(work));
+  const work = await scratchDir(t, 'usage-endpoint-');
 
   t.test('embedded core: figures filtered by the access rules', async (t) => {
-    const htpasswd = join(work, 'users.htpasswd');
-    await execFileP('htpasswd', ['-Bbc', '-C', '5', htpasswd, 'admin', 'admin-pw']);
-    await execFileP('htpasswd', ['-Bb', '-C', '5', htpasswd, 'viewer', 'viewer-pw']);
-    const access = join(work, 'access.yaml');
-    await writeFile(access, ACCESS);
-    const port = await freePort();
-    const registry = `http://127.0.0.1:${port}`;
-    const gw = await startPortcullis(
-      ['--listen', `127.0.0.1:${port}`, '--storage', join(work, 'data'), '--htpasswd', htpasswd, '--access', access],
-      { probe: `${registry}/_ping` },
-    );
-    t.teardown(() => gw.stop());
-
+    const gw = await gatewayWithUsers(t, work, ['--storage', join(work, 'data')], { access: VIEWER_PULLS_TEAM });
+    const registry = gw.origin;
     const image = await makeOciImage(join(work, 'img'), { layerSizes: [4000, 60_000] });
-    const push = (ref: string) =>
-      skopeo([
-        'copy',
-        '--quiet',
-        '--dest-tls-verify=false',
-        '--dest-creds',
-        'admin:admin-pw',
-        `oci:${image.dir}:${image.tag}`,
-        `docker://127.0.0.1:${port}/${ref}`,
-      ]);
-    await push('team/app:v1');
-    await push('team/app:v2'); // the same image again: its layers count once
-    await push('secret/db:1');
+    await pushAs(ADMIN, image, `${gw.host}/team/app:v1`);
+    await pushAs(ADMIN, image, `${gw.host}/team/app:v2`); // the same image again: its layers count once
+    await pushAs(ADMIN, image, `${gw.host}/secret/db:1`);
 
-    const get = async (path: string, user?: [string, string]) => {
+    const get = async (path: string, user?: Credentials) => {
       const r = await fetchInsecure(`${registry}${path}`, {
-        headers: user ? { authorization: basic(...user) } : {},
+        headers: user ? { authorization: basicAuth(user) } : {},
       });
       return { status: r.status, json: JSON.parse(r.body) };
     };
     const imageBytes = image.manifest.size + image.config.size + image.layers.reduce((a, l) => a + l.size, 0);
 
-    const all = await get('/v2/_portcullis/usage', ['admin', 'admin-pw']);
+    const all = await get('/v2/_portcullis/usage', ADMIN);
     t.equal(all.status, 200);
     t.same(
       all.json.repositories.map((r: { name: string; tags: number; bytes: number }) => [r.name, r.tags, r.bytes]),
@@ -91,20 +67,20 @@ if (missing) {
       ],
       'admin sees every repository; two tags of one image store it once',
     );
-    const viewer = await get('/v2/_portcullis/usage', ['viewer', 'viewer-pw']);
+    const viewer = await get('/v2/_portcullis/usage', VIEWER);
     t.same(
       viewer.json.repositories.map((r: { name: string }) => r.name),
       ['team/app'],
       'viewer sees only what it may pull',
     );
-    t.equal((await get('/v2/team/app/_portcullis/usage', ['viewer', 'viewer-pw'])).json.bytes, imageBytes);
-    const denied = await get('/v2/secret/db/_portcullis/usage', ['viewer', 'viewer-pw']);
+    t.equal((await get('/v2/team/app/_portcullis/usage', VIEWER)).json.bytes, imageBytes);
+    const denied = await get('/v2/secret/db/_portcullis/usage', VIEWER);
     t.equal(denied.status, 403);
     t.equal(denied.json.errors[0].code, 'DENIED');
     t.equal((await get('/v2/_portcullis/usage')).status, 401, 'anonymous callers are challenged');
 
     // Per tag: the same rights as the repository's figures, pages with a Link like tags/list.
-    const tags = await get('/v2/team/app/_portcullis/usage/tags?n=1', ['viewer', 'viewer-pw']);
+    const tags = await get('/v2/team/app/_portcullis/usage/tags?n=1', VIEWER);
     t.equal(tags.status, 200);
     t.same(
       tags.json.tags.map((x: { tag: string; digest: string; lastPulled: null }) => [x.tag, x.digest, x.lastPulled]),
@@ -112,29 +88,23 @@ if (missing) {
       'a page of one tag: its digest, never pulled',
     );
     const page2 = await fetchInsecure(`${registry}/v2/team/app/_portcullis/usage/tags?n=1&last=v1`, {
-      headers: { authorization: basic('viewer', 'viewer-pw') },
+      headers: { authorization: basicAuth(VIEWER) },
     });
     t.equal(JSON.parse(page2.body).tags[0].tag, 'v2');
-    const deniedTags = await get('/v2/secret/db/_portcullis/usage/tags', ['viewer', 'viewer-pw']);
+    const deniedTags = await get('/v2/secret/db/_portcullis/usage/tags', VIEWER);
     t.equal(deniedTags.status, 403, 'tags of a repository the viewer may not pull');
     t.equal(deniedTags.json.errors[0].code, 'DENIED');
     t.equal((await get('/v2/team/app/_portcullis/usage/tags')).status, 401);
   });
 
   t.test('--upstream: a registry-style 404 the browser can recognise', async (t) => {
-    const upstream = await startRegistry2();
-    t.teardown(() => upstream.stop());
-    const port = await freePort();
-    const gw = await startPortcullis(['--listen', `127.0.0.1:${port}`, '--upstream', upstream.url], {
-      probe: `http://127.0.0.1:${port}/_ping`,
-    });
-    t.teardown(() => gw.stop());
+    const gw = await gatewayWithUsers(t, await scratchDir(t), await registry2Backend(t));
     for (const path of [
       '/v2/_portcullis/usage',
       '/v2/team/app/_portcullis/usage',
       '/v2/team/app/_portcullis/usage/tags',
     ]) {
-      const r = await fetchInsecure(`http://127.0.0.1:${port}${path}`);
+      const r = await fetchInsecure(`${gw.origin}${path}`, { headers: { authorization: basicAuth(ADMIN) } });
       t.equal(r.status, 404, path);
       const err = JSON.parse(r.body).errors[0];
       t.equal(err.code, 'NOT_FOUND');

@@ -14,29 +14,11 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { makeOciImage } from '../helpers/oci-image.js';
 import { pushReferrer } from '../helpers/oci-artifact.js';
-import {
-  ROOT,
-  fetchInsecure,
-  freePort,
-  hasCommand,
-  removeDir,
-  skopeo,
-  startPortcullis,
-  startRegistry2,
-  tempDir,
-} from '../helpers/processes.js';
+import { ROOT, fetchInsecure, hasCommand } from '../helpers/processes.js';
+import { scratchDir } from '../helpers/scoped.js';
 import { startSwift, swiftMissing } from '../helpers/swift.js';
-import {
-  ADMIN,
-  VIEWER,
-  basicAuth,
-  browserTestsMissing,
-  launchChromium,
-  openBrowserPage,
-  shownTags,
-  tagRow,
-  userFlags,
-} from '../helpers/ui-browser.js';
+import { ADMIN, VIEWER, basicAuth, gatewayWithUsers, pushAs, registry2Backend } from '../helpers/gateway-users.js';
+import { browserTestsMissing, launchChromium, openBrowserPage, shownTags, tagRow } from '../helpers/ui-browser.js';
 
 const LABELS = { 'org.opencontainers.image.title': 'api', 'org.opencontainers.image.version': '2.1.0' };
 const SBOM_TYPE = 'application/spdx+json';
@@ -45,9 +27,7 @@ const missing = browserTestsMissing();
 if (missing) {
   t.plan(0, missing);
 } else {
-  const work = await tempDir('ui-backends-');
-  t.teardown(() => removeDir(work));
-  const users = await userFlags(work);
+  const work = await scratchDir(t, 'ui-backends-');
   const image = await makeOciImage(join(work, 'image'), {
     layerSizes: [4000, 20_000],
     created: '2026-11-28T12:00:00.000Z',
@@ -64,19 +44,8 @@ if (missing) {
     opts: { tagSchema: boolean; shot?: string; width: number; height: number },
   ) => {
     const host = new URL(base).host;
-    const push = (dir: string, ref: string, all = false) =>
-      skopeo([
-        'copy',
-        '--quiet',
-        ...(all ? ['--all'] : []),
-        '--dest-tls-verify=false',
-        '--dest-creds',
-        ADMIN.join(':'),
-        `oci:${dir}:latest`,
-        `docker://${host}/${ref}`,
-      ]);
-    await push(image.dir, 'shop/api:2.1.0');
-    await push(multi.dir, 'shop/api:multi', true);
+    await pushAs(ADMIN, image, `${host}/shop/api:2.1.0`);
+    await pushAs(ADMIN, multi, `${host}/shop/api:multi`, { all: true });
     const sbom = await pushReferrer(base, 'shop/api', image.manifest, {
       artifactType: SBOM_TYPE,
       layerType: SBOM_TYPE,
@@ -169,37 +138,14 @@ if (missing) {
     const swift = await startSwift();
     t.teardown(() => swift.stop());
     const bucket = await swift.createBucket();
-    const port = await freePort();
-    const base = `http://127.0.0.1:${port}`;
-    const gw = await startPortcullis(
-      [
-        '--storage',
-        `s3://${bucket}/registry`,
-        '--s3-endpoint',
-        swift.endpoint,
-        '--listen',
-        `127.0.0.1:${port}`,
-        '--access-log',
-        'off',
-        ...users,
-      ],
-      { env: swift.env, probe: `${base}/_ping` },
-    );
-    t.teardown(() => gw.stop());
-    await scenario(t, base, { tagSchema: false, width: 390, height: 844 });
+    const storage = ['--storage', `s3://${bucket}/registry`, '--s3-endpoint', swift.endpoint];
+    const gw = await gatewayWithUsers(t, work, storage, { env: swift.env });
+    await scenario(t, gw.origin, { tagSchema: false, width: 390, height: 844 });
   });
 
   const noRegistry2 = hasCommand('docker-registry') || hasCommand('registry') ? false : 'registry:2 not installed';
   t.test('--upstream registry:2 (no referrers API, no usage figures), desktop', { skip: noRegistry2 }, async (t) => {
-    const upstream = await startRegistry2();
-    t.teardown(() => upstream.stop());
-    const port = await freePort();
-    const base = `http://127.0.0.1:${port}`;
-    const gw = await startPortcullis(
-      ['--upstream', upstream.url, '--listen', `127.0.0.1:${port}`, '--access-log', 'off', ...users],
-      { probe: `${base}/_ping` },
-    );
-    t.teardown(() => gw.stop());
-    await scenario(t, base, { tagSchema: true, shot: 'ui-upstream.png', width: 1280, height: 800 });
+    const gw = await gatewayWithUsers(t, work, await registry2Backend(t));
+    await scenario(t, gw.origin, { tagSchema: true, shot: 'ui-upstream.png', width: 1280, height: 800 });
   });
 }

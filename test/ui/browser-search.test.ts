@@ -9,15 +9,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { makeOciImage } from '../helpers/oci-image.js';
-import { freePort, removeDir, skopeo, startPortcullis, tempDir } from '../helpers/processes.js';
-import {
-  ADMIN,
-  VIEWER,
-  browserTestsMissing,
-  launchChromium,
-  openBrowserPage,
-  userFlags,
-} from '../helpers/ui-browser.js';
+import { scratchDir } from '../helpers/scoped.js';
+import { ADMIN, VIEWER, gatewayWithUsers, pushAs } from '../helpers/gateway-users.js';
+import { browserTestsMissing, launchChromium, openBrowserPage } from '../helpers/ui-browser.js';
 
 /** What the page draws and asks for a page of (REPO_PAGE in src/ui/browser-repos-script.ts). */
 const PAGE = 500;
@@ -27,8 +21,7 @@ const missing = browserTestsMissing();
 if (missing) {
   t.plan(0, missing);
 } else {
-  const work = await tempDir('ui-search-');
-  t.teardown(() => removeDir(work));
+  const work = await scratchDir(t, 'ui-search-');
   const data = join(work, 'data');
   // 1,200 repositories with one tag each, written as the core writes them (pushing each would
   // only make the test slower); the core lists them by walking the store and indexes them.
@@ -38,22 +31,9 @@ if (missing) {
     await mkdir(tags, { recursive: true });
     await writeFile(join(tags, 'latest'), JSON.stringify({ digest: image.manifest.digest }));
   }
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const gw = await startPortcullis(
-    ['--listen', `127.0.0.1:${port}`, '--storage', data, '--access-log', 'off', ...(await userFlags(work))],
-    { probe: `${base}/_ping` },
-  );
-  t.teardown(() => gw.stop());
-  await skopeo([
-    'copy',
-    '--quiet',
-    '--dest-tls-verify=false',
-    '--dest-creds',
-    ADMIN.join(':'),
-    `oci:${image.dir}:${image.tag}`,
-    `docker://127.0.0.1:${port}/zeta/app:1.0`,
-  ]);
+  const gw = await gatewayWithUsers(t, work, ['--storage', data]);
+  const base = gw.origin;
+  await pushAs(ADMIN, image, `${gw.host}/zeta/app:1.0`);
 
   const browser = await launchChromium();
   t.teardown(() => browser.close());

@@ -13,6 +13,7 @@ import type { Page } from 'playwright-core';
 import { makeOciImage, type GeneratedImage } from '../helpers/oci-image.js';
 import { pushReferrer } from '../helpers/oci-artifact.js';
 import { ROOT, fetchInsecure, freePort, removeDir, skopeo, startPortcullis, tempDir } from '../helpers/processes.js';
+import { pushAs } from '../helpers/gateway-users.js';
 import {
   ADMIN,
   basicAuth,
@@ -54,17 +55,7 @@ if (missing) {
   );
   t.teardown(() => gw.stop());
 
-  const push = async (im: GeneratedImage, ref: string, all = false) =>
-    skopeo([
-      'copy',
-      '--quiet',
-      ...(all ? ['--all'] : []),
-      '--dest-tls-verify=false',
-      '--dest-creds',
-      'admin:admin-pw',
-      `oci:${im.dir}:${im.tag}`,
-      `docker://127.0.0.1:${port}/${ref}`,
-    ]);
+  const push = (im: GeneratedImage, ref: string, all = false) => pushAs(ADMIN, im, `127.0.0.1:${port}/${ref}`, { all });
   const LABELS = { 'org.opencontainers.image.source': 'https://example.com/team/app', maintainer: 'team@example.com' };
   const started = Date.now();
   const v1 = await makeOciImage(join(work, 'v1'), {
