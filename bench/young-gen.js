@@ -6,6 +6,7 @@
 // nothing of portcullis in the way, next to nginx serving the same file as a static file.
 //   node bench/young-gen.js                      (after npm run build)
 //   BENCH_SIZE_MB=256 BENCH_SEMI='default,2,4,8' node bench/young-gen.js
+//   BENCH_PORTCULLIS_ROOT=/other/checkout (built) measures that build of portcullis instead
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
@@ -29,6 +30,7 @@ import { backgroundLoad } from './lib/report.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..');
+const TARGET_ROOT = process.env.BENCH_PORTCULLIS_ROOT ?? ROOT;
 const SIZE_MB = Number(process.env.BENCH_SIZE_MB ?? 1024);
 const SEMI = (process.env.BENCH_SEMI ?? 'default,1,2,4,8').split(',');
 const ONLY = (process.env.BENCH_YG_ONLY ?? 'semi,floor').split(',');
@@ -68,7 +70,7 @@ async function semiRuns(work, blob, digest, htpasswd, tls) {
     const extraNodeArgs = semi === 'default' ? [] : [`--max-semi-space-size=${semi}`];
     for (const kind of ['embedded', 'proxied']) {
       const storage = join(work, `storage-${semi}-${kind}`);
-      const pc = await startPortcullis(ROOT, {
+      const pc = await startPortcullis(TARGET_ROOT, {
         upstream: kind === 'proxied' ? reg.url : undefined,
         storage,
         htpasswd,
