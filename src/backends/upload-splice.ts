@@ -101,7 +101,9 @@ export class UploadBody implements SpliceBody {
 
   private readonly flush = (): void => {
     this.flushing = null;
-    this.passOn();
+    // While the member socket still holds earlier bytes, a partial block waits to fill (or for
+    // 'drain'): fewer, fuller writes when the member is the slower side.
+    if (!this.waitingForDrain) this.passOn();
   };
 
   private readonly onEnd = (): void => {
@@ -113,7 +115,9 @@ export class UploadBody implements SpliceBody {
 
   private readonly onDrain = (): void => {
     this.waitingForDrain = false;
-    if (!this.stopped) this.req.resume();
+    if (this.stopped) return;
+    if (this.filled > 0 && this.flushing === null) this.flushing = setImmediate(this.flush);
+    this.req.resume();
   };
 
   /** Write the gathered bytes as one block; the block is reused once the socket has taken it. */
