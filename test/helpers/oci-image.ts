@@ -199,3 +199,16 @@ export async function fileDigest(path: string): Promise<string> {
   for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
   return `sha256:${hash.digest('hex')}`;
 }
+
+/**
+ * The blobs of an OCI layout (a pulled image) whose bytes do not hash to their digest, as
+ * "DIGEST: what it hashed to" ('missing' when absent): none when the image came back whole.
+ */
+export async function blobsNotMatching(layout: string, digests: readonly string[]): Promise<string[]> {
+  const bad: string[] = [];
+  for (const d of digests) {
+    const got = await fileDigest(join(layout, 'blobs', 'sha256', d.slice(7))).catch(() => 'missing');
+    if (got !== d) bad.push(`${d}: ${got}`);
+  }
+  return bad;
+}

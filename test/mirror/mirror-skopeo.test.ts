@@ -7,7 +7,7 @@ import t from 'tap';
 import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileDigest, makeOciImage } from '../helpers/oci-image.js';
+import { blobsNotMatching, fileDigest, makeOciImage } from '../helpers/oci-image.js';
 import {
   fetchInsecure,
   freePort,
@@ -61,14 +61,6 @@ if (!hasCommand('skopeo') || !hasCommand('htpasswd')) {
 
   const pull = async (ref: string, dir: string) =>
     skopeo(['copy', '--quiet', '--src-tls-verify=false', `docker://${host}/${ref}`, `oci:${dir}:v1`]);
-  const mismatched = async (dir: string, digests: string[]) => {
-    const bad: string[] = [];
-    for (const d of digests) {
-      const got = await fileDigest(join(dir, 'blobs', 'sha256', d.slice(7))).catch(() => 'missing');
-      if (got !== d) bad.push(`${d}: ${got}`);
-    }
-    return bad;
-  };
   const manifestHead = (ref: string, tag: string) =>
     fetchInsecure(`http://${host}/v2/${ref}/manifests/${tag}`, {
       method: 'HEAD',
@@ -81,7 +73,7 @@ if (!hasCommand('skopeo') || !hasCommand('htpasswd')) {
       const first = join(work, 'pull1');
       await pull('hub/library/app:v1', first);
       t.same(
-        await mismatched(first, [img.manifest.digest, img.config.digest, ...img.layers.map((l) => l.digest)]),
+        await blobsNotMatching(first, [img.manifest.digest, img.config.digest, ...img.layers.map((l) => l.digest)]),
         [],
         'every blob pulled through the mirror hashes to its digest',
       );
@@ -91,7 +83,7 @@ if (!hasCommand('skopeo') || !hasCommand('htpasswd')) {
       const second = join(work, 'pull2');
       await pull('hub/library/app:v1', second);
       t.same(
-        await mismatched(
+        await blobsNotMatching(
           second,
           img.layers.map((l) => l.digest),
         ),
@@ -148,7 +140,7 @@ if (!hasCommand('skopeo') || !hasCommand('htpasswd')) {
     const pulled = join(work, 'pull-moved');
     await pull('hub/library/app:v1', pulled);
     t.same(
-      await mismatched(
+      await blobsNotMatching(
         pulled,
         moved.layers.map((l) => l.digest),
       ),
