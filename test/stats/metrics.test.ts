@@ -6,7 +6,7 @@ import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { VERSION } from '../../src/version.js';
 import { get, startHarness } from './fixtures/harness.js';
-import { simulatePull, simulatePush } from './fixtures/traffic.js';
+import { recordRefusedUpstream, simulatePull, simulatePush } from './fixtures/traffic.js';
 
 /** Every portcullis_ metric with its type: renaming one breaks dashboards, so it must fail here. */
 const GOLDEN = {
@@ -78,18 +78,7 @@ t.test('values after known traffic', async (t) => {
   h.stats.blockedAgent('docker-1.5');
   h.stats.webhookDropped('http://hooks.example/x');
   h.stats.internalError();
-  h.stats.record({
-    method: 'GET',
-    status: 502,
-    operation: 'blob_get',
-    repository: 'team/app',
-    clientType: 'docker',
-    bytesIn: 0,
-    bytesOut: 0,
-    durationMs: 3,
-    upstreamError: 'ECONNREFUSED',
-    upstreamMember: 'http://r2:5000',
-  });
+  recordRefusedUpstream(h.stats);
   const m = (await get(h.base, '/metrics')).body;
   t.equal(value(m, 'portcullis_requests_total{method="PUT",status="201",operation="manifest_put"}'), 1);
   t.equal(value(m, 'portcullis_requests_total{method="PATCH",status="202",operation="blob_upload"}'), 1);

@@ -16,7 +16,7 @@ import {
   waitForHttp,
 } from '../helpers/processes.js';
 import { startHarness, until } from './fixtures/harness.js';
-import { simulatePull, simulatePush } from './fixtures/traffic.js';
+import { recordRefusedUpstream, simulatePull, simulatePush } from './fixtures/traffic.js';
 
 interface Target {
   health: string;
@@ -35,18 +35,7 @@ t.test(
     // Labelled counters only appear once they have a series: give every one of them one.
     h.stats.authFailure('bad_password');
     h.stats.blockedAgent('docker-1.5');
-    h.stats.record({
-      method: 'GET',
-      status: 502,
-      operation: 'blob_get',
-      repository: 'team/app',
-      clientType: 'docker',
-      bytesIn: 0,
-      bytesOut: 0,
-      durationMs: 3,
-      upstreamError: 'ECONNREFUSED',
-      upstreamMember: 'http://r2:5000',
-    });
+    recordRefusedUpstream(h.stats);
     const dir = await tempDir('stats-prometheus-');
     t.teardown(() => removeDir(dir));
     const port = await freePort();
