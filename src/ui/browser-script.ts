@@ -126,7 +126,9 @@ const configs = new Map();
 /** An image config blob (created time, labels, platform); a digest never changes, so once is enough. */
 function getConfig(repo, digest) {
   if (!configs.has(digest)) {
-    configs.set(digest, api('/v2/' + repo + '/blobs/' + digest).then((r) => r.json()));
+    // The browse header: under storage redirects the registry answers it here instead of sending
+    // the page to the bucket's origin, where its Content-Security-Policy would not let it go.
+    configs.set(digest, api('/v2/' + repo + '/blobs/' + digest, { headers: { '${BROWSE_HEADER}': '1' } }).then((r) => r.json()));
     configs.get(digest).catch(() => configs.delete(digest));
   }
   return configs.get(digest);

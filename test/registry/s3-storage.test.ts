@@ -14,7 +14,8 @@ import { startSwift, swiftMissing, type Swift } from '../helpers/swift.js';
 import { loadConfig } from '../../src/config/load.js';
 import { resolveConfig } from '../../src/config/resolve.js';
 import { parseS3Url } from '../../src/registry/storage/s3-client.js';
-import { http, imageParts, putManifest, sha256, startCore, type Harness } from './fixtures/harness.js';
+import { http, imageParts, pushBlob, putManifest, sha256, startCore, type Harness } from './fixtures/harness.js';
+import { BROWSE_HEADER } from '../../src/oci/browse-header.js';
 
 t.test('options: s3 flags need an s3:// storage, URLs and bucket names are checked', async (t) => {
   const check = (flags: Record<string, unknown>) => {
@@ -297,8 +298,22 @@ if (missing) {
     async (t) => {
       const bucket = await swift.createBucket();
       const core = await coreOn(bucket, { redirect: {} });
-      const { manifest, layerDigest } = await imageParts(core.url, 'redir/app');
+      const { manifest, layerDigest, configDigest } = await imageParts(core.url, 'redir/app');
       const put = await putManifest(core.url, 'redir/app', 'v1', manifest);
+      // The repository browser may talk to its own origin only: its reads of small blobs
+      // (image configs) are answered here, anything larger is redirected for it too.
+      const browsed = await http(core.url, `/v2/redir/app/blobs/${configDigest}`, {
+        headers: { [BROWSE_HEADER]: '1' },
+      });
+      t.equal(browsed.status, 200, 'the browser reads a config here');
+      t.equal(sha256(browsed.body), configDigest);
+      const large = await pushBlob(core.url, 'redir/app', Buffer.alloc((1 << 20) + 1, 7));
+      t.equal(
+        (await http(core.url, `/v2/redir/app/blobs/${large}`, { headers: { [BROWSE_HEADER]: '1' } })).status,
+        307,
+        'a blob over 1 MiB is redirected even for the browser',
+      );
+      t.equal((await http(core.url, `/v2/redir/app/blobs/${configDigest}`)).status, 307, 'and every blob for others');
       const get = await http(core.url, `/v2/redir/app/blobs/${layerDigest}`);
       t.equal(get.status, 307);
       const url = get.headers.location!;

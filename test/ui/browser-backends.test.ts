@@ -138,9 +138,16 @@ if (missing) {
     const swift = await startSwift();
     t.teardown(() => swift.stop());
     const bucket = await swift.createBucket();
-    const storage = ['--storage', `s3://${bucket}/registry`, '--s3-endpoint', swift.endpoint];
+    // Blob GETs answer 307 to a presigned URL on another origin, which the page's own policy
+    // (connect-src 'self') does not let it follow: its config reads must be answered here.
+    const storage = ['--storage', `s3://${bucket}/registry`, '--s3-endpoint', swift.endpoint, '--storage-redirect'];
     const gw = await gatewayWithUsers(t, work, storage, { env: swift.env });
     await scenario(t, gw.origin, { tagSchema: false, width: 390, height: 844 });
+    const config = await fetchInsecure(`${gw.origin}/v2/shop/api/blobs/${image.config.digest}`, {
+      headers: { authorization: basicAuth(ADMIN) },
+    });
+    t.equal(config.status, 307, 'a client reading the same config blob is redirected to the bucket');
+    t.equal(new URL(config.headers.location ?? '').origin, new URL(swift.endpoint).origin);
   });
 
   const noRegistry2 = hasCommand('docker-registry') || hasCommand('registry') ? false : 'registry:2 not installed';

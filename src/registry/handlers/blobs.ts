@@ -4,9 +4,18 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { API_VERSION, API_VERSION_HEADER, RegistryError } from '../../oci/errors.js';
 import type { CoreContext } from '../context.js';
+import { BROWSE_HEADER } from '../../oci/browse-header.js';
 import { parseDigest, requireDigest } from '../../oci/digest.js';
 import { parseRange, send } from '../http.js';
 import type { RequestInfo } from '../routes.js';
+
+/**
+ * The repository browser reads image configs (small JSON) with the browse header. Its page may
+ * talk only to its own origin, so it cannot follow a storage redirect to the bucket: such reads
+ * are answered here. Anything larger is redirected as for every client (the header grants no
+ * way around --storage-redirect for layers).
+ */
+const BROWSE_DIRECT_MAX = 1 << 20;
 
 export async function getBlob(ctx: CoreContext, r: RequestInfo): Promise<void> {
   // A read of something that can never be a digest is "not found", as for manifests.
@@ -38,7 +47,8 @@ export async function getBlob(ctx: CoreContext, r: RequestInfo): Promise<void> {
   }
   res.setHeader(API_VERSION_HEADER, API_VERSION);
   for (const [k, v] of Object.entries(common)) res.setHeader(k, v);
-  if (r.method === 'GET' && ctx.redirect) {
+  const browsing = r.req.headers[BROWSE_HEADER] !== undefined && size <= BROWSE_DIRECT_MAX;
+  if (r.method === 'GET' && ctx.redirect && !browsing) {
     // --storage-redirect: the bytes come from the bucket (or its CDN), not through here.
     // Clients resend Range to the new location; HEAD (above) and manifests stay direct.
     res.statusCode = 307;
