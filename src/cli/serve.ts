@@ -9,7 +9,6 @@ import { loadConfig, ConfigError, type Config } from '../config/load.js';
 import { resolveConfig } from '../config/resolve.js';
 import { createAppLogger } from '../gateway/access-log.js';
 import { run } from '../server/run.js';
-import { startPrimary } from '../server/cluster-primary.js';
 import { joinGroup } from '../server/cluster-worker.js';
 import { VERSION } from '../version.js';
 import { OptionError } from '../startup-error.js';
@@ -49,6 +48,8 @@ export async function runServe(argv: Record<string, unknown>): Promise<void> {
   const logger = createAppLogger(config.logLevel);
   if (resolved.workers > 1 && cluster.isPrimary) {
     // This process supervises; each worker runs this same command and takes the branch below.
+    // Loaded only here: a single process never needs the group's supervisor or metrics merging.
+    const { startPrimary } = await import('../server/cluster-primary.js');
     const group = startPrimary(resolved, logger);
     await group.ready.catch((e: Error & { exitCode?: number }) => {
       logger.fatal(e.message);

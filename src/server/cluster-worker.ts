@@ -63,7 +63,7 @@ export function joinGroup(): WorkerGroup | undefined {
       const summary = summarize(stats);
       if (!msg.metrics) send({ type: 'portcullis:collected', id: msg.id, summary });
       else
-        stats.registry.getMetricsAsJSON().then(
+        stats.metricsJson().then(
           (metrics) => send({ type: 'portcullis:collected', id: msg.id, summary, metrics }),
           // Without metrics the primary still gets the counters; the scrape lacks this worker.
           () => send({ type: 'portcullis:collected', id: msg.id, summary }),

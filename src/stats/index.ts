@@ -13,13 +13,12 @@ import { createAllowList, DEFAULT_ALLOW } from './allow-list.js';
 import { ConnectionTracker } from './connection-tracker.js';
 import { DASHBOARD_CSP, DASHBOARD_HTML } from './dashboard-page.js';
 import { EventHub } from './dashboard-events.js';
-import { GatewayMetrics } from './metrics.js';
+import { GatewayMetrics, type MetricsJson } from './metrics.js';
 import { checkHealth, servePing, serveStatus } from './status-endpoints.js';
 import { serveStubStatus } from './stub-status.js';
 import type { GroupView, RequestRecord, ServiceHealth, StatsOptions, StorageStats } from './types.js';
 import { groupTotals } from './group-sum.js';
 import type { ConnectionSnapshot } from './connection-tracker.js';
-import type { Registry } from 'prom-client';
 
 export type {
   MirrorStats,
@@ -54,7 +53,7 @@ export interface Stats {
   /** This process's connection counters (a group's primary sums them over its workers). */
   snapshot(): ConnectionSnapshot;
   /** This process's metrics, for a group's aggregation. */
-  readonly registry: Registry;
+  metricsJson(): Promise<MetricsJson>;
   close(): void;
 }
 
@@ -272,7 +271,7 @@ export function createStats(opts: StatsOptions): Stats {
     },
 
     snapshot: () => tracker.snapshot(),
-    registry: metrics.registry,
+    metricsJson: () => metrics.metricsJson(),
 
     close(): void {
       clearInterval(timer);

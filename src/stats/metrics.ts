@@ -9,7 +9,7 @@
  * aggregation (AggregatorRegistry works from getMetricsAsJSON(), which every metric here
  * answers like a native one).
  */
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { ConnectionSnapshot } from './connection-tracker.js';
 import { FastHistogram, type HistogramSeries } from './histogram.js';
 import { LabelBound } from './label-bound.js';
@@ -18,6 +18,18 @@ import type { MirrorStats, RequestRecord, ServiceHealth, StorageStats } from './
 import { OTHER } from './label-bound.js';
 
 const PREFIX = 'portcullis_';
+
+/** What prom-client's registry answers with (Prometheus text format 0.0.4). */
+const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+/** One registry's metrics as prom-client's getMetricsAsJSON() gives them (what a group's primary merges). */
+export type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
+
+/**
+ * prom-client (with the @opentelemetry/api it requires, about 80 modules) is loaded with the first
+ * scrape, not at start-up: a gateway nobody scrapes never holds it. The hot path never needed it.
+ */
+let prom: typeof import('prom-client');
 
 /** Registry requests span a 1 ms HEAD to a many-minute multi-GB blob upload. */
 export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
@@ -50,7 +62,8 @@ export interface MetricsOptions {
 }
 
 export class GatewayMetrics {
-  readonly registry = new Registry();
+  private registry: Registry | undefined;
+  private ready: Promise<Registry> | undefined;
   private readonly repositories: LabelBound;
   private readonly clients: LabelBound;
   private readonly small = new LabelBound(50); // reasons, error kinds, members: code-defined, bounded anyway
@@ -74,12 +87,39 @@ export class GatewayMetrics {
   constructor(readonly opts: MetricsOptions) {
     this.repositories = new LabelBound(opts.topN);
     this.clients = new LabelBound(opts.topN);
-    const registers = [this.registry];
+    this.duration = new FastHistogram(
+      `${PREFIX}request_duration_seconds`,
+      'Time from request start to response end, by registry operation',
+      ['operation'],
+      DURATION_BUCKETS,
+    );
+    this.durationByOp = OPERATIONS.map((operation) => this.duration.child({ operation }));
+    this.upstream = new FastHistogram(
+      `${PREFIX}upstream_duration_seconds`,
+      'Time spent waiting for the registry backend (upstream member or embedded storage)',
+      ['member'],
+      DURATION_BUCKETS,
+    );
+  }
+
+  /** The prom-client registry with every metric, made (and prom-client loaded) on first use. */
+  private build(): Promise<Registry> {
+    this.ready ??= import('prom-client').then((pc) => {
+      prom = pc;
+      this.registry = new pc.Registry();
+      this.registerAll(this.opts);
+      return this.registry;
+    });
+    return this.ready;
+  }
+
+  private registerAll(opts: MetricsOptions): void {
+    const registers = [this.registry!];
     // process_* and nodejs_* keep their standard, unprefixed names so stock Node.js
     // dashboards work; everything portcullis-specific carries the prefix.
-    collectDefaultMetrics({ register: this.registry });
+    prom.collectDefaultMetrics({ register: this.registry! });
 
-    new Gauge({
+    new prom.Gauge({
       name: `${PREFIX}build_info`,
       help: 'portcullis version (value is always 1)',
       labelNames: ['version', 'node'],
@@ -89,7 +129,7 @@ export class GatewayMetrics {
     }).set({ version: opts.version, node: process.version }, 1);
 
     const connections = opts.connections;
-    new Gauge({
+    new prom.Gauge({
       name: `${PREFIX}connections`,
       help: 'Open client connections by state, as nginx counts them (reading: request header incomplete or TLS handshake; writing: request being processed or response being sent; waiting: idle keep-alive)',
       labelNames: ['state'],
@@ -171,26 +211,13 @@ export class GatewayMetrics {
       () => this.internalErrors,
     );
 
-    this.duration = new FastHistogram(
-      `${PREFIX}request_duration_seconds`,
-      'Time from request start to response end, by registry operation',
-      ['operation'],
-      DURATION_BUCKETS,
-    );
-    this.durationByOp = OPERATIONS.map((operation) => this.duration.child({ operation }));
-    this.upstream = new FastHistogram(
-      `${PREFIX}upstream_duration_seconds`,
-      'Time spent waiting for the registry backend (upstream member or embedded storage)',
-      ['member'],
-      DURATION_BUCKETS,
-    );
-    this.registry.registerMetric(this.duration as never);
-    this.registry.registerMetric(this.upstream as never);
+    this.registry!.registerMetric(this.duration as never);
+    this.registry!.registerMetric(this.upstream as never);
 
     if (opts.mirrors) this.mirrorMetrics(opts.mirrors);
     if (opts.storage) this.storageMetrics(opts.storage, opts.topN);
     const health = opts.health;
-    new Gauge({
+    new prom.Gauge({
       name: `${PREFIX}service_up`,
       help: 'Whether a registry backend service (upstream member or storage) is healthy (1) or not (0)',
       labelNames: ['service', 'kind'],
@@ -209,11 +236,16 @@ export class GatewayMetrics {
   }
 
   get contentType(): string {
-    return this.registry.contentType;
+    return this.registry?.contentType ?? CONTENT_TYPE;
   }
 
-  metrics(): Promise<string> {
-    return this.registry.metrics();
+  async metrics(): Promise<string> {
+    return (await this.build()).metrics();
+  }
+
+  /** This process's metrics for a group's primary to merge. */
+  async metricsJson(): Promise<MetricsJson> {
+    return (await this.build()).getMetricsAsJSON();
   }
 
   /** Hot path: a few integer/array updates, allocation only the first time a series appears. */
@@ -283,7 +315,7 @@ export class GatewayMetrics {
   }
 
   close(): void {
-    this.registry.clear();
+    this.registry?.clear();
   }
 
   /** Per mirror: hits, misses, bytes from the remote, stale serves (counters) and cache size (gauge). */
@@ -294,7 +326,7 @@ export class GatewayMetrics {
    * in and out of the largest without inventing a rate.
    */
   private storageMetrics(read: (topN: number) => Promise<StorageStats>, topN: number): void {
-    const registers = [this.registry];
+    const registers = [this.registry!];
     // One read per scrape, shared by the gauges below.
     let cached: { at: number; value: Promise<StorageStats | null> } | null = null;
     const figures = () => {
@@ -302,7 +334,7 @@ export class GatewayMetrics {
       return cached.value;
     };
     const perRepository = (name: string, help: string, pick: (r: { bytes: number; tags: number }) => number) =>
-      new Gauge({
+      new prom.Gauge({
         name,
         help,
         labelNames: ['repository'],
@@ -322,7 +354,7 @@ export class GatewayMetrics {
     );
     perRepository(`${PREFIX}repository_tags`, 'Tags per repository, for the same repositories', (r) => r.tags);
     const store = (name: string, help: string, pick: (s: { bytes: number; blobs: number }) => number) =>
-      new Gauge({
+      new prom.Gauge({
         name,
         help,
         registers,
@@ -348,21 +380,21 @@ export class GatewayMetrics {
       ['mirror_stale_total', 'Cached tags a mirror served while its remote was down or rate-limiting', 'staleServes'],
     ];
     for (const [name, help, key] of counters)
-      new Counter({
+      new prom.Counter({
         name: `${PREFIX}${name}`,
         help,
         labelNames: ['mirror', 'remote'],
-        registers: [this.registry],
+        registers: [this.registry!],
         collect() {
           this.reset();
           for (const m of read()) this.inc({ mirror: m.prefix, remote: m.remote }, m[key] as number);
         },
       });
-    new Gauge({
+    new prom.Gauge({
       name: `${PREFIX}mirror_cache_bytes`,
       help: 'Bytes held by a mirror alone (blobs no pushed image shares), as last measured',
       labelNames: ['mirror', 'remote'],
-      registers: [this.registry],
+      registers: [this.registry!],
       // Every worker of a group measures the same storage.
       aggregator: 'max',
       collect() {
@@ -378,11 +410,11 @@ export class GatewayMetrics {
 
   /** A prom-client Counter filled from cells at scrape time; cells mapped to "other" merge there. */
   private fromCells<K>(name: string, help: string, labelNames: string[], cells: Cells<K>): void {
-    new Counter({
+    new prom.Counter({
       name,
       help,
       labelNames,
-      registers: [this.registry],
+      registers: [this.registry!],
       collect() {
         this.reset();
         for (const c of cells.map.values()) this.inc(c.labels, c.value);
@@ -391,11 +423,11 @@ export class GatewayMetrics {
   }
 
   private fromArray(name: string, help: string, values: Float64Array): void {
-    new Counter({
+    new prom.Counter({
       name,
       help,
       labelNames: ['operation'],
-      registers: [this.registry],
+      registers: [this.registry!],
       collect() {
         this.reset();
         OPERATIONS.forEach((operation, i) => {
@@ -406,10 +438,10 @@ export class GatewayMetrics {
   }
 
   private fromNumber(name: string, help: string, read: () => number): void {
-    new Counter({
+    new prom.Counter({
       name,
       help,
-      registers: [this.registry],
+      registers: [this.registry!],
       collect() {
         this.reset();
         this.inc(read());
