@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { log, stopAll, killAllSync, processMeter, cpuSeconds, median } from './lib/sys.js';
+import { log, stopAll, runBench, processMeter, cpuSeconds, median } from './lib/sys.js';
 import { ensureTools, makeHtpasswd, makeCert, startRegistry2, startPortcullis } from './lib/targets.js';
 import { probeSkopeoIsolation, push, abHead } from './lib/workloads.js';
 import { backgroundLoad } from './lib/report.js';
@@ -19,10 +19,6 @@ const BUILDS = (process.env.BENCH_AB ?? '').split(',').filter(Boolean);
 const ROUNDS = Number(process.env.BENCH_AB_ROUNDS ?? 4);
 const SECONDS = Number(process.env.BENCH_AB_SECONDS ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
-let finished = false;
-process.on('exit', () => {
-  if (!finished) killAllSync();
-});
 
 async function main() {
   if (BUILDS.length !== 2) throw new Error("set BENCH_AB='/checkout/a,/checkout/b' (two built checkouts)");
@@ -88,14 +84,4 @@ async function main() {
   }
 }
 
-main()
-  .then(() => {
-    finished = true;
-    process.exit(0);
-  })
-  .catch(async (e) => {
-    console.error(e?.stack ?? e);
-    await stopAll();
-    finished = true;
-    process.exit(1);
-  });
+runBench(main);

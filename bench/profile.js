@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { log, stopAll, killAllSync, processMeter } from './lib/sys.js';
+import { log, stopAll, runBench, processMeter } from './lib/sys.js';
 import { ensureTools, makeHtpasswd, makeCert, startRegistry2, startPortcullis } from './lib/targets.js';
 import { probeSkopeoIsolation, push, wrk, abHead, getBlob } from './lib/workloads.js';
 import { machineDetails, backgroundLoad } from './lib/report.js';
@@ -25,10 +25,6 @@ const INTERVAL_US = Number(process.env.BENCH_PROFILE_INTERVAL_US ?? 500);
 // e.g. BENCH_PROFILE_ONLY=blob: only the runs whose label contains one of these strings (separated by |)
 const ONLY = (process.env.BENCH_PROFILE_ONLY ?? '').split('|').filter(Boolean);
 const wanted = (label) => ONLY.length === 0 || ONLY.some((w) => label.toLowerCase().includes(w.toLowerCase()));
-let finished = false;
-process.on('exit', () => {
-  if (!finished) killAllSync();
-});
 
 /** Self time per callFrame from a .cpuprofile, counting only samples with timestamps in [fromUs, toUs]. */
 export function summarize(profile, fromUs = -Infinity, toUs = Infinity) {
@@ -341,14 +337,4 @@ async function main() {
   }
 }
 
-main()
-  .then(() => {
-    finished = true;
-    process.exit(0);
-  })
-  .catch(async (e) => {
-    console.error(e?.stack ?? e);
-    await stopAll();
-    finished = true;
-    process.exit(1);
-  });
+runBench(main);

@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import {
   log,
   stopAll,
-  killAllSync,
+  runBench,
   currentRss,
   processMeter,
   processTree,
@@ -34,10 +34,6 @@ const TARGET_ROOT = process.env.BENCH_PORTCULLIS_ROOT ?? ROOT;
 const SIZE_MB = Number(process.env.BENCH_SIZE_MB ?? 1024);
 const SEMI = (process.env.BENCH_SEMI ?? 'default,1,2,4,8').split(',');
 const ONLY = (process.env.BENCH_YG_ONLY ?? 'semi,floor').split(',');
-let finished = false;
-process.on('exit', () => {
-  if (!finished) killAllSync();
-});
 
 const mib = (b) => `${(b / 1048576).toFixed(0)} MiB`;
 
@@ -259,14 +255,4 @@ async function main() {
   }
 }
 
-main()
-  .then(() => {
-    finished = true;
-    process.exit(0);
-  })
-  .catch(async (e) => {
-    console.error(e?.stack ?? e);
-    await stopAll();
-    finished = true;
-    process.exit(1);
-  });
+runBench(main);

@@ -274,3 +274,27 @@ export function skopeo(args, home) {
   });
   if (r.status !== 0) throw new Error(`skopeo ${args[0]} failed: ${r.stderr}`);
 }
+
+/**
+ * Run a benchmark's main(): exit 0 when it resolves, 1 (with the stack) when it throws, after
+ * `cleanup` (every started process stopped by PID). Processes still registered when the process
+ * exits any other way are killed synchronously.
+ */
+export function runBench(main, cleanup = stopAll) {
+  let finished = false;
+  process.on('exit', () => {
+    if (!finished) killAllSync();
+  });
+  main()
+    .then(async () => {
+      await cleanup();
+      finished = true;
+      process.exit(0);
+    })
+    .catch(async (e) => {
+      console.error(e?.stack ?? e);
+      await cleanup();
+      finished = true;
+      process.exit(1);
+    });
+}
