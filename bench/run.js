@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import { log, stopAll, killAllSync, processTree, cpuSeconds, resetPeakRss, peakRss } from './lib/sys.js';
+import { log, stopAll, runBench, processTree, cpuSeconds, resetPeakRss, peakRss } from './lib/sys.js';
 import { ensureTools, makeHtpasswd, makeCert, startRegistry2, startNginx, startPortcullis } from './lib/targets.js';
 import {
   probeSkopeoIsolation,
@@ -60,16 +60,12 @@ const WORKLOADS = [
 ].filter((w) => !cfg.workloads || cfg.workloads.includes(w.key));
 
 let work;
-let finished = false;
 
 async function cleanup() {
   await stopAll();
   if (work && !cfg.keep) await rm(work, { recursive: true, force: true }).catch(() => {});
 }
 
-process.on('exit', () => {
-  if (!finished) killAllSync();
-});
 for (const sig of ['SIGINT', 'SIGTERM']) {
   process.on(sig, () => {
     log(`${sig}: stopping every process`);
@@ -290,15 +286,4 @@ async function main() {
   }
 }
 
-main()
-  .then(async () => {
-    await cleanup();
-    finished = true;
-    process.exit(0);
-  })
-  .catch(async (e) => {
-    console.error(e?.stack ?? e);
-    await cleanup();
-    finished = true;
-    process.exit(1);
-  });
+runBench(main, cleanup);
