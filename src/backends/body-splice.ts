@@ -319,6 +319,14 @@ function attempt(idle: SplicePool, r: SpliceRequest, conn: Conn): Promise<Splice
       else socket.destroy();
       settle('done');
     };
+    /** The client has its whole answer but the member sent more: end it, never reuse the connection. */
+    const endOutOfStep = (): false => {
+      res.end();
+      conn.onData = ignoreBytes;
+      socket.destroy();
+      settle('done');
+      return false;
+    };
     const onClientClose = () => {
       if (settled) return;
       conn.onData = ignoreBytes;
@@ -343,11 +351,7 @@ function attempt(idle: SplicePool, r: SpliceRequest, conn: Conn): Promise<Splice
       if (to - from > n) {
         // Bytes past the declared length: the member is out of step. The client got its
         // whole body; this connection is not reused.
-        res.end();
-        conn.onData = ignoreBytes;
-        socket.destroy();
-        settle('done');
-        return false;
+        return endOutOfStep();
       }
       if (remaining === 0) {
         finished();
@@ -393,11 +397,7 @@ function attempt(idle: SplicePool, r: SpliceRequest, conn: Conn): Promise<Splice
       }
       if (end < to) {
         // Bytes after the body: the client has its answer; the connection is not reused.
-        res.end();
-        conn.onData = ignoreBytes;
-        socket.destroy();
-        settle('done');
-        return false;
+        return endOutOfStep();
       }
       finished();
       return true;
@@ -465,11 +465,7 @@ function attempt(idle: SplicePool, r: SpliceRequest, conn: Conn): Promise<Splice
         giveBack(buf);
         if (all.length > end + 4) {
           // Bytes after a bodiless response: answered, but the connection is not reused.
-          res.end();
-          conn.onData = ignoreBytes;
-          socket.destroy();
-          settle('done');
-          return false;
+          return endOutOfStep();
         }
         finished();
         return true;
