@@ -11,7 +11,15 @@
  *   oras/1.2.0+Homebrew                    Go-http-client/1.1    Go 1.1 package http
  *   curl/7.58.0
  */
-import UAParser from 'ua-parser-js';
+import { createRequire } from 'node:module';
+
+type UAParserClass = typeof import('ua-parser-js');
+/**
+ * ua-parser-js is loaded when the first agent no registry-client pattern names arrives (a
+ * browser, usually): its hundreds of regular expressions stay out of a gateway only registry
+ * clients talk to. require() keeps classify() synchronous (v1 is CommonJS).
+ */
+let UAParser: UAParserClass | undefined;
 
 export interface ClientType {
   type: string;
@@ -60,6 +68,7 @@ function classify(ua: string): ClientType {
     // Build metadata ("+bottlerocket", "+Homebrew") and a leading "v" are not the version.
     if (m) return { type, version: m[1]!.replace(/\+.*$/, '').replace(/^v(?=\d)/, '') };
   }
+  UAParser ??= createRequire(import.meta.url)('ua-parser-js') as UAParserClass;
   const browser = new UAParser(ua).getBrowser();
   if (browser.name)
     return { type: 'browser', version: browser.major ? `${browser.name} ${browser.major}` : browser.name };
