@@ -5,7 +5,7 @@
 import t from 'tap';
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
-import { startGateway, request } from '../helpers/gateway.js';
+import { fakeUpstream, startGateway, request } from '../helpers/gateway.js';
 import { startRegistry2 } from '../helpers/processes.js';
 
 const registry = await startRegistry2();
@@ -190,4 +190,25 @@ t.test('memory does not grow with the size of an upload', async (t) => {
   t.equal(res.status, 202);
   t.equal(res.headers.range, `0-${big.length - 1}`);
   t.ok(peak - before < 32 << 20, `RSS grew ${((peak - before) / 1048576).toFixed(1)} MiB for a 384 MiB upload`);
+});
+
+t.test('a member that takes an upload and never answers gets 504 after the idle timeout', async (t) => {
+  // registry:2 always answers; a member hanging after the body is a fault only a stand-in can cause
+  let received = 0;
+  const up = await fakeUpstream((req) => {
+    req.on('data', (c: Buffer) => {
+      received += c.length;
+    });
+  });
+  const gw = await startGateway([up.url], { idleTimeoutMs: 400 });
+  t.teardown(async () => {
+    await gw.close();
+    await up.close();
+  });
+  const res = await send(`${gw.url}/v2/splice/idle/blobs/uploads/u1?_state=x`, 'PATCH', layer.subarray(0, 1 << 20), {
+    chunked: true,
+  });
+  t.equal(res.status, 504);
+  t.equal(JSON.parse(res.body).errors[0].code, 'GATEWAY_TIMEOUT');
+  t.equal(received, 1 << 20, 'the member had the whole body');
 });
