@@ -230,12 +230,13 @@ export function resetPeakRss(pids) {
   return ok;
 }
 
-/** Sum of VmRSS (resident now) over the PIDs, in bytes. */
-export function currentRss(pids) {
+/** Sum of one /proc/<pid>/status memory field (kB) over the PIDs, in bytes. */
+function statusBytes(pids, field) {
+  const re = new RegExp(`${field}:\\s+(\\d+) kB`);
   let kb = 0;
   for (const pid of pids) {
     try {
-      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      const m = re.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
       if (m) kb += Number(m[1]);
     } catch {
       /* gone */
@@ -244,19 +245,11 @@ export function currentRss(pids) {
   return kb * 1024;
 }
 
-/** Sum of VmHWM over the PIDs, in bytes. */
-export function peakRss(pids) {
-  let kb = 0;
-  for (const pid of pids) {
-    try {
-      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-      if (m) kb += Number(m[1]);
-    } catch {
-      /* gone */
-    }
-  }
-  return kb * 1024;
-}
+/** Sum of VmRSS (resident now) over the PIDs, in bytes. */
+export const currentRss = (pids) => statusBytes(pids, 'VmRSS');
+
+/** Sum of VmHWM (peak resident since start or the last resetPeakRss) over the PIDs, in bytes. */
+export const peakRss = (pids) => statusBytes(pids, 'VmHWM');
 
 export function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
