@@ -3,6 +3,7 @@
  * access log line, the stats record, a webhook event for a push or delete, and a fresh search
  * index after a push or delete. Built-in endpoints (`ctx.quiet`) leave no trace.
  */
+import { BROWSE_HEADER } from '../oci/browse-header.js';
 import type { Stats } from '../stats/index.js';
 import type { AccessLog } from './access-log.js';
 import { bytesIn, bytesOut, type RequestContext } from './context.js';
@@ -36,6 +37,7 @@ export function recordWhenDone(deps: RecordDeps): (ctx: RequestContext) => void 
       user: ctx.user,
       clientType: ctx.clientType,
       clientVersion: ctx.clientVersion,
+      browse: ctx.req.headers[BROWSE_HEADER] !== undefined,
       bytesIn: bytesIn(ctx),
       bytesOut: bytesOut(ctx),
       durationMs: Number(process.hrtime.bigint() - ctx.startNs) / 1e6,

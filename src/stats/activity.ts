@@ -141,7 +141,8 @@ export class Activity {
         if (ok) this.pushed(r, tally, client);
         break;
       case 'manifest_get':
-        if (ok) this.pulled(r, tally, client);
+        // Looking at an image in the repository browser is not pulling it.
+        if (ok && !r.browse) this.pulled(r, tally, client);
         break;
       case 'blob_get':
         if (ok || r.status === 206) this.downloaded(r);

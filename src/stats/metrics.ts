@@ -194,7 +194,7 @@ export class GatewayMetrics {
     );
     this.fromCells(
       `${PREFIX}pulls_total`,
-      `Image pulls (manifest GET answered), by repository (first ${opts.topN} repositories, the rest as "other")`,
+      `Image pulls (manifest GET answered; the repository browser's reads are not pulls), by repository (first ${opts.topN} repositories, the rest as "other")`,
       ['repository'],
       this.pulls,
     );

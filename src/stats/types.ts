@@ -87,6 +87,8 @@ export interface RequestRecord {
   user?: string;
   clientType: string;
   clientVersion?: string;
+  /** A read the repository browser marked as looking, not pulling (it is no pull in the figures). */
+  browse?: boolean;
   bytesIn: number;
   bytesOut: number;
   durationMs: number;

@@ -5,7 +5,7 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { VERSION } from '../../src/version.js';
-import { get, startHarness } from './fixtures/harness.js';
+import { get, passwordOf, startHarness } from './fixtures/harness.js';
 import { recordRefusedUpstream, simulatePull, simulatePush } from './fixtures/traffic.js';
 
 /** Every portcullis_ metric with its type: renaming one breaks dashboards, so it must fail here. */
@@ -65,6 +65,22 @@ t.test('golden metric names and types; process and Node metrics present', async 
     Object.keys(all).some((k) => k.startsWith('nginx_')),
     'nginx_* names belong to nginx-prometheus-exporter, not us',
   );
+});
+
+t.test('a repository-browser read of a manifest is a request, not a pull', async (t) => {
+  const h = await startHarness({ users: ['alice'] });
+  t.teardown(h.close);
+  await simulatePull(h.base, 'team/app', 'v1', { user: 'alice', layerBytes: 1000 });
+  const auth = `Basic ${Buffer.from(`alice:${passwordOf('alice')}`).toString('base64')}`;
+  const browse = await get(h.base, '/v2/team/app/manifests/v1?size=500', {
+    authorization: auth,
+    'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0.0.0 Safari/537.36',
+    'x-portcullis-browse': '1',
+  });
+  t.equal(browse.status, 200);
+  const m = (await get(h.base, '/metrics')).body;
+  t.equal(value(m, 'portcullis_requests_total{method="GET",status="200",operation="manifest_get"}'), 2);
+  t.equal(value(m, 'portcullis_pulls_total{repository="team/app"}'), 1, 'only the client pull is a pull');
 });
 
 t.test('values after known traffic', async (t) => {
