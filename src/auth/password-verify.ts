@@ -6,9 +6,17 @@
  * inline; their results are compared in constant time.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { createRequire } from 'node:module';
 import bcrypt from 'bcrypt';
-import apacheMd5 from 'apache-md5';
-import apacheCrypt from 'apache-crypt';
+
+/**
+ * The apr1 and DES crypt hashers load with the first such hash: most htpasswd files hold only
+ * bcrypt (what `htpasswd -B` and the htpasswd subcommand write), and a module loaded at start
+ * stays resident in every idle server. Both packages are CommonJS, so require() keeps this sync.
+ */
+const requireHere = createRequire(import.meta.url);
+let apacheMd5: typeof import('apache-md5').default | undefined;
+let apacheCrypt: typeof import('apache-crypt').default | undefined;
 import type { HtpasswdEntry } from './htpasswd-parse.js';
 
 /**
@@ -32,11 +40,13 @@ export async function verifyPassword(entry: HtpasswdEntry, password: string): Pr
       // `htpasswd -B` writes). $2y$ is PHP's name for the same corrected algorithm as $2b$.
       return bcrypt.compare(password, entry.hash.replace(/^\$2y\$/, '$2b$'));
     case 'apr1':
+      apacheMd5 ??= requireHere('apache-md5') as typeof import('apache-md5').default;
       return constantTimeEqual(apacheMd5(password, entry.hash), entry.hash);
     case 'sha':
       return constantTimeEqual(`{SHA}${createHash('sha1').update(password, 'utf8').digest('base64')}`, entry.hash);
     case 'crypt':
       // DES crypt only looks at the first 8 characters of the password; that is the format.
+      apacheCrypt ??= requireHere('apache-crypt') as typeof import('apache-crypt').default;
       return constantTimeEqual(apacheCrypt(password, entry.hash.slice(0, 2)), entry.hash);
     case 'plain':
       return constantTimeEqual(password, entry.hash);

@@ -1,14 +1,14 @@
 /** The embedded backend: the registry core in src/registry, called in-process (no second HTTP hop). */
 import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve as resolvePath } from 'node:path';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Backend } from './backend.js';
-import type { Config } from '../config/load.js';
-import { createRegistryCore, isS3Url, StorageUnusable, type RegistryCoreOptions } from '../registry/index.js';
+import type { EmbeddedStorageOptions } from './embedded-options.js';
+import { createRegistryCore, isS3Url, StorageUnusable } from '../registry/index.js';
 import { OptionError } from '../startup-error.js';
 import type { MirrorSpec } from '../mirror/mirror-config.js';
-import { MirrorService } from '../mirror/mirror-service.js';
+import type { MirrorService } from '../mirror/mirror-service.js';
 
 export interface EmbeddedMirrorOptions {
   mirrors: MirrorSpec[];
@@ -17,23 +17,7 @@ export interface EmbeddedMirrorOptions {
   maxBytes?: number;
 }
 
-export type EmbeddedStorageOptions = Pick<RegistryCoreOptions, 'storage' | 's3' | 'redirect' | 'metadataCacheTtlMs'>;
-
-/** The storage part of the core's options from the config: a directory, or s3:// with its client options. */
-export function embeddedStorageOptions(c: Config): EmbeddedStorageOptions {
-  if (!isS3Url(c.storage)) return { storage: resolvePath(c.storage), metadataCacheTtlMs: c.storageCacheTtl };
-  return {
-    storage: c.storage,
-    s3: {
-      endpoint: c.s3Endpoint,
-      region: c.s3Region,
-      forcePathStyle: c.s3ForcePathStyle,
-      checksumMode: c.s3ChecksumMode as 'WHEN_REQUIRED' | 'WHEN_SUPPORTED' | undefined,
-    },
-    redirect: c.storageRedirect ? { base: c.storageRedirectBase } : undefined,
-    metadataCacheTtlMs: c.storageCacheTtl,
-  };
-}
+export { embeddedStorageOptions, type EmbeddedStorageOptions } from './embedded-options.js';
 
 export async function createEmbeddedBackend(
   opts: EmbeddedStorageOptions & {
@@ -54,6 +38,9 @@ export async function createEmbeddedBackend(
     // crash), or in the system temp directory when the storage is a bucket.
     const spoolDir = isS3Url(opts.storage) ? tmpdir() : join(opts.storage, 'tmp');
     await mkdir(spoolDir, { recursive: true });
+    // Loaded only here: the mirror service and its remote client are a dozen modules that a
+    // server without mirrors never runs, and every module loaded at start stays resident.
+    const { MirrorService } = await import('../mirror/mirror-service.js');
     mirrors = new MirrorService(core, { ...opts.mirror, spoolDir, logger: opts.logger });
     mirrors.startMaintenance();
   }

@@ -9,7 +9,7 @@ import { readTokenKeyFile } from '../auth/token-keys.js';
 import type { BlockList } from 'node:net';
 import { ConfigError, type Config } from './load.js';
 import { parseListen, parseUpstream, parseCidrs, isLoopback, type ListenAddress } from './addresses.js';
-import { parseS3Url } from '../registry/index.js';
+import { parseS3Url } from '../registry/storage/location.js';
 import { loadCredentials, parseMirrors, parseSize, type MirrorSpec } from '../mirror/mirror-config.js';
 import { InvalidValue } from '../oci/invalid-value.js';
 

@@ -13,8 +13,7 @@ import { join, resolve as resolvePath } from 'node:path';
 import type { Logger } from 'pino';
 import { createAuth, type AuthService } from '../auth/index.js';
 import type { Backend } from '../backends/backend.js';
-import { createEmbeddedBackend, embeddedStorageOptions } from '../backends/embedded.js';
-import { createUpstreamBackend } from '../backends/upstream.js';
+import { embeddedStorageOptions } from '../backends/embedded-options.js';
 import type { ListenAddress } from '../config/addresses.js';
 import type { Resolved } from '../config/resolve.js';
 import { createAccessLog, type AccessLog } from '../gateway/access-log.js';
@@ -96,15 +95,17 @@ export async function build(r: Resolved, logger: Logger, group?: WorkerGroup): P
 
 async function provision(r: Resolved, logger: Logger, cleanup: Cleanup, group?: WorkerGroup): Promise<BuiltGateway> {
   const c = r.config;
+  // Each backend is imported only when chosen: a proxying gateway never runs the registry core,
+  // an embedded one never the upstream client, and every module loaded at start stays resident.
   const backend: Backend = r.upstreams.length
-    ? createUpstreamBackend({
+    ? (await import('../backends/upstream.js')).createUpstreamBackend({
         urls: r.upstreams,
         balance: c.upstreamBalance as 'round-robin' | 'least-conn',
         healthIntervalMs: c.healthInterval,
         idleTimeoutMs: c.idleTimeout,
         logger,
       })
-    : await createEmbeddedBackend({
+    : await (await import('../backends/embedded.js')).createEmbeddedBackend({
         ...embeddedStorageOptions(c),
         deleteEnabled: c.delete && !c.readOnly,
         readOnly: c.readOnly,
@@ -168,7 +169,7 @@ async function provision(r: Resolved, logger: Logger, cleanup: Cleanup, group?: 
   });
   cleanup.add(() => notifier?.close());
   // In a --workers group only the leader runs the schedule, so it runs once per instance.
-  const retention = group && !group.leader ? undefined : startRetention(r, backend, logger, notifier);
+  const retention = group && !group.leader ? undefined : await startRetention(r, backend, logger, notifier);
   if (retention) cleanup.add(() => retention.stop());
   const errorNotifier = createNotifier(
     {

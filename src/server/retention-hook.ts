@@ -1,17 +1,20 @@
 /** Retention rules applied on a schedule: embedded, writable storage with rules configured. */
 import type { Logger } from 'pino';
 import type { Backend } from '../backends/backend.js';
-import { embeddedStorageOptions } from '../backends/embedded.js';
+import { embeddedStorageOptions } from '../backends/embedded-options.js';
 import type { Resolved } from '../config/resolve.js';
 import { retentionOption } from '../retention/policy.js';
-import { startRetentionSchedule } from '../retention/schedule.js';
 
-export function startRetention(
+/**
+ * The schedule and the retention run (with the registry code they drive) load only when rules are
+ * configured: a server without them never runs that code, and a module loaded at start stays resident.
+ */
+export async function startRetention(
   r: Resolved,
   backend: Backend,
   logger: Logger,
   notifier: { notify(payload: object): void } | undefined,
-): { stop(): Promise<void> } | undefined {
+): Promise<{ stop(): Promise<void> } | undefined> {
   const c = r.config;
   const policy = retentionOption(c.retention);
   if (policy.rules.length === 0 || c.retentionInterval <= 0) return undefined;
@@ -20,6 +23,7 @@ export function startRetention(
     return undefined;
   }
   const storage = embeddedStorageOptions(c);
+  const { startRetentionSchedule } = await import('../retention/schedule.js');
   return startRetentionSchedule({
     storage: storage.storage,
     s3: storage.s3,

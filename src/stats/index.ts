@@ -11,7 +11,6 @@ import { hostname } from 'node:os';
 import { Activity } from './activity.js';
 import { createAllowList, DEFAULT_ALLOW } from './allow-list.js';
 import { ConnectionTracker } from './connection-tracker.js';
-import { DASHBOARD_CSP, DASHBOARD_HTML } from './dashboard-page.js';
 import { EventHub } from './dashboard-events.js';
 import { GatewayMetrics, type MetricsJson } from './metrics.js';
 import { checkHealth, servePing, serveStatus } from './status-endpoints.js';
@@ -19,6 +18,12 @@ import { serveStubStatus } from './stub-status.js';
 import type { GroupView, RequestRecord, ServiceHealth, StatsOptions, StorageStats } from './types.js';
 import { groupTotals } from './group-sum.js';
 import type { ConnectionSnapshot } from './connection-tracker.js';
+import { lazyPage } from '../web/lazy-page.js';
+
+const serveDashboardPage = lazyPage(async () => {
+  const page = await import('./dashboard-page.js');
+  return { html: page.DASHBOARD_HTML, csp: page.DASHBOARD_CSP };
+});
 
 export type {
   MirrorStats,
@@ -251,17 +256,8 @@ export function createStats(opts: StatsOptions): Stats {
       if (!readOnly(req, res)) return true;
       if (isMetrics) serveMetrics(req, res);
       else if (isStatus) void serveStatus(req, res, opts.version, startedAt, opts.health, opts.group);
-      else if (isDashboard) {
-        res.writeHead(200, {
-          'content-type': 'text/html; charset=utf-8',
-          'content-length': Buffer.byteLength(DASHBOARD_HTML),
-          'content-security-policy': DASHBOARD_CSP,
-          'x-content-type-options': 'nosniff',
-          'referrer-policy': 'no-referrer',
-          'cache-control': 'no-cache',
-        });
-        res.end(req.method === 'HEAD' ? undefined : DASHBOARD_HTML);
-      } else {
+      else if (isDashboard) void serveDashboardPage(req, res);
+      else {
         if (health === null) refreshHealth();
         void dashboardState().then((s) => {
           if (!res.destroyed) hub.open(req, res, { series: activity.series.toJSON(), state: s });
