@@ -10,7 +10,7 @@
 import t from 'tap';
 import https from 'node:https';
 import { join } from 'node:path';
-import { readFile, rename } from 'node:fs/promises';
+import { readFile, readdir, readlink, rename } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { makeOciImage, fileDigest } from '../helpers/oci-image.js';
 import {
@@ -35,6 +35,24 @@ interface Snapshot {
 }
 interface GroupStatus {
   group: { connections: Snapshot; workers: { id: number; pid: number; connections: Snapshot }[] };
+}
+
+/** The pid among `pids` that has the server end of the connection from local port `clientPort` open. */
+async function workerHoldingConnection(pids: number[], clientPort: number): Promise<number | undefined> {
+  const hexPort = (p: number) => p.toString(16).toUpperCase().padStart(4, '0');
+  const table = await readFile('/proc/net/tcp', 'utf8');
+  // Columns: sl, local address, remote address, state, queues, timers, retransmits, uid, timeout, inode.
+  const row = table
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .find((c) => c[1] === `0100007F:${hexPort(port)}` && c[2] === `0100007F:${hexPort(clientPort)}`);
+  if (!row) return undefined;
+  const socket = `socket:[${row[9]}]`;
+  for (const pid of pids) {
+    const fds = await readdir(`/proc/${pid}/fd`).catch(() => [] as string[]);
+    for (const fd of fds) if ((await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')) === socket) return pid;
+  }
+  return undefined;
 }
 
 const work = await tempDir();
@@ -173,20 +191,27 @@ t.test('/nginx_status sums the workers: deltas match the requests sent', async (
 t.test('a worker SIGKILLed mid-download: that download fails, the next succeeds, a replacement starts', async (t) => {
   const big = image.layers[0]!;
   const url = `${base}/v2/w/app/blobs/${big.digest}`;
-  // A download that stalls after its first bytes: the worker serving it is the one that shows
-  // a writing connection in every /_status answer, whichever worker gives the answer.
+  // A download that stalls after its first bytes. The worker holding it is found from the
+  // kernel's socket table (its connection's inode among that worker's open files): /_status
+  // alone cannot tell, since the worker answering a status read counts that read as writing too.
   const res = await new Promise<import('node:http').IncomingMessage>((resolve, reject) =>
     https.get(url, { headers: alice, rejectUnauthorized: false, agent: false }, resolve).on('error', reject),
   );
   t.equal(res.statusCode, 200);
   res.pause();
   const reads = [await status(), await status(), await status()];
-  const busy = reads[0]!.group.workers
-    .map((w) => w.id)
-    .filter((id) => reads.every((r) => (r.group.workers.find((w) => w.id === id)?.connections.writing ?? 0) >= 1));
+  const holder = await workerHoldingConnection(
+    reads[0]!.group.workers.map((w) => w.pid),
+    res.socket.localPort!,
+  );
+  const victim = reads[0]!.group.workers.find((w) => w.pid === holder);
   const counts = reads.map((r) => r.group.workers.map((w) => `${w.id}:${w.connections.writing}`).join(','));
-  t.ok(busy.length >= 1, `found the worker holding the download (${counts.join(' | ')})`);
-  const victim = reads[0]!.group.workers.find((w) => w.id === busy[0])!;
+  t.ok(victim, `found the worker holding the download (pid ${holder})`);
+  if (!victim) return;
+  t.ok(
+    reads.every((r) => (r.group.workers.find((w) => w.id === victim.id)?.connections.writing ?? 0) >= 1),
+    `/_status shows it writing in every read (${counts.join(' | ')})`,
+  );
   const outcome = new Promise<string>((resolve) => {
     let got = 0;
     res.on('data', (c: Buffer) => {
