@@ -10,6 +10,10 @@
 // and usage documents (as an older version left it: the first catalog page), then with them
 // (as this version writes them). Sequential requests; median and p90 wall time and server CPU
 // per request; a cell stops after BENCH_REQUESTS requests or BENCH_CELL_SECONDS (at least 3).
+// The repository search (`_portcullis/usage?n=500&q=…`, names containing the text anywhere) is
+// measured on portcullis only (registry:2 has none): the first search, which reads every name
+// once, then searches for one name, for 1% of the names (a full page) and for none (every name
+// scanned).
 // BENCH_SIZES=1000,10000 to choose; BENCH_DIR=/dev/shm to write the stores to memory (100k
 // repositories are ~1.5 million files: minutes on a busy disk); results in bench/results/listing-latest.md.
 import { mkdtemp, rm, mkdir, writeFile } from 'node:fs/promises';
@@ -134,13 +138,13 @@ async function writeReport(rows, load, seconds) {
   const lines = [
     `# Listing cost against store size (${new Date().toISOString().slice(0, 10)})`,
     '',
-    `${cpus().length} CPUs, stores in ${process.env.BENCH_DIR ?? tmpdir()}, load average ${load.toFixed(1)} at the start${load > 1 ? ' (busy machine: wall times are noisy; CPU per request is steadier)' : ''}; the run took ${seconds.toFixed(0)} s. Up to ${REQUESTS} sequential requests per cell (at most ${CELL_SECONDS} s, at least 3), pages of 100 starting at 10%..90% of the names. First screen, as the browser asks for it: \`/-/ui\`, then \`_portcullis/usage?n=0\` (store figures), then \`_portcullis/usage?n=500\` (the first 500 repositories with their figures); registry:2, which has no usage figures: \`_catalog?n=500\`.`,
+    `${cpus().length} CPUs, stores in ${process.env.BENCH_DIR ?? tmpdir()}, load average ${load.toFixed(1)} at the start${load > 1 ? ' (busy machine: wall times are noisy; CPU per request is steadier)' : ''}; the run took ${seconds.toFixed(0)} s. Up to ${REQUESTS} sequential requests per cell (at most ${CELL_SECONDS} s, at least 3), pages of 100 starting at 10%..90% of the names. First screen, as the browser asks for it: \`/-/ui\`, then \`_portcullis/usage?n=0\` (store figures), then \`_portcullis/usage?n=500\` (the first 500 repositories with their figures); registry:2, which has no usage figures: \`_catalog?n=500\`. Search: \`_portcullis/usage?n=500&q=…\` for a text in one name, in 1% of the names and in none, in turn, after a first search that reads every name (its time in its own column); registry:2 has no search.`,
     '',
-    '| repositories | portcullis `_catalog?n=100&last=…` | registry:2 | portcullis `tags/list?n=100&last=…` (10,000 tags) | registry:2 | portcullis first screen | registry:2 first screen | portcullis first `_catalog?n=100` on a store without its index |',
-    '|---|---|---|---|---|---|---|---|',
+    '| repositories | portcullis `_catalog?n=100&last=…` | registry:2 | portcullis `tags/list?n=100&last=…` (10,000 tags) | registry:2 | portcullis first screen | registry:2 first screen | portcullis first `_catalog?n=100` on a store without its index | portcullis search `usage?n=500&q=…` (names containing the text) | portcullis first search |',
+    '|---|---|---|---|---|---|---|---|---|---|',
     ...rows.map(
       (r) =>
-        `| ${r.n.toLocaleString('en')} | ${fmt(r.pCatalog)} | ${fmt(r.rCatalog)} | ${fmt(r.pTags)} | ${fmt(r.rTags)} | ${fmt(r.pScreen)} | ${fmt(r.rScreen)} | ${r.oldFirstMs.toFixed(0)} ms |`,
+        `| ${r.n.toLocaleString('en')} | ${fmt(r.pCatalog)} | ${fmt(r.rCatalog)} | ${fmt(r.pTags)} | ${fmt(r.rTags)} | ${fmt(r.pScreen)} | ${fmt(r.rScreen)} | ${r.oldFirstMs.toFixed(0)} ms | ${fmt(r.pSearch)} | ${r.firstSearchMs.toFixed(0)} ms |`,
     ),
     '',
   ];
@@ -185,6 +189,10 @@ async function main() {
       const mid = (k) => encodeURIComponent(sorted[Math.floor((sorted.length * k) / 10)]);
       const catalogPaths = Array.from({ length: 9 }, (_, k) => `/v2/_catalog?n=100&last=${mid(k + 1)}`);
       const tagPaths = ['t01000', 't05000', 't09000'].map((t) => `/v2/${repos[0]}/tags/list?n=100&last=${t}`);
+      // One name (app000042), the 1% in org99 (a full page of 500 at 100k), none at all.
+      const searchPaths = ['p000042', 's99/app', 'zzz'].map(
+        (q) => `/v2/_portcullis/usage?n=500&q=${encodeURIComponent(q)}`,
+      );
 
       // A store as an older version left it: the first page comes from a walk of the tree.
       let { p, url } = await startPortcullis(join(dir, 'portcullis'));
@@ -201,6 +209,12 @@ async function main() {
       log(`wrote the index and usage documents in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
       ({ p, url } = await startPortcullis(join(dir, 'portcullis')));
       const pScreen = await firstScreen(url, p.pid, true);
+      const t2 = process.hrtime.bigint();
+      const firstSearch = await httpDo(`${url}${searchPaths[0]}`, { timeoutMs: 600_000 });
+      const firstSearchMs = Number(process.hrtime.bigint() - t2) / 1e6;
+      if (firstSearch.status !== 200 || JSON.parse(firstSearch.body).repositories[0]?.name !== repos[42])
+        throw new Error(`first search: ${firstSearch.status} ${firstSearch.body.slice(0, 200)}`);
+      const pSearch = await measure(url, p.pid, searchPaths);
       const pCatalog = await measure(url, p.pid, catalogPaths);
       const pTags = await measure(url, p.pid, tagPaths);
       await p.stop();
@@ -210,9 +224,9 @@ async function main() {
       const rTags = await measure(r2.url, r2.handle.pid, tagPaths);
       const rScreen = await firstScreen(r2.url, r2.handle.pid, false);
       await r2.handle.stop();
-      rows.push({ n, oldFirstMs, pCatalog, pTags, pScreen, rCatalog, rTags, rScreen });
+      rows.push({ n, oldFirstMs, pCatalog, pTags, pScreen, rCatalog, rTags, rScreen, pSearch, firstSearchMs });
       log(
-        `${n}: catalog page ${fmt(pCatalog)} vs registry:2 ${fmt(rCatalog)}; tags page ${fmt(pTags)} vs ${fmt(rTags)}; first screen ${fmt(pScreen)} vs ${fmt(rScreen)}; old store first page ${oldFirstMs.toFixed(0)} ms`,
+        `${n}: catalog page ${fmt(pCatalog)} vs registry:2 ${fmt(rCatalog)}; tags page ${fmt(pTags)} vs ${fmt(rTags)}; first screen ${fmt(pScreen)} vs ${fmt(rScreen)}; search ${fmt(pSearch)} (first ${firstSearchMs.toFixed(0)} ms); old store first page ${oldFirstMs.toFixed(0)} ms`,
       );
       // Results after each size, so a cut-short run still leaves its figures.
       await writeReport(rows, load, (Date.now() - started) / 1000);

@@ -49,6 +49,8 @@ export class RepositoryIndex {
   /** A read-only core lists by walking and never writes the index. */
   readOnly = false;
   onBuildError?: (e: unknown) => void;
+  /** Called with each repository `note` makes sure of (the first time this process sees it). */
+  onAdded?: (repo: string) => void;
 
   constructor(
     private readonly storage: Storage,
@@ -63,6 +65,7 @@ export class RepositoryIndex {
     if (!(await this.storage.statMeta(key))) await this.storage.writeMeta(key, '');
     if (this.known.size >= 100_000) this.known.clear();
     this.known.add(repo);
+    this.onAdded?.(repo);
   }
 
   /**
@@ -108,7 +111,8 @@ export class RepositoryIndex {
     await this.building;
   }
 
-  private async isComplete(): Promise<boolean> {
+  /** Does the index list every repository (false while a store written before it is being indexed)? */
+  async isComplete(): Promise<boolean> {
     if (this.complete) return true;
     if (await this.storage.statMeta(COMPLETE)) this.complete = true;
     return this.complete;

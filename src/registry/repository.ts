@@ -11,6 +11,7 @@
  */
 import { parseDigest } from '../oci/digest.js';
 import { RepositoryIndex } from './repository-index.js';
+import { RepositorySearch } from './repository-search.js';
 import { RepositorySizes } from './usage/repository-sizes.js';
 import type { Storage } from './storage/types.js';
 
@@ -45,6 +46,8 @@ export interface TagDocument {
 
 export class RepositoryStore {
   readonly index: RepositoryIndex;
+  /** Names containing a text anywhere, a page at a time (the index answers prefixes only). */
+  readonly search: RepositorySearch;
   /** Tag count and bytes stored per repository, kept as tags and revisions change. */
   readonly sizes: RepositorySizes;
 
@@ -54,6 +57,7 @@ export class RepositoryStore {
     readonly now: () => number = Date.now,
   ) {
     this.index = new RepositoryIndex(storage, () => this.listRepositories());
+    this.search = new RepositorySearch(this.index);
     this.sizes = new RepositorySizes(storage, this);
   }
 

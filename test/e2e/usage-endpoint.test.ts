@@ -73,6 +73,10 @@ if (missing) {
       ['team/app'],
       'viewer sees only what it may pull',
     );
+    const search = async (user: Credentials) =>
+      (await get('/v2/_portcullis/usage?q=e', user)).json.repositories.map((r: { name: string }) => r.name);
+    t.same(await search(ADMIN), ['secret/db', 'team/app'], 'a search finds every name holding the text');
+    t.same(await search(VIEWER), ['team/app'], 'but only those the caller may pull');
     t.equal((await get('/v2/team/app/_portcullis/usage', VIEWER)).json.bytes, imageBytes);
     const denied = await get('/v2/secret/db/_portcullis/usage', VIEWER);
     t.equal(denied.status, 403);

@@ -49,17 +49,31 @@ export async function repositoryUsage(ctx: CoreContext, r: RequestInfo): Promise
   sendJson(r.res, 200, await figures(ctx, r.name));
 }
 
+/**
+ * A page of repositories with their figures. `q=<text>` keeps only names containing the text
+ * anywhere (lower-cased, as names are); the page and its Link work as without it, except that a
+ * page may come back short, even empty, with a Link while the index of an old store is built.
+ */
 export async function catalogUsage(ctx: CoreContext, r: RequestInfo): Promise<void> {
   const q = pageQuery(r.query);
   const n = Math.min(q.n ?? USAGE_PAGE_DEFAULT, USAGE_PAGE_MAX);
-  const { names, more } = n === 0 ? { names: [], more: false } : await ctx.repos.index.page(q.last, n);
+  const text = (r.query.get('q') ?? '').toLowerCase();
+  const { names, more, scannedTo } =
+    n === 0
+      ? { names: [], more: false, scannedTo: undefined }
+      : text
+        ? await ctx.repos.search.page(text, q.last, n)
+        : { ...(await ctx.repos.index.page(q.last, n)), scannedTo: undefined };
   const [repositories, store] = await Promise.all([
     Promise.all(names.map((name) => figures(ctx, name))),
     ctx.storeTotal?.read() ?? null,
   ]);
   const headers: Record<string, string> = {};
-  if (more && names.length > 0)
-    headers.link = `</v2/_portcullis/usage?n=${n}&last=${encodeURIComponent(names[names.length - 1]!)}>; rel="next"`;
+  const next = scannedTo ?? names[names.length - 1];
+  if (more && next !== undefined) {
+    const search = text ? `&q=${encodeURIComponent(text)}` : '';
+    headers.link = `</v2/_portcullis/usage?n=${n}${search}&last=${encodeURIComponent(next)}>; rel="next"`;
+  }
   sendJson(r.res, 200, { repositories, store }, headers);
 }
 
