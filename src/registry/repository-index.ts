@@ -24,6 +24,8 @@ import type { Storage } from './storage/types.js';
 
 const INDEX = '_index/repositories';
 const COMPLETE = '_index/repositories-complete';
+/** Index entries written (and made durable) together while building the index of an old store. */
+const BUILD_BATCH = 1000;
 
 const ENCODE: Record<string, string> = { '/': '0', '9': '=' };
 for (let d = 0; d < 9; d++) ENCODE[String(d)] = String(d + 1);
@@ -122,9 +124,17 @@ export class RepositoryIndex {
     if (this.building || this.readOnly || this.stopped) return;
     this.building = (async () => {
       const all = await this.walk();
-      // Many small durable writes: in parallel, so a large store is indexed in seconds, not minutes.
-      for (let i = 0; i < all.length && !this.stopped; i += 64)
-        await Promise.all(all.slice(i, i + 64).map((repo) => this.note(repo)));
+      // Entries in batches, made durable a batch at a time: the marker written at the end is what
+      // says the index is complete, so a crash half-way only means building again.
+      for (let i = 0; i < all.length && !this.stopped; i += BUILD_BATCH) {
+        const batch = all.slice(i, i + BUILD_BATCH);
+        if (this.storage.createEmptyMeta) {
+          await this.storage.createEmptyMeta(batch.map((repo) => `${INDEX}/${encodeRepositoryName(repo)}`));
+          for (const repo of batch) this.onAdded?.(repo);
+        } else {
+          for (let j = 0; j < batch.length; j += 64) await Promise.all(batch.slice(j, j + 64).map((r) => this.note(r)));
+        }
+      }
       if (this.stopped) return;
       await this.storage.writeMeta(COMPLETE, new Date().toISOString());
       this.complete = true;

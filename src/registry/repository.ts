@@ -30,6 +30,9 @@ export interface ReferrerDescriptor {
   annotations?: Record<string, string>;
 }
 
+/** Directory listings in flight while walking the tree (a filesystem reads 4 at once; S3 more). */
+const WALK_PARALLEL = 16;
+
 function digestKey(digest: string): string {
   const d = parseDigest(digest);
   if (!d) throw new Error(`not a digest: ${digest}`); // callers pass checked digests only
@@ -195,18 +198,29 @@ export class RepositoryStore {
   }
 
   // --- repositories --------------------------------------------------------------------------
-  /** Every repository (a directory holding `_manifests` or `_blobs`), unsorted. */
+  /**
+   * Every repository (a directory holding `_manifests` or `_blobs`), unsorted. One listing per
+   * directory, so a store of 100,000 repositories is 100,000 listings: a level of the tree is
+   * read several directories at a time rather than one after the other.
+   */
   async listRepositories(): Promise<string[]> {
     const out: string[] = [];
-    const walk = async (prefix: string, name: string): Promise<void> => {
-      const children = await this.storage.listMeta(prefix);
-      if (name && (children.includes('_manifests') || children.includes('_blobs'))) out.push(name);
-      for (const c of children) {
-        if (c.startsWith('_') || c.startsWith('.')) continue;
-        await walk(`${prefix}/${c}`, name ? `${name}/${c}` : c);
+    let level = [{ prefix: 'repositories', name: '' }];
+    while (level.length > 0) {
+      const next: typeof level = [];
+      for (let i = 0; i < level.length; i += WALK_PARALLEL) {
+        await Promise.all(
+          level.slice(i, i + WALK_PARALLEL).map(async ({ prefix, name }) => {
+            const children = await this.storage.listMeta(prefix);
+            if (name && (children.includes('_manifests') || children.includes('_blobs'))) out.push(name);
+            for (const c of children)
+              if (!c.startsWith('_') && !c.startsWith('.'))
+                next.push({ prefix: `${prefix}/${c}`, name: name ? `${name}/${c}` : c });
+          }),
+        );
       }
-    };
-    await walk('repositories', '');
+      level = next;
+    }
     return out;
   }
 

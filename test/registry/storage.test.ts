@@ -1,4 +1,4 @@
-/** Filesystem driver and parsing units: no path escapes the root, atomic publish, range parsing. */
+/** Filesystem driver and parsing units: no path escapes the root, atomic publish, markers, range parsing. */
 import t from 'tap';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -20,6 +20,15 @@ t.test('metadata keys that could leave the storage root are refused', async (t) 
   }
   await fs.writeMeta('repositories/ok/_manifests/tags/v1', 'x');
   t.equal((await fs.readMeta('repositories/ok/_manifests/tags/v1'))!.toString(), 'x');
+});
+
+t.test('empty markers are created where missing, leave existing documents alone and stay in the root', async (t) => {
+  await fs.writeMeta('markers/kept', 'content');
+  await fs.createEmptyMeta(['markers/kept', 'markers/new', 'markers/deeper/new']);
+  t.equal((await fs.readMeta('markers/kept'))!.toString(), 'content', 'an existing document keeps its content');
+  t.equal((await fs.readMeta('markers/new'))!.length, 0, 'a new marker is empty');
+  t.same((await fs.listMeta('markers/deeper')).sort(), ['new'], 'its directory is created');
+  await t.rejects(fs.createEmptyMeta(['../escape']), 'a key outside the root is refused');
 });
 
 t.test('blob and upload ids are validated before touching the filesystem', async (t) => {

@@ -285,6 +285,29 @@ export class FilesystemStorage implements Storage {
     await this.atomicWrite(this.path('meta', key), data);
   }
 
+  /**
+   * An empty file cannot be torn, so a marker needs no temporary file and rename: it is created
+   * in place, and one fsync per directory at the end makes the new entries durable together
+   * (instead of two fsyncs per entry, which made indexing a large old store take minutes).
+   */
+  async createEmptyMeta(keys: string[]): Promise<void> {
+    const dirs = new Set<string>();
+    for (let i = 0; i < keys.length; i += 32) {
+      await Promise.all(
+        keys.slice(i, i + 32).map(async (key) => {
+          const target = this.path('meta', key);
+          const dir = resolve(target, '..');
+          if (!dirs.has(dir)) {
+            await mkdir(dir, { recursive: true });
+            dirs.add(dir);
+          }
+          await (await open(target, 'a')).close();
+        }),
+      );
+    }
+    for (const dir of dirs) await syncDir(dir);
+  }
+
   async deleteMeta(key: string): Promise<boolean> {
     try {
       await unlink(this.path('meta', key));

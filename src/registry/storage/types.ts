@@ -65,6 +65,12 @@ export interface Storage {
   /** Atomic replace: readers see the old or the new document, never a mix. */
   writeMeta(key: string, data: Buffer | string): Promise<void>;
   deleteMeta(key: string): Promise<boolean>;
+  /**
+   * Create empty documents (markers) where missing, many at once, cheaper than `writeMeta` each:
+   * they are durable together once it resolves (a crash before may leave any of them). Drivers
+   * without it get `writeMeta(key, '')` per key.
+   */
+  createEmptyMeta?(keys: string[]): Promise<void>;
   /** Immediate children of a key prefix ("directory"), unsorted; [] when absent. */
   listMeta(prefix: string): Promise<string[]>;
   /**
