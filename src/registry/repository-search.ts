@@ -7,7 +7,8 @@
  * from one match to the next: a scan of 100,000 names (about 3 MB) takes well under a
  * millisecond, a page stops after `limit` matches, and memory is one byte per character plus
  * four bytes per name (offsets of the names, for starting after `last` by binary search).
- * Nothing is held until the first search, so an idle core does not pay for it.
+ * Nothing is held until the first search, nor 10 minutes after the last, so an idle core does
+ * not pay for it.
  *
  * The names come from the catalog index (repository-index.ts). Repositories this process
  * creates are added at the next search; those created by another process sharing the storage
@@ -90,10 +91,12 @@ export class RepositorySearch {
   private reading: Promise<NameText> | null = null;
   /** Names noted since the last read (created by this process). */
   private added = new Set<string>();
+  private idle: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly index: RepositoryIndex,
     private readonly refreshMs = 15_000,
+    private readonly idleMs = 10 * 60_000,
     private readonly now: () => number = Date.now,
   ) {
     index.onAdded = (name) => {
@@ -108,7 +111,24 @@ export class RepositorySearch {
   async page(text: string, after: string | undefined, limit: number): Promise<SearchPage> {
     if (!(await this.index.isComplete())) return this.scanWalk(text, after, limit);
     const names = await this.current();
+    this.keepWhileUsed();
     return findIn(names, text, after, limit);
+  }
+
+  /** Whether the names are held in memory now (they are let go when nobody searches). */
+  get holdsNames(): boolean {
+    return this.names !== null;
+  }
+
+  /** Let the names go after `idleMs` without a search: a store searched once does not hold them for good. */
+  private keepWhileUsed(): void {
+    clearTimeout(this.idle);
+    this.idle = setTimeout(() => {
+      if (this.reading) return this.keepWhileUsed();
+      this.names = null;
+      this.added.clear();
+    }, this.idleMs);
+    this.idle.unref();
   }
 
   private async current(): Promise<NameText> {
@@ -120,7 +140,8 @@ export class RepositorySearch {
       this.names = await this.read();
     } else if (this.added.size > 0) {
       this.names = this.names.with(this.added);
-      this.added.clear();
+      // A read in flight may have listed past these names already: merge them into it too.
+      if (!this.reading) this.added.clear();
     }
     // Stale-while-revalidate: another process may have created repositories since.
     if (this.now() - this.readAt > this.refreshMs && !this.reading)

@@ -108,6 +108,22 @@ t.test('repositories created by another process show once the names are read aga
   t.same(seen, ['one/api', 'two/api']);
 });
 
+t.test('the names are let go when nobody searches, and read again by the next search', async (t) => {
+  const dir = await tempDir('portcullis-search-idle-');
+  t.teardown(() => removeDir(dir));
+  const store = new RepositoryStore(new FilesystemStorage(dir));
+  await store.index.note('one/api');
+  t.ok(await store.index.built());
+  const search = new RepositorySearch(store.index, 15_000, 50);
+  t.notOk(search.holdsNames, 'nothing held before the first search');
+  t.same((await search.page('api', undefined, 10)).names, ['one/api']);
+  t.ok(search.holdsNames, 'held after it');
+  for (let i = 0; i < 100 && search.holdsNames; i++) await new Promise((r) => setTimeout(r, 20));
+  t.notOk(search.holdsNames, 'let go after the idle time');
+  await store.index.note('two/api');
+  t.same((await search.page('api', undefined, 10)).names, ['one/api', 'two/api'], 'read again, with what came since');
+});
+
 t.test('a store written before the index: bounded pages, the Link goes on where the scan stopped', async (t) => {
   const dir = await tempDir('portcullis-search-old-');
   t.teardown(() => removeDir(dir));
