@@ -147,6 +147,6 @@ function renderRepos() {
     el('span', { class: 'name' }, r), repoMeta(r))));
   if (shownNames.length > RENDER_MAX) items.push(el('li', { class: 'empty' }, (shownNames.length - RENDER_MAX) + ' more: type to narrow'));
   $('repos').replaceChildren(...(items.length ? items
-    : [el('li', { class: 'empty' }, found ? 'no repository matches' : 'no repositories')]));
+    : [el('li', { class: 'empty' }, found ? 'no repository matches' : listing && listing.busy ? 'loading…' : 'no repositories')]));
 }
 `;
