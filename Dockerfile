@@ -22,4 +22,4 @@ ENV PORTCULLIS_LISTEN=0.0.0.0:5000 \
 VOLUME ["/data", "/certs"]
 EXPOSE 5000
 HEALTHCHECK --interval=30s --timeout=3s CMD node -e "require('http').get('http://127.0.0.1:5000/_ping',r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1))"
-ENTRYPOINT ["node", "/app/dist/bin/portcullis.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=4", "/app/dist/bin/portcullis.js"]

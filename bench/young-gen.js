@@ -7,6 +7,10 @@
 //   node bench/young-gen.js                      (after npm run build)
 //   BENCH_SIZE_MB=256 BENCH_SEMI='default,2,4,8' node bench/young-gen.js
 //   BENCH_PORTCULLIS_ROOT=/other/checkout (built) measures that build of portcullis instead
+//   BENCH_YG_SMALL_SECONDS=8 first loads each server with small requests (GET /v2/ with wrk, HEAD
+//   manifest by tag with ab, 64 connections; CPU per request from /proc) as `npm run bench` does
+//   before its later pushes, so the upload's peak RSS is that of a server that has served them
+//   (0, the default, skips it). A size listed twice runs twice (interleaved rounds).
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
@@ -25,7 +29,17 @@ import {
   freePort,
   waitForHttp,
 } from './lib/sys.js';
-import { ensureTools, makeHtpasswd, makeCert, startRegistry2, startPortcullis, USER, PASSWORD } from './lib/targets.js';
+import {
+  ensureTools,
+  makeHtpasswd,
+  makeCert,
+  startRegistry2,
+  startPortcullis,
+  launcherNodeArgs,
+  USER,
+  PASSWORD,
+} from './lib/targets.js';
+import { wrk, abHead } from './lib/workloads.js';
 import { backgroundLoad } from './lib/report.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -34,6 +48,9 @@ const TARGET_ROOT = process.env.BENCH_PORTCULLIS_ROOT ?? ROOT;
 const SIZE_MB = Number(process.env.BENCH_SIZE_MB ?? 1024);
 const SEMI = (process.env.BENCH_SEMI ?? 'default,1,2,4,8').split(',');
 const ONLY = (process.env.BENCH_YG_ONLY ?? 'semi,floor').split(',');
+const SMALL_SECONDS = Number(process.env.BENCH_YG_SMALL_SECONDS ?? 0);
+/** What `default` means: the flags on the launcher's #! line (16 MiB semi-spaces is Node's own default). */
+const LAUNCHER = launcherNodeArgs(join(TARGET_ROOT, 'dist', 'bin', 'portcullis.js'));
 
 const mib = (b) => `${(b / 1048576).toFixed(0)} MiB`;
 
@@ -62,10 +79,10 @@ async function semiRuns(work, blob, digest, htpasswd, tls) {
   const auth = ['-u', `${USER}:${PASSWORD}`];
   const reg = await startRegistry2(join(work, 'registry2'));
   const rows = [];
-  for (const semi of SEMI) {
+  for (const [round, semi] of SEMI.entries()) {
     const extraNodeArgs = semi === 'default' ? [] : [`--max-semi-space-size=${semi}`];
     for (const kind of ['embedded', 'proxied']) {
-      const storage = join(work, `storage-${semi}-${kind}`);
+      const storage = join(work, `storage-${round}-${kind}`);
       const pc = await startPortcullis(TARGET_ROOT, {
         upstream: kind === 'proxied' ? reg.url : undefined,
         storage,
@@ -76,8 +93,9 @@ async function semiRuns(work, blob, digest, htpasswd, tls) {
       const pid = pc.handle.pid;
       await new Promise((r) => setTimeout(r, 3000));
       const idle = currentRss([pid]);
-      const repo = `yg/${kind}${semi}`;
+      const repo = `yg/${kind}${round}`;
       const size = SIZE_MB << 20;
+      const small = SMALL_SECONDS > 0 ? await smallRequests(pc, pid, repo, auth) : null;
       const push = await measure(pid, size, async () => {
         // POST for a session, then the whole blob in the PUT that closes it (what registry:2 accepts too)
         const start = await mustRun(
@@ -100,9 +118,9 @@ async function semiRuns(work, blob, digest, htpasswd, tls) {
         if (r.code !== 200 || r.down !== size) throw new Error(`${kind} ${semi}: GET answered ${r.code}, ${r.down} B`);
       });
       const after = currentRss([pid]);
-      rows.push({ semi, kind, idle, push, get, after });
+      rows.push({ semi, kind, idle, small, push, get, after });
       log(
-        `semi ${semi} ${kind}: idle ${mib(idle)}, upload ${push.sPerGB.toFixed(2)} s/GB peak ${mib(push.peak)}, GET ${get.sPerGB.toFixed(2)} s/GB peak ${mib(get.peak)}, after ${mib(after)}`,
+        `semi ${semi} ${kind}: idle ${mib(idle)}, ${small ? `GET /v2/ ${small.v2.toFixed(3)} ms/req, HEAD ${small.head.toFixed(3)} ms/req, after them ${mib(small.after)}, ` : ''}upload ${push.sPerGB.toFixed(2)} s/GB peak ${mib(push.peak)}, GET ${get.sPerGB.toFixed(2)} s/GB peak ${mib(get.peak)}, after ${mib(after)}`,
       );
       await pc.handle.stop('SIGTERM', 15_000);
       await rm(storage, { recursive: true, force: true });
@@ -110,6 +128,67 @@ async function semiRuns(work, blob, digest, htpasswd, tls) {
   }
   await reg.handle.stop();
   return rows;
+}
+
+/** A one-layer manifest at `repo:v1` (an empty config blob), so HEAD by tag has something to answer. */
+async function putManifest(pc, repo, auth) {
+  const empty = 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a';
+  // POST for a session, then the body in the PUT that closes it (registry:2 has no single-POST upload)
+  const start = await mustRun(
+    'curl',
+    ['-sS', '-k', ...auth, '-X', 'POST', '-D', '-', '-o', '/dev/null', `${pc.url}/v2/${repo}/blobs/uploads/`],
+    { timeoutMs: 30_000 },
+  );
+  const session = new URL(/^location:\s*(\S+)/im.exec(start.stdout)?.[1] ?? '/', pc.url);
+  session.searchParams.set('digest', empty);
+  // octet-stream: registry:2 would read a form-encoded body as a form
+  const r = await curl([
+    ...auth,
+    '-o',
+    '/dev/null',
+    '-X',
+    'PUT',
+    '-H',
+    'content-type: application/octet-stream',
+    '--data-binary',
+    '{}',
+    session.href,
+  ]);
+  if (r.code !== 201) throw new Error(`config blob: ${r.code}`);
+  const manifest = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: empty, size: 2 },
+    layers: [],
+  });
+  const m = await curl([
+    ...auth,
+    '-o',
+    '/dev/null',
+    '-X',
+    'PUT',
+    '-H',
+    'content-type: application/vnd.oci.image.manifest.v1+json',
+    '--data-binary',
+    manifest,
+    `${pc.url}/v2/${repo}/manifests/v1`,
+  ]);
+  if (m.code !== 201) throw new Error(`manifest: ${m.code}`);
+}
+
+/** GET /v2/ (wrk) and HEAD manifest by tag (ab) for SMALL_SECONDS each after a 2 s warm-up: CPU ms per request. */
+async function smallRequests(pc, pid, repo, auth) {
+  await putManifest(pc, repo, auth);
+  const target = { name: 'portcullis', url: pc.url, auth: true };
+  await wrk(target, { path: '/v2/', method: 'GET', seconds: 2 });
+  const perRequest = async (load) => {
+    const meter = processMeter([pid]);
+    const r = await load();
+    return (meter.stop().cpu / r.requests) * 1000;
+  };
+  const v2 = await perRequest(() => wrk(target, { path: '/v2/', method: 'GET', seconds: SMALL_SECONDS }));
+  const head = await perRequest(() => abHead(target, { path: `/v2/${repo}/manifests/v1`, seconds: SMALL_SECONDS }));
+  return { v2, head, after: currentRss([pid]) };
 }
 
 /** A bare Node https server: GET sends SIZE from one reused buffer in 256 KiB writes; PUT reads and drops. */
@@ -230,14 +309,19 @@ async function main() {
     );
     if (ONLY.includes('semi')) {
       const rows = await semiRuns(work, blob, digest, htpasswd, tls);
+      const smallHead = SMALL_SECONDS > 0 ? ' GET /v2/ CPU | HEAD by tag CPU | RSS after them |' : '';
       L.push(
-        '| --max-semi-space-size | backend | idle RSS | upload CPU | upload peak RSS | GET CPU | GET peak RSS |',
-        '|---|---|---|---|---|---|---|',
+        `| --max-semi-space-size | backend | idle RSS |${smallHead} upload CPU | upload peak RSS | GET CPU | GET peak RSS |`,
+        `|---|---|---|${SMALL_SECONDS > 0 ? '---|---|---|' : ''}---|---|---|---|`,
       );
-      for (const r of rows)
+      for (const r of rows) {
+        const small = r.small
+          ? ` ${r.small.v2.toFixed(3)} ms/req | ${r.small.head.toFixed(3)} ms/req | ${mib(r.small.after)} |`
+          : '';
         L.push(
-          `| ${r.semi === 'default' ? 'default (16 MiB)' : `${r.semi} MiB`} | ${r.kind} | ${mib(r.idle)} | ${split(r.push)} | ${mib(r.push.peak)} | ${split(r.get)} | ${mib(r.get.peak)} |`,
+          `| ${r.semi === 'default' ? `default (${LAUNCHER.join(' ') || 'none'})` : `${r.semi} MiB`} | ${r.kind} | ${mib(r.idle)} |${small} ${split(r.push)} | ${mib(r.push.peak)} | ${split(r.get)} | ${mib(r.get.peak)} |`,
         );
+      }
       L.push('');
     }
     if (ONLY.includes('floor')) {

@@ -1,5 +1,6 @@
 // Start the systems under test on loopback: registry:2, nginx (seed and tuned), portcullis (proxy and embedded).
 import { writeFile, mkdir } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hasCommand, run, mustRun, log, freePort, startProcess, waitForHttp, httpDo, IS_ROOT } from './sys.js';
@@ -164,9 +165,19 @@ ${
 
 /**
  * Extra node flags for every portcullis the benchmarks start (BENCH_PORTCULLIS_NODE_ARGS, e.g.
- * '--max-semi-space-size=1'); none by default, as `npm start` and the Docker image run it.
+ * '--max-semi-space-size=1'); they come after the launcher's own flags, so they override them.
  */
 export const PORTCULLIS_NODE_ARGS = (process.env.BENCH_PORTCULLIS_NODE_ARGS ?? '').split(' ').filter(Boolean);
+
+/**
+ * The node flags on the launcher's `#!/usr/bin/env -S node ...` line: the `portcullis` command,
+ * `npm start` and the Docker image run with them, so the benchmarks do too.
+ */
+export function launcherNodeArgs(bin) {
+  const first = readFileSync(bin, 'utf8').split('\n', 1)[0];
+  const m = /^#!\S*env(?:\s+-S)?\s+node\s*(.*)$/.exec(first);
+  return m ? m[1].split(/\s+/).filter(Boolean) : [];
+}
 
 /**
  * portcullis from dist/ on a free loopback port over TLS, access log off, log level warn:
@@ -179,10 +190,12 @@ export async function startPortcullis(
   { upstream, storage, htpasswd, tls, workers, extraNodeArgs = [], env = {}, name },
 ) {
   const port = await freePort();
+  const bin = join(root, 'dist', 'bin', 'portcullis.js');
   const args = [
+    ...launcherNodeArgs(bin),
     ...PORTCULLIS_NODE_ARGS,
     ...extraNodeArgs,
-    join(root, 'dist', 'bin', 'portcullis.js'),
+    bin,
     '--listen',
     `127.0.0.1:${port}`,
     '--tls-cert',
