@@ -20,7 +20,7 @@ import {
 } from '../helpers/processes.js';
 
 const CONNECTIONS = 64;
-const REQUESTS_PER_CONNECTION = 400;
+const REQUESTS_PER_CONNECTION = 600;
 
 const rssMiB = (pid: number) =>
   Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
@@ -81,7 +81,7 @@ async function growthAfterBurst(name: string, cmd: string, args: string[]): Prom
     await burst(port);
     const after = rssMiB(srv.pid);
     t.comment(
-      `${name}: RSS ${before.toFixed(1)} → ${after.toFixed(1)} MiB after ${CONNECTIONS * REQUESTS_PER_CONNECTION} requests`,
+      `${name}: RSS ${before.toFixed(1)} → ${after.toFixed(1)} MiB over ${CONNECTIONS * REQUESTS_PER_CONNECTION} requests`,
     );
     return after - before;
   } finally {
@@ -94,8 +94,9 @@ t.test('the launcher keeps the young generation small after a burst of small req
   const capped = await growthAfterBurst('launcher', launcher.cmd, launcher.args);
   const nodeDefault = await growthAfterBurst('node-default', process.execPath, [PORTCULLIS_BIN]);
   t.ok(capped < 30, `started as the portcullis command, RSS grew ${capped.toFixed(1)} MiB (under 30)`);
+  // Under Node's default the same burst grew RSS by 26-41 MiB here, with the cap by 13-21.
   t.ok(
-    capped < nodeDefault - 10,
-    `${capped.toFixed(1)} MiB is at least 10 MiB less than under Node's default young generation (${nodeDefault.toFixed(1)} MiB)`,
+    capped < nodeDefault * 0.75,
+    `${capped.toFixed(1)} MiB is well under the ${nodeDefault.toFixed(1)} MiB it grows under Node's default young generation`,
   );
 });
