@@ -1,17 +1,18 @@
 /**
  * `GET /v2/_portcullis/usage?q=<text>`: the repositories whose name contains the text anywhere,
  * in catalog order, paged with n/last/Link like the listing, on the whole store (not a page of
- * it); new repositories are found by the next search, those created by another process sharing
+ * it), on the filesystem and on a real Swift (s3api); new repositories are found by the next search, those created by another process sharing
  * the storage once the names are read again; and on a store written before the catalog index
  * existed, pages scan a bounded slice of the walk and the Link goes on from where they stopped.
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { FilesystemStorage } from '../../src/registry/index.js';
 import { RepositoryStore } from '../../src/registry/repository.js';
 import { RepositorySearch } from '../../src/registry/repository-search.js';
-import { http, pushBlob, removeDir, startCore, tempDir } from './fixtures/harness.js';
+import { startSwift, swiftMissing } from '../helpers/swift.js';
+import { http, pushBlob, removeDir, startCore, tempDir, type Harness } from './fixtures/harness.js';
 
 const NAMES = [
   'api',
@@ -42,9 +43,7 @@ async function pages(base: string, path: string): Promise<[string[], string | un
 }
 const names = (p: [string[], string | undefined][]) => p.flatMap(([n]) => n);
 
-t.test('names containing the text, anywhere, paged like the listing', async (t) => {
-  const h = await startCore();
-  t.teardown(() => h.close());
+async function searches(t: Test, h: Harness): Promise<void> {
   for (const name of NAMES) await pushBlob(h.url, name, `content of ${name}`);
 
   const all = await pages(h.url, '/v2/_portcullis/usage?q=api');
@@ -88,6 +87,27 @@ t.test('names containing the text, anywhere, paged like the listing', async (t) 
     ['new/rapids', 'team/rapid'],
     'a repository created since the last search is found',
   );
+}
+
+t.test('names containing the text, anywhere, paged like the listing (filesystem)', async (t) => {
+  const h = await startCore();
+  t.teardown(() => h.close());
+  await searches(t, h);
+});
+
+const missing = swiftMissing();
+t.test('the same on S3 storage (Swift s3api)', { skip: missing ?? false, timeout: 120_000 }, async (t) => {
+  const swift = await startSwift();
+  t.teardown(() => swift.stop());
+  const bucket = await swift.createBucket();
+  const s3 = {
+    endpoint: swift.endpoint,
+    region: swift.region,
+    credentials: { accessKeyId: swift.accessKey, secretAccessKey: swift.secretKey },
+  };
+  const h = await startCore({ storage: `s3://${bucket}/reg`, s3 });
+  t.teardown(() => h.close());
+  await searches(t, h);
 });
 
 t.test('repositories created by another process show once the names are read again', async (t) => {
