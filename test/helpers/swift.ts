@@ -32,6 +32,8 @@ export interface Swift {
   secretKey: string;
   /** Environment for a child process using the standard AWS credential chain. */
   env: Record<string, string>;
+  /** The registry core's `s3` option for this Swift. */
+  s3: { endpoint: string; region: string; credentials: { accessKeyId: string; secretAccessKey: string } };
   client: S3Client;
   createBucket(name?: string): Promise<string>;
   /** Every key in a bucket (for tests that look at what is stored). */
@@ -271,6 +273,7 @@ export async function startSwift(): Promise<Swift> {
     stop,
     listKeys,
     env: { AWS_ACCESS_KEY_ID: accessKey, AWS_SECRET_ACCESS_KEY: secretKey, AWS_REGION: region },
+    s3: { endpoint, region, credentials: { accessKeyId: accessKey, secretAccessKey: secretKey } },
     async createBucket(name?: string) {
       const bucket = name ?? `portcullis-${process.pid}-${++n}-${Date.now().toString(36)}`;
       await client.send(new CreateBucketCommand({ Bucket: bucket }));

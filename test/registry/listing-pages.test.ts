@@ -121,11 +121,7 @@ t.test('S3 storage (Swift s3api)', { skip: missing ?? false, timeout: 280_000 },
   const swift = await startSwift();
   t.teardown(() => swift.stop());
   const bucket = await swift.createBucket();
-  const s3 = {
-    endpoint: swift.endpoint,
-    region: swift.region,
-    credentials: { accessKeyId: swift.accessKey, secretAccessKey: swift.secretKey },
-  };
+  const s3 = swift.s3;
   await exercise(
     t,
     24,

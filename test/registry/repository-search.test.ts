@@ -100,11 +100,7 @@ t.test('the same on S3 storage (Swift s3api)', { skip: missing ?? false, timeout
   const swift = await startSwift();
   t.teardown(() => swift.stop());
   const bucket = await swift.createBucket();
-  const s3 = {
-    endpoint: swift.endpoint,
-    region: swift.region,
-    credentials: { accessKeyId: swift.accessKey, secretAccessKey: swift.secretKey },
-  };
+  const s3 = swift.s3;
   const h = await startCore({ storage: `s3://${bucket}/reg`, s3 });
   t.teardown(() => h.close());
   await searches(t, h);

@@ -122,11 +122,7 @@ t.test(
     const swift = await startSwift();
     t.teardown(() => swift.stop());
     const bucket = await swift.createBucket();
-    const s3 = {
-      endpoint: swift.endpoint,
-      region: swift.region,
-      credentials: { accessKeyId: swift.accessKey, secretAccessKey: swift.secretKey },
-    };
+    const s3 = swift.s3;
     const open = () => startCore({ storage: `s3://${bucket}/reg`, s3 });
     let h = await open();
     const shared = await blob(h.url, 'app', 'S'.repeat(5000));
