@@ -4,30 +4,20 @@
 // background load: gateway CPU ms per request (/proc), req/s, and registry:2's CPU per request.
 //   BENCH_AB='/path/to/checkout-a,/path/to/checkout-b' node bench/head-ab.js   (each built)
 //   BENCH_AB_ROUNDS=4 BENCH_AB_SECONDS=8 BENCH_CONNECTIONS=16
-import { mkdtemp, rm } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { abSetup } from './lib/ab.js';
 import { log, stopAll, runBench, processMeter, cpuSeconds, median } from './lib/sys.js';
-import { ensureTools, makeHtpasswd, makeCert, startRegistry2, startPortcullis } from './lib/targets.js';
-import { probeSkopeoIsolation, push, abHead } from './lib/workloads.js';
+import { makeHtpasswd, makeCert, startRegistry2, startPortcullis } from './lib/targets.js';
+import { push, abHead } from './lib/workloads.js';
 import { backgroundLoad } from './lib/report.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const BUILDS = (process.env.BENCH_AB ?? '').split(',').filter(Boolean);
 const ROUNDS = Number(process.env.BENCH_AB_ROUNDS ?? 4);
 const SECONDS = Number(process.env.BENCH_AB_SECONDS ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 
 async function main() {
-  if (BUILDS.length !== 2) throw new Error("set BENCH_AB='/checkout/a,/checkout/b' (two built checkouts)");
-  for (const b of BUILDS)
-    if (!existsSync(join(b, 'dist', 'bin', 'portcullis.js'))) throw new Error(`${b}: not built (npm run build)`);
-  await ensureTools();
-  await probeSkopeoIsolation();
-  const { makeOciImage } = await import(pathToFileURL(join(ROOT, 'dist', 'test', 'helpers', 'oci-image.js')).href);
-  const work = await mkdtemp(join(tmpdir(), 'portcullis-head-ab-'));
+  const { builds: BUILDS, makeOciImage, work } = await abSetup('head-ab');
   try {
     const image = await makeOciImage(join(work, 'image'), { layerSizes: [1 << 20] });
     const htpasswd = await makeHtpasswd(work);
