@@ -16,6 +16,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type net from 'node:net';
 import type { SpliceBody } from './body-splice.js';
+import { handBackBodyBlock } from '../oci/body-blocks.js';
 
 /** Body bytes per write to the member. */
 const BLOCK = 256 * 1024;
@@ -95,6 +96,8 @@ export class UploadBody implements SpliceBody {
       off += n;
       if (this.filled === BLOCK) this.passOn();
     }
+    // Copied out: a body block read off the socket (src/server/direct-body.ts) can be read into again.
+    handBackBodyBlock(piece);
     // A slow sender is never held back: what came in this turn goes out when the turn ends.
     if (this.filled > 0 && this.flushing === null) this.flushing = setImmediate(this.flush);
   };

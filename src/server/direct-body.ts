@@ -25,9 +25,10 @@ import type https from 'node:https';
 import net from 'node:net';
 import { createRequire } from 'node:module';
 import { ChunkedDecoder } from '../backends/chunked-decoder.js';
+import { BODY_BLOCK, takeBodyBlock, handBackBodyBlock } from '../oci/body-blocks.js';
 
 /** Bytes per block pushed into the request (the blocks the upload writers gather anyway). */
-const BLOCK = 256 * 1024;
+const BLOCK = BODY_BLOCK;
 /**
  * Where a read lands when no body is being taken (between uploads on a keep-alive socket,
  * before the first block is chosen). A read into it is copied out before the next one can
@@ -187,7 +188,7 @@ function hookConnection(socket: HookedSocket, server: http.Server | https.Server
 }
 
 class DirectBody {
-  private block = Buffer.allocUnsafeSlow(BLOCK);
+  private block = takeBodyBlock();
   private filled = 0;
   /** Body bytes still to come (Content-Length), or the decoder (chunked). */
   private left: number;
@@ -303,7 +304,7 @@ class DirectBody {
     let more = true;
     if (this.filled === BLOCK || (this.left === 0 && this.filled > 0)) {
       const full = this.filled === BLOCK ? this.block : this.block.subarray(0, this.filled);
-      this.block = Buffer.allocUnsafeSlow(BLOCK);
+      this.block = takeBodyBlock();
       this.filled = 0;
       more = this.req.push(full);
     }
@@ -323,6 +324,8 @@ class DirectBody {
   private finish(): void {
     if (this.done) return;
     this.done = true;
+    // The block the next read would have used was never handed to anyone.
+    if (this.filled === 0) handBackBodyBlock(this.block);
     this.socket.off('close', this.onClose);
     this.socket[DIRECT] = null;
     this.req.complete = true;
