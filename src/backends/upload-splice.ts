@@ -30,6 +30,7 @@ const BACK = 2;
 /** Blocks kept for reuse across uploads (2 MiB at most). */
 const SPARE_LIMIT = 8;
 const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
+const CRLF = Buffer.from('\r\n', 'latin1');
 
 const spare: Buffer[] = [];
 function takeBlock(): Buffer {
@@ -88,6 +89,12 @@ export class UploadBody implements SpliceBody {
   }
 
   private readonly onData = (piece: Buffer): void => {
+    // A whole block as the gateway's listener reads it (src/server/direct-body.ts) goes out as
+    // it is, between its chunk-size line and CRLF in one gathered write: no copy.
+    if (this.filled === 0 && piece.length >= BLOCK) {
+      this.passWhole(piece);
+      return;
+    }
     let off = 0;
     while (off < piece.length) {
       const n = Math.min(piece.length - off, BLOCK - this.filled);
@@ -123,6 +130,27 @@ export class UploadBody implements SpliceBody {
     this.req.resume();
   };
 
+  private passWhole(piece: Buffer): void {
+    if (this.stopped) return;
+    const socket = this.socket!;
+    let ok: boolean;
+    if (this.chunked) {
+      socket.cork();
+      socket.write(`${piece.length.toString(16)}\r\n`, 'latin1');
+      socket.write(piece);
+      ok = socket.write(CRLF);
+      socket.uncork();
+    } else ok = socket.write(piece);
+    if (!ok) this.waitForDrain();
+  }
+
+  private waitForDrain(): void {
+    if (this.waitingForDrain) return;
+    this.waitingForDrain = true;
+    this.req.pause();
+    this.socket!.once('drain', this.onDrain);
+  }
+
   /** Write the gathered bytes as one block; the block is reused once the socket has taken it. */
   private passOn(): void {
     if (this.flushing) clearImmediate(this.flushing);
@@ -139,10 +167,6 @@ export class UploadBody implements SpliceBody {
     } else out = block.subarray(FRONT, FRONT + n);
     this.block = takeBlock();
     this.filled = 0;
-    if (!this.socket!.write(out, () => giveBlock(block)) && !this.waitingForDrain) {
-      this.waitingForDrain = true;
-      this.req.pause();
-      this.socket!.once('drain', this.onDrain);
-    }
+    if (!this.socket!.write(out, () => giveBlock(block))) this.waitForDrain();
   }
 }
