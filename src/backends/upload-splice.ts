@@ -133,14 +133,16 @@ export class UploadBody implements SpliceBody {
   private passWhole(piece: Buffer): void {
     if (this.stopped) return;
     const socket = this.socket!;
+    // The block is read into again (body-blocks.ts) only once the socket has taken its bytes.
+    const taken = () => handBackBodyBlock(piece);
     let ok: boolean;
     if (this.chunked) {
       socket.cork();
       socket.write(`${piece.length.toString(16)}\r\n`, 'latin1');
-      socket.write(piece);
+      socket.write(piece, taken);
       ok = socket.write(CRLF);
       socket.uncork();
-    } else ok = socket.write(piece);
+    } else ok = socket.write(piece, taken);
     if (!ok) this.waitForDrain();
   }
 
