@@ -36,6 +36,7 @@ import { UploadOffsetError } from './filesystem.js';
 import { isNotFound } from './s3-client.js';
 import type { UploadInfo } from './types.js';
 import { RegistryError } from '../../oci/errors.js';
+import { handBackBodyBlock } from '../../oci/body-blocks.js';
 
 export const MIN_PART = 5 << 20;
 
@@ -194,6 +195,8 @@ export class S3Uploads {
             fill = 0;
           }
         }
+        // Every byte is copied into the part: a body block read off the socket can be read into again.
+        handBackBodyBlock(c as Buffer);
       }
       if (fill > 0) {
         newTail = { key: `${this.dir(id)}tail-${randomBytes(8).toString('hex')}`, size: fill };
