@@ -196,7 +196,7 @@ t.test('an upstream that resets every connection: 502s, sockets released, stub_s
 });
 
 t.test(
-  '3 × 120 concurrent pushes and pulls aborted at random points: nothing leaks, nothing partial is visible',
+  '8 × 120 concurrent pushes and pulls aborted at random points: nothing leaks, nothing partial is visible',
   async (t) => {
     const work = await tempDir();
     t.teardown(() => removeDir(work));
@@ -261,11 +261,18 @@ t.test(
         ),
       );
     const rssOf = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${gw.pid}/status`, 'utf8'))![1]) / 1024;
-    await round(1);
-    const rssRound1 = rssOf();
-    await round(2);
-    await round(3);
-    const rssRound3 = rssOf();
+    // Garbage from aborted bodies is freed when V8 gets to it, so RSS after any one round swings
+    // by tens of MiB. Three rounds reach the plateau; a leak keeps climbing past it in five more.
+    const plateau = async (from: number, to: number) => {
+      let most = 0;
+      for (let r = from; r <= to; r++) {
+        await round(r);
+        most = Math.max(most, rssOf());
+      }
+      return most;
+    };
+    const rssEarly = await plateau(1, 3);
+    const rssLate = await plateau(4, 8);
     t.ok(
       await settle(async () => {
         const s = await stubStatus(base);
@@ -286,9 +293,9 @@ t.test(
     }
     t.pass(`none of the ${aborted.length} aborted pushes left a visible blob`);
     t.comment(
-      `RSS: ${Math.round(rssBefore)} MiB before, ${Math.round(rssRound1)} after the first 120, ${Math.round(rssRound3)} after 360`,
+      `RSS: ${Math.round(rssBefore)} MiB before, at most ${Math.round(rssEarly)} in rounds 1-3, ${Math.round(rssLate)} in rounds 4-8`,
     );
-    t.ok(rssRound3 - rssRound1 < 48, 'memory does not keep growing round after round (no leak)');
+    t.ok(rssLate - rssEarly < 64, 'memory does not keep growing round after round (no leak)');
     t.equal(
       (await fetchInsecure(`${base}/v2/abort/src/blobs/${blobDigest}`, { method: 'HEAD' })).headers['content-length'],
       String(8 << 20),
