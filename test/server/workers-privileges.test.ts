@@ -54,7 +54,8 @@ t.test(
     const workers = async () => (JSON.parse((await fetchInsecure(`${base}/_status`)).body) as Status).group.workers;
     const until = async (what: string, check: () => Promise<boolean>) => {
       for (const end = Date.now() + 60_000; !(await check().catch(() => false)); ) {
-        if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+        // What the group logged (worker deaths, restarts, errors) says why, if it ever happens.
+        if (Date.now() > end) throw new Error(`timed out waiting for ${what}; log: ${gw.output().slice(-3000)}`);
         await new Promise((r) => setTimeout(r, 200));
       }
     };
