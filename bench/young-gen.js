@@ -141,19 +141,10 @@ async function putManifest(pc, repo, auth) {
   );
   const session = new URL(/^location:\s*(\S+)/im.exec(start.stdout)?.[1] ?? '/', pc.url);
   session.searchParams.set('digest', empty);
+  const put = (url, type, body) =>
+    curl([...auth, '-o', '/dev/null', '-X', 'PUT', '-H', `content-type: ${type}`, '--data-binary', body, url]);
   // octet-stream: registry:2 would read a form-encoded body as a form
-  const r = await curl([
-    ...auth,
-    '-o',
-    '/dev/null',
-    '-X',
-    'PUT',
-    '-H',
-    'content-type: application/octet-stream',
-    '--data-binary',
-    '{}',
-    session.href,
-  ]);
+  const r = await put(session.href, 'application/octet-stream', '{}');
   if (r.code !== 201) throw new Error(`config blob: ${r.code}`);
   const manifest = JSON.stringify({
     schemaVersion: 2,
@@ -161,18 +152,7 @@ async function putManifest(pc, repo, auth) {
     config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: empty, size: 2 },
     layers: [],
   });
-  const m = await curl([
-    ...auth,
-    '-o',
-    '/dev/null',
-    '-X',
-    'PUT',
-    '-H',
-    'content-type: application/vnd.oci.image.manifest.v1+json',
-    '--data-binary',
-    manifest,
-    `${pc.url}/v2/${repo}/manifests/v1`,
-  ]);
+  const m = await put(`${pc.url}/v2/${repo}/manifests/v1`, 'application/vnd.oci.image.manifest.v1+json', manifest);
   if (m.code !== 201) throw new Error(`manifest: ${m.code}`);
 }
 
