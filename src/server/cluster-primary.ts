@@ -63,8 +63,13 @@ export function startPrimary(r: Resolved, logger: Logger): Group {
   const gone = new Set<number>();
 
   const live = (): Worker[] => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+  // A SIGKILLed worker still looks connected until the primary reads the end of its channel;
+  // a message written in between fails with EPIPE. Without a callback node:cluster raises that
+  // as an 'error' event nobody handles, and the primary (and with it every worker) dies. The
+  // worker's 'exit' follows and does the bookkeeping, so the failed message is simply dropped.
+  const dropped = (): void => {};
   const tell = (w: Worker, m: ToWorker): void => {
-    if (w.isConnected()) w.send(m);
+    if (w.isConnected()) w.send(m, dropped);
   };
 
   let leader: number | undefined;

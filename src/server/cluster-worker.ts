@@ -42,7 +42,9 @@ export function joinGroup(): WorkerGroup | undefined {
   let auth: AuthService | undefined;
 
   const send = (m: ToPrimary): void => {
-    if (process.connected) process.send!(m);
+    // The primary can go between the check and the write; the callback keeps that EPIPE from
+    // becoming an unhandled 'error' (node:cluster ends a worker whose primary is gone anyway).
+    if (process.connected) process.send!(m, undefined, undefined, () => {});
   };
   const summarize = (s: Stats): WorkerSummary => ({
     id,
