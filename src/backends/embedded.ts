@@ -63,8 +63,8 @@ export async function createEmbeddedBackend(
         },
       ];
     },
-    listRepositories: () => core.listRepositories(),
-    listTags: (repository) => core.listTags(repository),
+    searchRepositories: (text, after, limit) => core.repos.search.page(text, after, limit),
+    tagsPage: (repository, limit) => core.repos.listTagsPage(repository, undefined, limit),
     close: async () => {
       mirrors?.close();
       await core.close();

@@ -12,7 +12,9 @@ import type { Backend, BackendHealth } from './backend.js';
 import type { RequestContext } from '../gateway/context.js';
 import { UpstreamPool, type Member } from './upstream-pool.js';
 import { upstreamRequestHeaders, clientResponseHeaders } from '../gateway/headers.js';
-import { sendError, API_VERSION, API_VERSION_HEADER } from '../oci/errors.js';
+import { sendError, API_VERSION, API_VERSION_HEADER, RegistryError } from '../oci/errors.js';
+import { RepositorySearch } from '../registry/repository-search.js';
+import { UpstreamRepositoryNames, type GetJsonPage } from './upstream-names.js';
 import { ImmutableCache } from './immutable-cache.js';
 import { hasBody } from '../oci/body.js';
 import { memberId, takeMemberParam, withMemberParam } from './upload-binding.js';
@@ -26,6 +28,8 @@ export interface UpstreamOptions {
   healthIntervalMs: number;
   idleTimeoutMs: number;
   logger: Logger;
+  /** How many catalog names `docker search` reads (default MAX_UPSTREAM_NAMES; small in tests). */
+  maxSearchNames?: number;
 }
 
 /** Errors that mean the connection was never made, so the request provably never reached the member. */
@@ -233,42 +237,44 @@ export function createUpstreamBackend(opts: UpstreamOptions): Backend {
     });
   }
 
-  /** GET a JSON document from a healthy member (for the search index), following Link pages. */
-  async function getPaged<T>(path: string, key: string): Promise<T[]> {
-    const out: T[] = [];
-    let next: string | undefined = path;
-    for (let page = 0; next && page < 100; page++) {
-      const member = pool.pick();
-      if (!member) return out;
-      const mod = member.url.protocol === 'https:' ? https : http;
-      const { body, link } = await new Promise<{ body: string; link?: string }>((resolve, reject) => {
-        const r = mod.request(
-          new URL(next!, member.url),
-          { agent: member.agent, headers: { accept: 'application/json', 'user-agent': 'portcullis-search-index' } },
-          (res) => {
-            let text = '';
-            res.setEncoding('utf8');
-            res.on('data', (c: string) => {
-              text += c;
-            });
-            res.on('end', () =>
-              res.statusCode === 200
-                ? resolve({ body: text, link: ([] as string[]).concat(res.headers.link ?? []).join(', ') })
-                : reject(new Error(`${next} answered ${res.statusCode}`)),
-            );
-          },
-        );
-        r.setTimeout(30_000, () => r.destroy(new Error('timed out')));
-        r.on('error', reject);
-        r.end();
-      });
-      const doc = JSON.parse(body) as Record<string, unknown>;
-      if (Array.isArray(doc[key])) out.push(...(doc[key] as T[]));
-      const m = link && /<([^>]+)>;\s*rel="?next"?/.exec(link);
-      next = m ? new URL(m[1]!, member.url).pathname + new URL(m[1]!, member.url).search : undefined;
+  /** GET one JSON page from a healthy member (for the repository search) and the path its Link points to next. */
+  const getJsonPage: GetJsonPage = async (path) => {
+    const member = pool.pick();
+    if (!member) throw new RegistryError('UNAVAILABLE', 'no healthy upstream registry to list repositories from');
+    const mod = member.url.protocol === 'https:' ? https : http;
+    const { body, link } = await new Promise<{ body: string; link: string }>((resolve, reject) => {
+      const r = mod.request(
+        new URL(path, member.url),
+        { agent: member.agent, headers: { accept: 'application/json', 'user-agent': 'portcullis-search' } },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => {
+            text += c;
+          });
+          res.on('end', () =>
+            res.statusCode === 200
+              ? resolve({ body: text, link: ([] as string[]).concat(res.headers.link ?? []).join(', ') })
+              : reject(new RegistryError('BAD_GATEWAY', `the upstream answered ${res.statusCode} to ${path}`)),
+          );
+        },
+      );
+      r.setTimeout(30_000, () => r.destroy(new Error('timed out')));
+      r.on('error', (e) => reject(new RegistryError('BAD_GATEWAY', `the upstream could not be asked: ${e.message}`)));
+      r.end();
+    });
+    let doc: Record<string, unknown>;
+    try {
+      doc = JSON.parse(body) as Record<string, unknown>;
+    } catch {
+      throw new RegistryError('BAD_GATEWAY', `the upstream answered ${path} with something other than JSON`);
     }
-    return out;
-  }
+    const m = /<([^>]+)>;\s*rel="?next"?/.exec(link);
+    const nextUrl = m ? new URL(m[1]!, member.url) : undefined;
+    return { doc, next: nextUrl && nextUrl.pathname + nextUrl.search };
+  };
+  const names = new UpstreamRepositoryNames(getJsonPage, opts.maxSearchNames);
+  const search = new RepositorySearch(names);
 
   const cache = new ImmutableCache();
 
@@ -316,8 +322,13 @@ export function createUpstreamBackend(opts: UpstreamOptions): Backend {
 
   return {
     kind: 'upstream',
-    listRepositories: () => getPaged<string>('/v2/_catalog?n=1000', 'repositories'),
-    listTags: (repository) => getPaged<string>(`/v2/${repository}/tags/list?n=1000`, 'tags'),
+    searchRepositories: (text, after, limit) => search.page(text, after, limit),
+    async tagsPage(repository, limit) {
+      const { doc, next } = await getJsonPage(`/v2/${repository}/tags/list?n=${limit}`);
+      const tags = Array.isArray(doc.tags) ? doc.tags.filter((t): t is string => typeof t === 'string') : [];
+      return { names: tags, more: next !== undefined };
+    },
+    noteRepository: (repository) => names.note(repository),
     internalOrigins,
     handle(ctx) {
       const route = ctx.route;

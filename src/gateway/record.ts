@@ -1,7 +1,7 @@
 /**
  * What happens once per request, when its response is done (or the client went away): the
- * access log line, the stats record, a webhook event for a push or delete, and a fresh search
- * index after a push or delete. Built-in endpoints (`ctx.quiet`) leave no trace.
+ * access log line, the stats record, a webhook event for a push or delete, and the pushed
+ * repository made searchable at once. Built-in endpoints (`ctx.quiet`) leave no trace.
  */
 import { BROWSE_HEADER } from '../oci/browse-header.js';
 import type { Stats } from '../stats/index.js';
@@ -14,7 +14,7 @@ export interface RecordDeps {
   accessLog: AccessLog;
   stats?: Stats;
   notifier?: Notifier;
-  search?: Pick<SearchIndex, 'invalidate'>;
+  search?: Pick<SearchIndex, 'pushed'>;
 }
 
 export function recordWhenDone(deps: RecordDeps): (ctx: RequestContext) => void {
@@ -22,7 +22,7 @@ export function recordWhenDone(deps: RecordDeps): (ctx: RequestContext) => void 
     const status = ctx.res.statusCode;
     if (ctx.quiet) return;
     const op = ctx.route.operation;
-    if ((op === 'manifest_put' || op === 'manifest_delete') && status < 300) deps.search?.invalidate();
+    if (op === 'manifest_put' && status < 300 && ctx.route.repository) deps.search?.pushed(ctx.route.repository);
     if (deps.notifier) {
       const event = eventFor(ctx, status);
       if (event) deps.notifier.notify({ events: [event] });

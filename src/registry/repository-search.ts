@@ -10,7 +10,9 @@
  * Nothing is held until the first search, nor 10 minutes after the last, so an idle core does
  * not pay for it.
  *
- * The names come from the catalog index (repository-index.ts). Repositories this process
+ * It answers both the usage extension's `q=` and `docker search` (gateway/search.ts). The names
+ * come from the catalog index (repository-index.ts), or with --upstream from registry:2's
+ * catalog, read up to a bound (backends/upstream-names.ts). Repositories this process
  * creates are added at the next search; those created by another process sharing the storage
  * (cluster workers, a second gateway) show once the names are read again, which a search
  * starts in the background when they are older than `refreshMs`.
@@ -19,7 +21,20 @@
  * name would mean walking the whole tree, so a search page then scans a bounded slice of the
  * ordered walk instead, and says where to go on (`scannedTo`).
  */
-import type { RepositoryIndex } from './repository-index.js';
+/**
+ * Where the names come from: the catalog index of the embedded core (repository-index.ts), or
+ * anything that can list names in byte order (the gateway's view of a registry:2 catalog).
+ */
+export interface RepositoryNames {
+  /** Whether `all()` can be read whole now (false while an old store's index is being built). */
+  isComplete(): Promise<boolean>;
+  /** Every name, in byte order. */
+  all(): AsyncIterable<string>;
+  /** Names after `after` in byte order, at most `limit` (the bounded scan while not complete). */
+  page(after: string | undefined, limit: number): Promise<{ names: string[]; more: boolean }>;
+  /** Set by the search: called with each repository created from here on. */
+  onAdded?: (name: string) => void;
+}
 
 /** Names scanned per request while the index is being built (one walk page of the catalog). */
 const SCAN_WHILE_BUILDING = 1000;
@@ -94,7 +109,7 @@ export class RepositorySearch {
   private idle: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly index: RepositoryIndex,
+    private readonly index: RepositoryNames,
     private readonly refreshMs = 15_000,
     private readonly idleMs = 10 * 60_000,
     private readonly now: () => number = Date.now,
@@ -191,7 +206,8 @@ function findIn(names: NameText, text: string, after: string | undefined, limit:
   let at = first < names.size ? names.starts[first]! : all.length;
   for (;;) {
     const hit = all.indexOf(text, at);
-    if (hit < 0) return { names: found, more: false };
+    // An empty text "matches" at the end of the string too, after the last name.
+    if (hit < 0 || hit >= all.length - 1) return { names: found, more: false };
     // `text` holds no newline, so the match lies inside one name: the one around it.
     const start = all.lastIndexOf('\n', hit) + 1;
     const end = all.indexOf('\n', hit + text.length);

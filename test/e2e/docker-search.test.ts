@@ -1,9 +1,11 @@
 /**
  * `docker search HOST/term` with the real docker client against portcullis
  * with the embedded core: the daemon speaks the v1 index API (/v1/_ping, /v1/search) to the
- * registry host. Repositories are pushed with skopeo. Without auth every match is listed;
- * with --htpasswd and --access the search needs a `docker login` and lists only what the user
- * may pull. A private dockerd (test/helpers/dockerd.ts) and one DOCKER_CONFIG per user.
+ * registry host. Repositories are pushed with skopeo. Names match anywhere, tags do not (the
+ * description lists them); the whole catalog is searched, so a name that sorts after 1,200
+ * others is found. Without auth every match is listed; with --htpasswd and --access the search
+ * needs a `docker login` and lists only what the user may pull. A private dockerd
+ * (test/helpers/dockerd.ts) and one DOCKER_CONFIG per user.
  */
 import t from 'tap';
 import { join } from 'node:path';
@@ -12,6 +14,7 @@ import { makeOciImage, type GeneratedImage } from '../helpers/oci-image.js';
 import { skopeo, execFileP, missingCommand } from '../helpers/processes.js';
 import { dockerdForFile } from '../helpers/dockerd-file.js';
 import { portcullisFor } from '../helpers/scoped.js';
+import { pushBlob } from '../registry/fixtures/harness.js';
 
 const docker = await dockerdForFile(t, { missing: missingCommand('htpasswd', 'apache2-utils') });
 
@@ -40,7 +43,7 @@ if (docker) {
   const search = (host: string, term: string, config?: string, extra: string[] = []) =>
     dk.run(['search', ...extra, `${host}/${term}`], { config, timeoutMs: 120_000 });
 
-  t.test('no auth, plain HTTP: docker search lists matching repositories by name and tag', async (t) => {
+  t.test('no auth, plain HTTP: docker search lists repositories whose name matches', async (t) => {
     const { host } = await portcullisFor(t, ['--storage', join(work, 'open')]);
     await push(image, host, 'team/alpha:v1');
     await push(image, host, 'tools/beta:build-42');
@@ -57,8 +60,8 @@ if (docker) {
     t.same(beta.rows, ['tools/beta'], 'search by part of a name');
 
     const byTag = await search(host, 'build-42');
-    t.equal(byTag.code, 0, `search by tag succeeds${byTag.code ? `: ${byTag.output}` : ''}`);
-    t.same(names(byTag.stdout).rows, ['tools/beta'], 'search by tag finds the repository holding it');
+    t.equal(byTag.code, 0, `a search for a tag succeeds${byTag.code ? `: ${byTag.output}` : ''}`);
+    t.same(names(byTag.stdout).rows, [], 'tags do not match (as on Docker Hub): only names');
 
     const none = await search(host, 'nothing-like-this');
     t.equal(none.code, 0, 'a search without matches succeeds');
@@ -76,6 +79,34 @@ if (docker) {
       names((await search(host, 'tools')).stdout).rows,
       ['tools/beta', 'tools/delta'],
       'a fresh push shows up at once',
+    );
+  });
+
+  t.test('1,200 repositories: docker search covers the whole catalog, by infix, with --limit', async (t) => {
+    const { host } = await portcullisFor(t, ['--storage', join(work, 'bulk')]);
+    // Cheap repositories: one blob each (a repository exists once something is stored in it).
+    const bulk = Array.from({ length: 1200 }, (_, i) => `bulk/app-${String(i).padStart(4, '0')}`);
+    for (let i = 0; i < bulk.length; i += 16)
+      await Promise.all(bulk.slice(i, i + 16).map((name) => pushBlob(`http://${host}`, name, `blob of ${name}`)));
+    await push(image, host, 'zz/needle-tool:v1');
+
+    const last = await search(host, 'needle');
+    t.equal(last.code, 0, `docker search succeeds${last.code ? `: ${last.output}` : ''}`);
+    t.same(names(last.stdout).rows, ['zz/needle-tool'], 'a name that sorts after 1,200 others is found');
+    t.match(last.stdout, /zz\/needle-tool\s+tags: v1\s/, 'with its tag in the description');
+    t.same(names((await search(host, 'dle-to')).stdout).rows, ['zz/needle-tool'], 'and by a part inside the name');
+    t.same(
+      names((await search(host, 'app-1199')).stdout).rows,
+      ['bulk/app-1199'],
+      'the last of the bulk repositories is found too',
+    );
+
+    const many = await search(host, 'app-1', undefined, ['--limit', '100']);
+    t.equal(many.code, 0, `--limit 100 succeeds${many.code ? `: ${many.output}` : ''}`);
+    t.same(
+      names(many.stdout).rows,
+      bulk.filter((n) => n.includes('app-1')).slice(0, 100),
+      '--limit 100 of 200 matches: the first 100 in catalog order',
     );
   });
 
@@ -126,7 +157,7 @@ if (docker) {
       const bobAlpha = await search(host, 'alpha', bob);
       t.equal(bobAlpha.code, 0, `bob's search succeeds${bobAlpha.code ? `: ${bobAlpha.output}` : ''}`);
       t.same(names(bobAlpha.stdout).rows, ['team/alpha'], 'bob finds team/alpha, not secret/alpha');
-      const bobBeta = await search(host, 'build-42', bob);
+      const bobBeta = await search(host, 'beta', bob);
       t.equal(bobBeta.code, 0);
       t.same(names(bobBeta.stdout).rows, [], 'bob may not pull tools/beta: not listed');
 
@@ -141,7 +172,7 @@ if (docker) {
         ['secret/alpha', 'team/alpha'],
         'alice finds both alphas',
       );
-      t.same(names((await search(host, 'build-42', alice)).stdout).rows, ['tools/beta'], 'and tools/beta by its tag');
+      t.same(names((await search(host, 'beta', alice)).stdout).rows, ['tools/beta'], 'and tools/beta');
 
       await dk.ok(['logout', host], { config: bob });
       const afterLogout = await search(host, 'alpha', bob);

@@ -1,11 +1,13 @@
 /**
  * docker search on a private registry: /v1/_ping and /v1/search in the
- * Docker Hub v1 format, over registry:2 and over the embedded core, matching names and tags,
- * fresh pushes visible at once, results filtered by access rules.
+ * Docker Hub v1 format, over registry:2 and over the embedded core: names match anywhere, tags
+ * do not (the description lists them), fresh pushes are found at once, `n` and `page` page the
+ * matches, results are filtered by access rules even when a thousand hidden names come first.
  */
 import t from 'tap';
 import { join } from 'node:path';
 import { writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { makeOciImage } from '../helpers/oci-image.js';
 import {
   startRegistry2,
@@ -29,7 +31,7 @@ async function search(base: string, q: string, headers: Record<string, string> =
 
 for (const mode of ['upstream', 'embedded'] as const) {
   t.test(
-    `search over ${mode === 'upstream' ? 'registry:2' : 'the embedded core'}: names, tags, fresh pushes`,
+    `search over ${mode === 'upstream' ? 'registry:2' : 'the embedded core'}: names, pages, fresh pushes`,
     async (t) => {
       const work = await tempDir();
       t.teardown(() => removeDir(work));
@@ -66,22 +68,31 @@ for (const mode of ['upstream', 'embedded'] as const) {
         `oci:${image.dir}:latest`,
         `docker://127.0.0.1:${port}/tools/beta:build-42`,
       ]);
-      const byTag = await search(base, 'build-42');
-      t.equal(byTag.status, 200);
+      const beta = await search(base, 'beta');
+      t.equal(beta.status, 200);
       t.same(
-        byTag.doc.results.map((r: { name: string }) => r.name),
+        beta.doc.results.map((r: { name: string }) => r.name),
         ['tools/beta'],
-        'a push is searchable at once, and tags match',
+        'a push through the gateway is searchable at once',
       );
-      t.match(byTag.doc.results[0], {
+      t.match(beta.doc.results[0], {
         star_count: 0,
         is_official: false,
         is_automated: false,
-        description: /build-42/,
+        description: 'tags: build-42',
       });
-      t.equal(byTag.doc.num_results, 1);
-      t.equal(byTag.doc.query, 'build-42');
+      t.equal(beta.doc.num_results, 1);
+      t.equal(beta.doc.query, 'beta');
+      t.same((await search(base, 'build-42')).doc.results, [], 'tags do not match, names do');
       t.equal((await search(base, '')).doc.num_results, 2, 'an empty query lists everything');
+
+      const page = async (p: number) => {
+        const r = await fetchInsecure(`${base}/v1/search?q=&n=1&page=${p}`);
+        return JSON.parse(r.body) as { results: { name: string }[]; num_pages: number; page: number };
+      };
+      t.match(await page(1), { results: [{ name: 'team/alpha' }], page: 1, num_pages: 2 }, 'n=1: page 1 of 2');
+      t.match(await page(2), { results: [{ name: 'tools/beta' }], page: 2, num_pages: 2 }, 'page 2, the last');
+      t.same((await page(3)).results, [], 'page 3 is empty');
     },
   );
 }
@@ -104,6 +115,22 @@ t.test('search respects access rules and needs credentials when auth is on', asy
     { probe: `${base}/_ping` },
   );
   t.teardown(() => gw.stop());
+  // 1,100 repositories bob may not pull, sorting before his: his page must still hold his.
+  const hidden = Array.from({ length: 1100 }, (_, i) => `hidden/box-app-${String(i).padStart(4, '0')}`);
+  const alice = basic('alice', 'pw-a');
+  for (let i = 0; i < hidden.length; i += 16)
+    await Promise.all(
+      hidden.slice(i, i + 16).map(async (name) => {
+        const blob = `blob of ${name}`;
+        const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
+        const r = await fetchInsecure(`${base}/v2/${name}/blobs/uploads/?digest=${digest}`, {
+          method: 'POST',
+          headers: { authorization: alice, 'content-type': 'application/octet-stream' },
+          body: blob,
+        });
+        if (r.status !== 201) throw new Error(`push ${name}: ${r.status} ${r.body}`);
+      }),
+    );
   const image = await makeOciImage(join(work, 'img'), { layerSizes: [1024] });
   for (const repo of ['shared/app', 'secret/app']) {
     await skopeo([
@@ -117,10 +144,15 @@ t.test('search respects access rules and needs credentials when auth is on', asy
   }
   t.equal((await search(base, 'app')).status, 401, 'anonymous search is challenged');
   t.same(
-    (await search(base, 'app', { authorization: basic('alice', 'pw-a') })).doc.results
+    (await search(base, '/app', { authorization: basic('alice', 'pw-a') })).doc.results
       .map((r: { name: string }) => r.name)
       .sort(),
     ['secret/app', 'shared/app'],
+  );
+  t.equal(
+    (await search(base, 'hidden', { authorization: alice })).doc.results.length,
+    25,
+    'alice may pull the hidden ones: a full page',
   );
   t.same(
     (await search(base, 'app', { authorization: basic('bob', 'pw-b') })).doc.results.map(

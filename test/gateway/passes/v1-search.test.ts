@@ -6,7 +6,7 @@ import { PASSED_ON, runPass } from './fixtures/run-pass.js';
 
 /** An index over a fixed list, answering with the names the caller may see. */
 const index: SearchIndex = {
-  invalidate() {},
+  pushed() {},
   ping(_req, res) {
     res.end('{}');
     return true;
