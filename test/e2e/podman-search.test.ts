@@ -31,11 +31,10 @@ t.test('podman search lists matching repositories', async (t) => {
     .filter(Boolean)
     .map((n) => n.replace(`${host}/`, ''));
   t.same(names.sort(), ['team/alpha', 'team/gamma'], 'podman finds the repositories matching "team"');
-  const byPart = await execFileP(
-    'podman',
-    ['search', '--tls-verify=false', '--format', '{{.Name}}', `${host}/eta`],
-    { env, timeout: 60_000 },
-  );
+  const byPart = await execFileP('podman', ['search', '--tls-verify=false', '--format', '{{.Name}}', `${host}/eta`], {
+    env,
+    timeout: 60_000,
+  });
   t.same(
     byPart.stdout
       .split('\n')
