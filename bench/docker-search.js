@@ -8,18 +8,19 @@
 // Two figures per size: the first search after start (it reads what the search keeps: every name,
 // or, before docker search used the repository search, every name and every tag, which it did
 // again every 30 s), then searches in turn for one name, for 1% of the names (a full page of 25)
-// and for nothing. BENCH_DIST=/old/dist,/new/dist measures several builds on the same stores in
-// one run (the version before, to compare; default this checkout's dist); BENCH_SIZES=1000,10000;
+// and for nothing. BENCH_ROOTS=/old/checkout,/new/checkout measures several built checkouts on the
+// same stores in one run (the version before, to compare; default this one); BENCH_SIZES=1000,10000;
 // results in bench/results/docker-search-latest.md.
 import { mkdtemp, rm, mkdir, writeFile } from 'node:fs/promises';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir, loadavg, cpus } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { log, stopAll, cpuSeconds, httpDo, startProcess, waitForHttp, freePort, median, runBench } from './lib/sys.js';
+import { log, stopAll, cpuSeconds, httpDo, median, runBench } from './lib/sys.js';
+import { startPortcullis } from './lib/targets.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const DISTS = (process.env.BENCH_DIST ?? join(ROOT, 'dist')).split(',');
+const ROOTS = (process.env.BENCH_ROOTS ?? ROOT).split(',');
 const SIZES = (process.env.BENCH_SIZES ?? '1000,10000').split(',').map(Number);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 30);
 const DIGEST = `sha256:${'ab'.repeat(32)}`;
@@ -47,24 +48,6 @@ function writeStore(root, repos) {
   writeFileSync(join(root, 'meta', '_index', 'repositories-complete'), new Date().toISOString());
 }
 
-async function startPortcullis(dist, storage) {
-  const port = await freePort();
-  const p = startProcess('portcullis', process.execPath, [
-    join(dist, 'bin', 'portcullis.js'),
-    '--listen',
-    `127.0.0.1:${port}`,
-    '--storage',
-    storage,
-    '--access-log',
-    'off',
-    '--log-level',
-    'warn',
-  ]);
-  const url = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${url}/v2/`, 20_000, p);
-  return { p, url };
-}
-
 async function one(url, pid, path) {
   const cpu0 = cpuSeconds([pid]);
   const t0 = process.hrtime.bigint();
@@ -83,8 +66,8 @@ async function main() {
       const repos = names(n);
       writeStore(join(dir, 'store'), repos);
       log(`wrote ${n} repositories with ${TAGS.length} tags each`);
-      for (const dist of DISTS) {
-        const { p, url } = await startPortcullis(dist, join(dir, 'store'));
+      for (const root of ROOTS) {
+        const { handle: p, url } = await startPortcullis(root, { storage: join(dir, 'store'), name: root });
         const search = (q) => `/v1/search?q=${encodeURIComponent(q)}&n=25`;
         const first = await one(url, p.pid, search('app000042'));
         const paths = ['app000042', 's99/app', 'zzz'].map(search);
@@ -93,9 +76,9 @@ async function main() {
         for (let i = 0; i < REQUESTS; i++) wall.push((await one(url, p.pid, paths[i % paths.length])).ms);
         const cpuMs = ((cpuSeconds([p.pid]) - cpu0) * 1000) / REQUESTS;
         const sorted = [...wall].sort((a, b) => a - b);
-        rows.push({ n, dist, first, median: median(wall), p90: sorted[Math.floor(sorted.length * 0.9)], cpuMs });
+        rows.push({ n, root, first, median: median(wall), p90: sorted[Math.floor(sorted.length * 0.9)], cpuMs });
         log(
-          `${n} ${dist}: first ${first.ms.toFixed(0)} ms (CPU ${first.cpuMs.toFixed(0)} ms), then median ${median(wall).toFixed(1)} ms, CPU ${cpuMs.toFixed(2)} ms/req`,
+          `${n} ${root}: first ${first.ms.toFixed(0)} ms (CPU ${first.cpuMs.toFixed(0)} ms), then median ${median(wall).toFixed(1)} ms, CPU ${cpuMs.toFixed(2)} ms/req`,
         );
         await stopAll();
       }
@@ -108,11 +91,11 @@ async function main() {
     '',
     `${cpus().length} CPUs, load average ${load.toFixed(1)} at the start${load > 1 ? ' (busy machine: wall times are noisy; CPU per request is steadier)' : ''}. \`/v1/search?q=…&n=25\`, ${REQUESTS} sequential requests after the first, in turn for one name, 1% of the names, none.`,
     '',
-    '| repositories | build | first search | CPU | then, median (p90) | CPU per request |',
+    '| repositories | checkout | first search | CPU | then, median (p90) | CPU per request |',
     '|---|---|---|---|---|---|',
     ...rows.map(
       (r) =>
-        `| ${r.n.toLocaleString('en')} | ${r.dist} | ${r.first.ms.toFixed(0)} ms | ${r.first.cpuMs.toFixed(0)} ms | ${r.median.toFixed(1)} ms (${r.p90.toFixed(1)}) | ${r.cpuMs.toFixed(2)} ms |`,
+        `| ${r.n.toLocaleString('en')} | ${r.root} | ${r.first.ms.toFixed(0)} ms | ${r.first.cpuMs.toFixed(0)} ms | ${r.median.toFixed(1)} ms (${r.p90.toFixed(1)}) | ${r.cpuMs.toFixed(2)} ms |`,
     ),
     '',
   ];

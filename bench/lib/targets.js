@@ -180,7 +180,7 @@ export function launcherNodeArgs(bin) {
 }
 
 /**
- * portcullis from dist/ on a free loopback port over TLS, access log off, log level warn:
+ * portcullis from dist/ on a free loopback port over TLS (plain HTTP without `tls`), access log off, log level warn:
  * proxying to `upstream` or serving the embedded core from `storage`; basic auth when `htpasswd`
  * is given; `workers` > 1 starts a group and waits until every worker is listening.
  * `env` is added to the process environment (e.g. NODE_CLUSTER_SCHED_POLICY).
@@ -198,10 +198,7 @@ export async function startPortcullis(
     bin,
     '--listen',
     `127.0.0.1:${port}`,
-    '--tls-cert',
-    tls.cert,
-    '--tls-key',
-    tls.key,
+    ...(tls ? ['--tls-cert', tls.cert, '--tls-key', tls.key] : []),
     '--access-log',
     'off',
     '--log-level',
@@ -215,7 +212,7 @@ export async function startPortcullis(
   else args.push('--storage', storage);
   const label = name ?? (upstream ? 'portcullis→registry:2' : 'portcullis embedded');
   const h = startProcess(label, process.execPath, args, { env: { PORTCULLIS_LOG_LEVEL: 'warn', ...env } });
-  const url = `https://127.0.0.1:${port}`;
+  const url = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   await waitForHttp(`${url}/v2/`, workers > 1 ? 90_000 : 30_000, h);
   if (workers > 1) await waitForWorkers(url, workers, htpasswd);
   return { handle: h, port, url };
