@@ -1,6 +1,7 @@
 /**
  * docker search on a private registry: /v1/_ping and /v1/search in the
- * Docker Hub v1 format, over registry:2 and over the embedded core: names match anywhere, tags
+ * Docker Hub v1 format, over registry:2 and over the embedded core (filesystem and a real Swift
+ * bucket through s3api): names match anywhere, tags
  * do not (the description lists them), fresh pushes are found at once, `n` and `page` page the
  * matches, results are filtered by access rules even when a thousand hidden names come first.
  */
@@ -9,6 +10,7 @@ import { join } from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { makeOciImage } from '../helpers/oci-image.js';
+import { startSwift, swiftMissing, type Swift } from '../helpers/swift.js';
 import {
   startRegistry2,
   startPortcullis,
@@ -29,21 +31,31 @@ async function search(base: string, q: string, headers: Record<string, string> =
   return { status: r.status, doc: JSON.parse(r.body) };
 }
 
-for (const mode of ['upstream', 'embedded'] as const) {
+const LABEL = { upstream: 'registry:2', embedded: 'the embedded core', s3: 'the embedded core on a Swift bucket' };
+for (const mode of ['upstream', 'embedded', 's3'] as const) {
   t.test(
-    `search over ${mode === 'upstream' ? 'registry:2' : 'the embedded core'}: names, pages, fresh pushes`,
+    `search over ${LABEL[mode]}: names, pages, fresh pushes`,
+    { skip: mode === 's3' ? (swiftMissing() ?? false) : false },
     async (t) => {
       const work = await tempDir();
       t.teardown(() => removeDir(work));
       const args: string[] = [];
+      let swift: Swift | undefined;
       if (mode === 'upstream') {
         const registry = await startRegistry2();
         t.teardown(() => registry.stop());
         args.push('--upstream', registry.url);
+      } else if (mode === 's3') {
+        swift = await startSwift();
+        t.teardown(() => swift!.stop());
+        args.push('--storage', `s3://${await swift.createBucket()}/registry`, '--s3-endpoint', swift.endpoint);
       } else args.push('--storage', join(work, 'data'));
       const port = await freePort();
       const base = `http://127.0.0.1:${port}`;
-      const gw = await startPortcullis([...args, '--listen', `127.0.0.1:${port}`], { probe: `${base}/_ping` });
+      const gw = await startPortcullis([...args, '--listen', `127.0.0.1:${port}`], {
+        probe: `${base}/_ping`,
+        env: swift?.env,
+      });
       t.teardown(() => gw.stop());
 
       const ping = await fetchInsecure(`${base}/v1/_ping`);
