@@ -60,6 +60,12 @@ export interface UsageRecorderOptions {
 
 export class UsageRecorder {
   private pending = new Map<string, Pending>();
+  /**
+   * The figures a flush is writing. Until the write lands, storage does not have them and
+   * `pending` no longer does: a read in between (the browser, a retention run deciding what
+   * was pulled recently) must still see them.
+   */
+  private writing = new Map<string, Pending>();
   private readonly periodic: PeriodicFlush;
   readonly now: () => number;
 
@@ -99,7 +105,12 @@ export class UsageRecorder {
 
   /** Stored figures merged with what this process has not flushed yet. */
   async read(repo: string): Promise<RepositoryUsage> {
-    return this.merge(parseUsage(await this.storage.readMeta(usageKey(repo))), this.pending.get(repo));
+    // What is in memory now, taken before the storage read: a flush that lands during the read
+    // moves these figures into storage, which the read may have missed. Merging keeps the later
+    // time of each entry, so counting a figure twice is harmless.
+    const unwritten = [this.writing.get(repo), this.pending.get(repo)];
+    const stored = parseUsage(await this.storage.readMeta(usageKey(repo)));
+    return [...unwritten, this.writing.get(repo), this.pending.get(repo)].reduce((u, p) => this.merge(u, p), stored);
   }
 
   /** Drop entries of manifests that are gone (retention, deletes), so the document stays small. */
@@ -124,6 +135,15 @@ export class UsageRecorder {
   private async write(): Promise<void> {
     const batch = this.pending;
     this.pending = new Map();
+    this.writing = batch;
+    try {
+      await this.writeBatch(batch);
+    } finally {
+      this.writing = new Map();
+    }
+  }
+
+  private async writeBatch(batch: Map<string, Pending>): Promise<void> {
     for (const [repo, p] of batch) {
       try {
         const stored = parseUsage(await this.storage.readMeta(usageKey(repo)));
