@@ -16,7 +16,9 @@ COPY --from=build /src/dist/src ./dist/src
 COPY package.json LICENSE ./
 RUN mkdir -p /data /certs && chown node:node /data
 USER node
-ENV PORTCULLIS_LISTEN=0.0.0.0:5000 \
+# One malloc arena, as the portcullis command's #! line sets (docs/configuration.md, "Memory").
+ENV MALLOC_ARENA_MAX=1 \
+    PORTCULLIS_LISTEN=0.0.0.0:5000 \
     PORTCULLIS_STORAGE=/data \
     PORTCULLIS_STATS_ALLOW=127.0.0.0/8,::1/128
 VOLUME ["/data", "/certs"]

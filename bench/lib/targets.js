@@ -170,13 +170,29 @@ ${
 export const PORTCULLIS_NODE_ARGS = (process.env.BENCH_PORTCULLIS_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
 /**
- * The node flags on the launcher's `#!/usr/bin/env -S node ...` line: the `portcullis` command,
- * `npm start` and the Docker image run with them, so the benchmarks do too.
+ * The node flags on the launcher's `#!/usr/bin/env -S VAR=value node ...` line: the `portcullis`
+ * command, `npm start` and the Docker image run with them, so the benchmarks do too.
  */
 export function launcherNodeArgs(bin) {
+  return parseLauncher(bin).nodeArgs;
+}
+
+/** The environment the launcher's `#!` line sets before node (e.g. MALLOC_ARENA_MAX). */
+export function launcherEnv(bin) {
+  return parseLauncher(bin).env;
+}
+
+function parseLauncher(bin) {
   const first = readFileSync(bin, 'utf8').split('\n', 1)[0];
-  const m = /^#!\S*env(?:\s+-S)?\s+node\s*(.*)$/.exec(first);
-  return m ? m[1].split(/\s+/).filter(Boolean) : [];
+  const m = /^#!\S*env(?:\s+-S)?\s+((?:\w+=\S*\s+)*)node\s*(.*)$/.exec(first);
+  if (!m) return { nodeArgs: [], env: {} };
+  const env = Object.fromEntries(
+    m[1]
+      .split(/\s+/)
+      .filter(Boolean)
+      .map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]),
+  );
+  return { nodeArgs: m[2].split(/\s+/).filter(Boolean), env };
 }
 
 /**
@@ -184,15 +200,17 @@ export function launcherNodeArgs(bin) {
  * proxying to `upstream` or serving the embedded core from `storage`; basic auth when `htpasswd`
  * is given; `workers` > 1 starts a group and waits until every worker is listening.
  * `env` is added to the process environment (e.g. NODE_CLUSTER_SCHED_POLICY).
+ * `launcherFlags: false` leaves out the node flags and environment of the launcher's #! line (Node's
+ * and glibc's own defaults).
  */
 export async function startPortcullis(
   root,
-  { upstream, storage, htpasswd, tls, workers, extraNodeArgs = [], env = {}, name },
+  { upstream, storage, htpasswd, tls, workers, extraNodeArgs = [], env = {}, name, launcherFlags = true },
 ) {
   const port = await freePort();
   const bin = join(root, 'dist', 'bin', 'portcullis.js');
   const args = [
-    ...launcherNodeArgs(bin),
+    ...(launcherFlags ? launcherNodeArgs(bin) : []),
     ...PORTCULLIS_NODE_ARGS,
     ...extraNodeArgs,
     bin,
@@ -211,7 +229,9 @@ export async function startPortcullis(
   if (upstream) args.push('--upstream', upstream);
   else args.push('--storage', storage);
   const label = name ?? (upstream ? 'portcullis→registry:2' : 'portcullis embedded');
-  const h = startProcess(label, process.execPath, args, { env: { PORTCULLIS_LOG_LEVEL: 'warn', ...env } });
+  const h = startProcess(label, process.execPath, args, {
+    env: { ...(launcherFlags ? launcherEnv(bin) : {}), PORTCULLIS_LOG_LEVEL: 'warn', ...env },
+  });
   const url = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   await waitForHttp(`${url}/v2/`, workers > 1 ? 90_000 : 30_000, h);
   if (workers > 1) await waitForWorkers(url, workers, htpasswd);

@@ -8,6 +8,7 @@
 import t from 'tap';
 import http from 'node:http';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { launcherCommand } from '../helpers/launcher.js';
 import { join } from 'node:path';
 import {
   PORTCULLIS_BIN,
@@ -24,14 +25,6 @@ const REQUESTS_PER_CONNECTION = 600;
 
 const rssMiB = (pid: number) =>
   Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
-
-/** How the kernel runs the launcher: the interpreter named on the `#!` line gets the rest of that line as one argument. */
-function launcherCommand(): { cmd: string; args: string[] } {
-  const first = readFileSync(PORTCULLIS_BIN, 'utf8').split('\n', 1)[0]!;
-  const m = /^#!(\S+)(?:\s+(.*))?$/.exec(first);
-  if (!m) throw new Error(`${PORTCULLIS_BIN} has no #! line`);
-  return { cmd: m[1]!, args: m[2] ? [m[2], PORTCULLIS_BIN] : [PORTCULLIS_BIN] };
-}
 
 /** GET /v2/ with basic auth over CONNECTIONS keep-alive connections; every answer must be 200. */
 async function burst(port: number): Promise<void> {
