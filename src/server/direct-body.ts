@@ -6,10 +6,11 @@
  * request stream and emitted as its own 'data' event; a 1 GiB push makes 65,536 of each, and
  * the young generation collects the pieces. Here, for a blob upload (PATCH, PUT or POST to
  * /v2/<name>/blobs/uploads/ with a body), the parser stops at the end of the request head and
- * the socket's reads land directly in 256 KiB blocks (the `onread` mechanism of net.Socket:
- * one reused target buffer, no allocation per read). Each full block is pushed into the
+ * the socket's reads land directly in 256 KiB blocks (1 MiB when the embedded core writes the
+ * body to a file: src/oci/body-blocks.ts) through the `onread` mechanism of net.Socket
+ * (one reused target buffer, no allocation per read). Each full block is pushed into the
  * request stream, so everything downstream (body counting, the upstream splice, the embedded
- * core's writer, lingering close) sees an ordinary request whose pieces are 256 KiB.
+ * core's writer, lingering close) sees an ordinary request whose pieces are whole blocks.
  *
  * What Node's server still does: the head, `Expect: 100-continue`, the response, keep-alive,
  * timeouts (every read refreshes the socket's idle timer), and aborts (a client that goes
@@ -27,8 +28,6 @@ import { createRequire } from 'node:module';
 import { ChunkedDecoder } from '../backends/chunked-decoder.js';
 import { BODY_BLOCK, takeBodyBlock, handBackBodyBlock } from '../oci/body-blocks.js';
 
-/** Bytes per block pushed into the request (the blocks the upload writers gather anyway). */
-const BLOCK = BODY_BLOCK;
 /**
  * Where a read lands when no body is being taken (between uploads on a keep-alive socket,
  * before the first block is chosen). A read into it is copied out before the next one can
@@ -128,7 +127,7 @@ export function directBodyFraming(req: http.IncomingMessage): 'chunked' | number
 }
 
 /** Read blob upload bodies off the socket on every connection of `server`. Returns false when Node cannot. */
-export function readUploadBodiesDirectly(server: http.Server | https.Server): boolean {
+export function readUploadBodiesDirectly(server: http.Server | https.Server, blockSize = BODY_BLOCK): boolean {
   if (!internals) return false;
   const event = 'setSecureContext' in server ? 'secureConnection' : 'connection';
   // Registered after Node's own connection listener, which has given the socket its parser.
@@ -136,12 +135,17 @@ export function readUploadBodiesDirectly(server: http.Server | https.Server): bo
     // The server's list of connections (for its header timeout and closeIdleConnections), made on listen().
     const list = Object.getOwnPropertySymbols(server).find((s) => s.description === 'http.server.connections');
     const connections = list && (server as unknown as Record<symbol, unknown>)[list];
-    if (connections) hookConnection(socket, server, connections);
+    if (connections) hookConnection(socket, server, connections, blockSize);
   });
   return true;
 }
 
-function hookConnection(socket: HookedSocket, server: http.Server | https.Server, connections: unknown): void {
+function hookConnection(
+  socket: HookedSocket,
+  server: http.Server | https.Server,
+  connections: unknown,
+  blockSize: number,
+): void {
   const k = internals!;
   const parser = socket.parser;
   if (!parser || typeof parser.onIncoming !== 'function' || typeof parser[k.kOnExecute] !== 'function') return;
@@ -181,14 +185,14 @@ function hookConnection(socket: HookedSocket, server: http.Server | https.Server
     const rest = take && typeof ret === 'number' ? (handingBack ?? parser.getCurrentBuffer()).subarray(ret) : undefined;
     executed(ret);
     if (take && rest && !socket.destroyed)
-      new DirectBody(socket, parser, take.req, take.framing, () =>
+      new DirectBody(socket, parser, take.req, take.framing, blockSize, () =>
         resetParser(parser, socket, server, connections),
       ).start(rest);
   };
 }
 
 class DirectBody {
-  private block = takeBodyBlock();
+  private block: Buffer;
   private filled = 0;
   /** Body bytes still to come (Content-Length), or the decoder (chunked). */
   private left: number;
@@ -202,8 +206,11 @@ class DirectBody {
     private readonly parser: Parser,
     private readonly req: http.IncomingMessage,
     framing: 'chunked' | number,
+    /** Bytes per block pushed into the request. */
+    private readonly size: number,
     private readonly resetParser: () => void,
   ) {
+    this.block = takeBodyBlock(size);
     this.chunks = framing === 'chunked' ? new ChunkedDecoder() : null;
     this.left = framing === 'chunked' ? Number.POSITIVE_INFINITY : framing;
   }
@@ -236,7 +243,7 @@ class DirectBody {
   /** Where the next read lands: the rest of the block, never past the body's declared length. */
   target(): Buffer {
     if (this.dropped >= 0) return PARKED;
-    const room = BLOCK - this.filled;
+    const room = this.size - this.filled;
     return this.block.subarray(this.filled, this.filled + Math.min(room, this.left));
   }
 
@@ -255,7 +262,7 @@ class DirectBody {
   private take(buf: Buffer, from: number, to: number): boolean {
     let more = true;
     while (from < to && !this.done) {
-      const n = Math.min(to - from, BLOCK - this.filled, this.left);
+      const n = Math.min(to - from, this.size - this.filled, this.left);
       buf.copy(this.block, this.filled, from, from + n);
       from += n;
       if (this.chunks) {
@@ -302,9 +309,9 @@ class DirectBody {
   /** Push a full block (or the last one); finish when the body is complete. */
   private advance(): boolean {
     let more = true;
-    if (this.filled === BLOCK || (this.left === 0 && this.filled > 0)) {
-      const full = this.filled === BLOCK ? this.block : this.block.subarray(0, this.filled);
-      this.block = takeBodyBlock();
+    if (this.filled === this.size || (this.left === 0 && this.filled > 0)) {
+      const full = this.filled === this.size ? this.block : this.block.subarray(0, this.filled);
+      this.block = takeBodyBlock(this.size);
       this.filled = 0;
       more = this.req.push(full);
     }

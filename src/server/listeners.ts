@@ -21,6 +21,8 @@ export interface ListenerOptions {
   idleTimeoutMs: number;
   /** Bounds of the lingering close after an answer sent while the body is still arriving. */
   linger?: LingerBounds;
+  /** Bytes per block an upload body is read into (src/oci/body-blocks.ts); 256 KiB unless set. */
+  bodyBlock?: number;
 }
 
 export type Listener = http.Server | https.Server;
@@ -44,8 +46,8 @@ export function createListener(handler: http.RequestListener, opts: ListenerOpti
   // A second later than the upstream leg's idle timeout, so a stalled upstream is reported
   // to the client as a 504 JSON error before its own socket would be cut.
   server.setTimeout(opts.idleTimeoutMs + 1000);
-  // Layer bodies in 256 KiB blocks straight off the socket instead of Node's 16 KiB pieces.
-  readUploadBodiesDirectly(server);
+  // Layer bodies in whole blocks straight off the socket instead of Node's 16 KiB pieces.
+  readUploadBodiesDirectly(server, opts.bodyBlock);
   // Malformed requests get a plain 400 and the socket closes, never a crash (smuggling shapes, obs-fold).
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     if (!socket.writable) {

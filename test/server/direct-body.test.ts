@@ -16,6 +16,7 @@ import tls from 'node:tls';
 import t from 'tap';
 import { createListener, type Listener } from '../../src/server/listeners.js';
 import { selfSigned } from '../../src/server/tls.js';
+import { FILE_BODY_BLOCK } from '../../src/oci/body-blocks.js';
 import { freePort, removeDir, tempDir } from '../helpers/processes.js';
 
 const KiB = 1024;
@@ -67,6 +68,7 @@ async function start(
   secure: boolean,
   idleTimeoutMs = 60_000,
   headerTimeoutMs = 5000,
+  bodyBlock?: number,
 ): Promise<{ port: number; server: Listener }> {
   const server = createListener(handler, {
     tls: secure ? material : undefined,
@@ -74,6 +76,7 @@ async function start(
     headerTimeoutMs,
     keepAliveTimeoutMs: 5000,
     idleTimeoutMs,
+    bodyBlock,
   });
   const port = await freePort();
   await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
@@ -368,3 +371,30 @@ t.test(
     t.pass('the idle connection is closed once the upload is answered');
   },
 );
+
+t.test('a listener for the embedded core on disk reads bodies in 1 MiB blocks, byte for byte', async (t) => {
+  const { port } = await start(true, 60_000, 5000, FILE_BODY_BLOCK);
+  const body = randomBytes(3 * FILE_BODY_BLOCK + 54_321);
+  const socket = await connect(true, port);
+  const got = answers(socket, 3);
+  const parts = [head('PUT', `${UPLOAD}?digest=x`, `Content-Length: ${body.length}`)];
+  for (let off = 0; off < body.length; off += 70_001) parts.push(body.subarray(off, off + 70_001));
+  await writeAll(socket, parts);
+  // The same connection goes on: a chunked body, then a request without one.
+  await writeAll(socket, [head('PATCH', UPLOAD, 'Transfer-Encoding: chunked'), ...chunked(body, 40_009)]);
+  await writeAll(socket, [head('GET', '/v2/', 'Content-Length: 0')]);
+  const [a, b, c] = await got;
+  socket.destroy();
+  for (const [name, x] of [
+    ['Content-Length', a],
+    ['chunked', b],
+  ] as const) {
+    t.equal(parsed(x).digest, sha(body), `${name}: every byte, in order`);
+    t.same(
+      parsed(x).pieces,
+      [FILE_BODY_BLOCK, FILE_BODY_BLOCK, FILE_BODY_BLOCK, 54_321],
+      `${name}: full 1 MiB blocks but the last`,
+    );
+  }
+  t.equal(c?.status, 201, 'and the request after them is answered');
+});
