@@ -35,6 +35,9 @@ export function handBackBodyBlock(piece: Buffer): void {
   if (!lent.delete(piece.buffer)) return;
   const size = piece.buffer.byteLength;
   let list = spare.get(size);
-  if (!list) spare.set(size, (list = []));
+  if (!list) {
+    list = [];
+    spare.set(size, list);
+  }
   if (list.length < spareLimit(size)) list.push(Buffer.from(piece.buffer, 0, size));
 }
