@@ -7,13 +7,14 @@
  */
 export const BODY_BLOCK = 256 * 1024;
 /**
- * The blocks of a body the embedded core writes to a file. Everything between the socket and
- * the file (the push into the request, the hash call, the stream hops, the write's round trip
- * through the thread pool and its completion, the hand-back) is paid once per block: at 1 MiB
- * that is 1,024 times per GB instead of 4,096, which measured about a tenth less CPU per pushed
- * GB (bench/README.md). Bodies going on to an upstream member keep BODY_BLOCK.
+ * The blocks of a body the embedded core writes to a file. 1 MiB blocks measured about a tenth
+ * less CPU per pushed GB (everything between the socket and the file is paid per block), but
+ * under 120 concurrent uploads aborted at random points the server's RSS climbed round after
+ * round (212 → 383 MiB over 8 rounds, test/reliability/faults) where 256 KiB blocks stay at a
+ * 190–220 MiB plateau: bounded memory under abuse outweighs the CPU. The listener option stays,
+ * so a size can be tried again (bench/README.md, "Embedded push, fifth pass").
  */
-export const FILE_BODY_BLOCK = 1024 * 1024;
+export const FILE_BODY_BLOCK = BODY_BLOCK;
 
 /** Spare blocks kept for the next reads and uploads, per block size: 2 MiB of 256 KiB blocks, 4 of 1 MiB. */
 const spareLimit = (size: number) => Math.max(4, (2 << 20) / size);
