@@ -7,16 +7,9 @@
  */
 export const BODY_BLOCK = 256 * 1024;
 /**
- * The blocks of a body the embedded core writes to a file. 1 MiB blocks measured about a tenth
- * less CPU per pushed GB (everything between the socket and the file is paid per block), but
- * under 120 concurrent uploads aborted at random points the server's RSS climbed round after
- * round (212 → 383 MiB over 8 rounds, test/reliability/faults) where 256 KiB blocks stay at a
- * 190–220 MiB plateau: bounded memory under abuse outweighs the CPU. The listener option stays,
- * so a size can be tried again (bench/README.md, "Embedded push, fifth pass").
+ * Spare blocks kept for the next reads and uploads, per block size (a listener may read in
+ * another size: ListenerOptions.bodyBlock): 2 MiB of 256 KiB blocks, 4 of 1 MiB.
  */
-export const FILE_BODY_BLOCK = BODY_BLOCK;
-
-/** Spare blocks kept for the next reads and uploads, per block size: 2 MiB of 256 KiB blocks, 4 of 1 MiB. */
 const spareLimit = (size: number) => Math.max(4, (2 << 20) / size);
 const spare = new Map<number, Buffer[]>();
 /** The memory of every block lent and not yet handed back: a block comes back at most once. */

@@ -24,7 +24,6 @@ import { createUserAgentPolicy } from '../policy/user-agent.js';
 import { createStats, type Stats } from '../stats/index.js';
 import { OptionError } from '../startup-error.js';
 import { VERSION } from '../version.js';
-import { FILE_BODY_BLOCK } from '../oci/body-blocks.js';
 import { createListener, listen as listenOn, type Listener } from './listeners.js';
 import { LINGER_MAX_BYTES } from './lingering-close.js';
 import { readTlsFiles, secureContextOptions, selfSigned, type TlsMaterial } from './tls.js';
@@ -215,8 +214,6 @@ async function provision(r: Resolved, logger: Logger, cleanup: Cleanup, group?: 
   const listeners: Listener[] = [];
   /** How long a client still sending a body may go on after an early answer, so it reads that answer. */
   const linger = { timeMs: c.lingeringTime, idleMs: c.lingeringTimeout, maxBytes: LINGER_MAX_BYTES };
-  // Upload bodies the embedded core writes to files are read in larger blocks (fewer per GB).
-  const bodyBlock = !r.upstreams.length && !c.storage.startsWith('s3://') ? FILE_BODY_BLOCK : undefined;
 
   async function listen(addr: ListenAddress): Promise<{ server: Listener; url: string }> {
     const server = createListener(handler, {
@@ -226,7 +223,6 @@ async function provision(r: Resolved, logger: Logger, cleanup: Cleanup, group?: 
       keepAliveTimeoutMs: c.keepAliveTimeout,
       idleTimeoutMs: c.idleTimeout,
       linger,
-      bodyBlock,
     });
     stats.attach(server);
     try {
