@@ -3,7 +3,12 @@
  * it: the `portcullis` command runs dist/bin/portcullis.js through its `#!` line, whose node
  * flags cap V8's young generation. Under Node's own default (16 MiB semi-spaces) a burst of
  * concurrent requests grows the young generation to 32 MiB and it stays resident; the launcher's
- * server must keep clearly less, and clearly less than the same server started without the flags.
+ * server must keep it at 8 MiB (two 4 MiB semi-spaces), as its own /metrics reports.
+ *
+ * The young generation's size is what the cap decides, and it is exact. RSS growth also counts
+ * objects promoted to the old space and malloc's share, which vary with how many requests
+ * overlap on a loaded machine (CI once saw 28.9 MiB capped against 31.2 uncapped), so RSS only
+ * has an upper bound here.
  */
 import t from 'tap';
 import http from 'node:http';
@@ -57,8 +62,17 @@ t.teardown(() => removeDir(dir));
 const users = join(dir, 'users');
 writeFileSync(users, 'alice:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ=\n'); // password "secret"
 
-/** Start a server with `cmd args`, measure RSS before and after the burst, stop it: growth in MiB. */
-async function growthAfterBurst(name: string, cmd: string, args: string[]): Promise<number> {
+/** The young generation's size as the server's /metrics reports it (prom-client's heap spaces). */
+async function newSpaceMiB(port: number): Promise<number> {
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+  const text = await res.text();
+  const m = /^nodejs_heap_space_size_total_bytes\{space="new"\} (\d+)$/m.exec(text);
+  if (!m) throw new Error(`/metrics (${res.status}) has no new space size`);
+  return Number(m[1]) / 1024 / 1024;
+}
+
+/** Start a server with `cmd args`, burst it, stop it: RSS growth and young generation in MiB. */
+async function afterBurst(name: string, cmd: string, args: string[]): Promise<{ growth: number; newSpace: number }> {
   const port = await freePort();
   const srv: Running = startProcess(
     cmd,
@@ -73,10 +87,11 @@ async function growthAfterBurst(name: string, cmd: string, args: string[]): Prom
     const before = rssMiB(srv.pid);
     await burst(port);
     const after = rssMiB(srv.pid);
+    const newSpace = await newSpaceMiB(port);
     t.comment(
-      `${name}: RSS ${before.toFixed(1)} → ${after.toFixed(1)} MiB over ${CONNECTIONS * REQUESTS_PER_CONNECTION} requests`,
+      `${name}: RSS ${before.toFixed(1)} → ${after.toFixed(1)} MiB over ${CONNECTIONS * REQUESTS_PER_CONNECTION} requests, young generation ${newSpace} MiB`,
     );
-    return after - before;
+    return { growth: after - before, newSpace };
   } finally {
     await srv.stop();
   }
@@ -84,12 +99,14 @@ async function growthAfterBurst(name: string, cmd: string, args: string[]): Prom
 
 t.test('the launcher keeps the young generation small after a burst of small requests', async (t) => {
   const launcher = launcherCommand();
-  const capped = await growthAfterBurst('launcher', launcher.cmd, launcher.args);
-  const nodeDefault = await growthAfterBurst('node-default', process.execPath, [PORTCULLIS_BIN]);
-  t.ok(capped < 30, `started as the portcullis command, RSS grew ${capped.toFixed(1)} MiB (under 30)`);
-  // Under Node's default the same burst grew RSS by 26-41 MiB here, with the cap by 13-21.
+  const capped = await afterBurst('launcher', launcher.cmd, launcher.args);
+  const nodeDefault = await afterBurst('node-default', process.execPath, [PORTCULLIS_BIN]);
   t.ok(
-    capped < nodeDefault * 0.75,
-    `${capped.toFixed(1)} MiB is well under the ${nodeDefault.toFixed(1)} MiB it grows under Node's default young generation`,
+    capped.newSpace <= 8,
+    `started as the portcullis command, the young generation is ${capped.newSpace} MiB (at most 8)`,
   );
+  // Shows the burst is big enough to grow an uncapped young generation (to 32 MiB here).
+  t.ok(nodeDefault.newSpace >= 16, `under Node's default the same burst grew it to ${nodeDefault.newSpace} MiB`);
+  // Capped, the same burst grew RSS by 13-22 MiB here (28.9 once on a loaded CI machine); uncapped 26-41.
+  t.ok(capped.growth < 32, `started as the portcullis command, RSS grew ${capped.growth.toFixed(1)} MiB (under 32)`);
 });
