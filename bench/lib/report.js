@@ -173,7 +173,7 @@ export function renderReport({
   );
   L.push('- htpasswd: one bcrypt user, cost 5 (`htpasswd -Bbc -C 5`), shared by nginx and portcullis.');
   L.push(
-    '- TLS: one RSA-2048 self-signed certificate made by openssl, used by both nginx listeners and both portcullis listeners (`--tls-cert/--tls-key`), so handshake and cipher cost are the same for all TLS targets.',
+    '- TLS: one RSA-2048 self-signed certificate made by openssl, used by both nginx listeners and both portcullis listeners (`--tls-cert/--tls-key`), and the same protocol and suite order for nginx tuned and portcullis (TLS 1.3, AES-128-GCM preferred by the server); the seed keeps nginx 1.22 defaults (TLS 1.2, chosen by the client: curl takes AES-256-GCM, skopeo AES-128-GCM).',
   );
   L.push(
     '- nginx: `nginx -p DIR -c CONF -g "daemon off;"` with its own prefix, pid, temp dirs and error log in a temp dir, `worker_processes auto` (= nproc), access log off (like portcullis `--access-log off`).',
@@ -182,7 +182,7 @@ export function renderReport({
     '  - seed: the ../shared/seeds/001 location block (UA rule, auth_basic, `add_header Docker-Distribution-Api-Version registry/2.0 always`, proxy_set_header Host/X-Real-IP/X-Forwarded-For/X-Forwarded-Proto, proxy_read_timeout 900, client_max_body_size 0, chunked_transfer_encoding on) plus `listen ssl`.',
   );
   L.push(
-    '  - tuned: seed plus `proxy_request_buffering off`, `proxy_buffer_size 256k`, `proxy_buffers 8 256k`, `proxy_max_temp_file_size 0`, HTTP/1.1 upstream with `keepalive 64`.',
+    "  - tuned: seed plus `proxy_request_buffering off`, `proxy_buffer_size 256k`, `proxy_buffers 8 256k`, `proxy_max_temp_file_size 0`, HTTP/1.1 upstream with `keepalive 64`, `ssl_protocols TLSv1.2 TLSv1.3`, `ssl_prefer_server_ciphers on` and portcullis's suite order (`ssl_ciphers`, `ssl_conf_command Ciphersuites`).",
   );
   L.push(
     '- portcullis: `node dist/bin/portcullis.js --listen 127.0.0.1:PORT --tls-cert --tls-key --htpasswd FILE --access-log off --log-level warn`, with `--upstream` registry:2 or `--storage DIR` (embedded core).',

@@ -91,7 +91,9 @@ const UA_RULE = 'if ($http_user_agent ~ "^(docker\\/1\\.(3|4|5(?!\\.[0-9]-dev))|
  * seed: the ../shared/seeds/001 location block (auth_basic, add_header always, proxy_set_header
  * Host/X-Real-IP/X-Forwarded-*, proxy_read_timeout 900, client_max_body_size 0, chunked on) plus TLS.
  * tuned: the same plus proxy_request_buffering off, 256k proxy buffers without temp files,
- * HTTP/1.1 keep-alive upstream pool.
+ * HTTP/1.1 keep-alive upstream pool, and portcullis's TLS settings (src/server/tls.ts): TLS 1.2
+ * and 1.3 (nginx 1.22 leaves 1.3 off by default) with the server's suite order, AES-128-GCM first,
+ * so both pay for the same cipher and the comparison is of their work, not of a choice.
  */
 export async function startNginx(dir, { kind, upstreamPort, htpasswd, tls }) {
   await mkdir(dir, { recursive: true });
@@ -99,6 +101,7 @@ export async function startNginx(dir, { kind, upstreamPort, htpasswd, tls }) {
     await mkdir(join(dir, t), { recursive: true });
   const port = await freePort();
   const tuned = kind === 'tuned';
+  const { CIPHERS } = await import(join(ROOT, 'dist', 'src', 'server', 'tls.js'));
   const conf = `
 ${IS_ROOT ? 'user root root;' : ''}
 worker_processes auto;
@@ -118,6 +121,18 @@ http {
     server_name localhost;
     ssl_certificate ${tls.cert};
     ssl_certificate_key ${tls.key};
+${
+  tuned
+    ? `    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_prefer_server_ciphers on;
+    ssl_ciphers ${CIPHERS.split(':')
+      .filter((c) => !c.startsWith('TLS_'))
+      .join(':')};
+    ssl_conf_command Ciphersuites ${CIPHERS.split(':')
+      .filter((c) => c.startsWith('TLS_'))
+      .join(':')};`
+    : ''
+}
     client_max_body_size 0;
     chunked_transfer_encoding on;
     location / {

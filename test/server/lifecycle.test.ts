@@ -173,6 +173,28 @@ t.test('TLS 1.0 and 1.1 are refused, 1.2 and 1.3 accepted; HSTS on request', asy
   t.match(res.headers['strict-transport-security'], /max-age=\d+/);
 });
 
+t.test(
+  'TLS 1.3 uses AES-128-GCM for a client that lists AES-256 first, AES-256 for one that has only it',
+  async (t) => {
+    const dir = await tempDir();
+    t.teardown(() => removeDir(dir));
+    const port = await freePort();
+    const gw = await startPortcullis(['--listen', `127.0.0.1:${port}`, '--tls-self-signed', '--storage', dir], {
+      probe: `https://127.0.0.1:${port}/_ping`,
+    });
+    t.teardown(() => gw.stop());
+    // openssl s_client (like curl) offers TLS_AES_256_GCM_SHA384 first; the server's order decides.
+    const suite = async (extra: string) => {
+      const r = await execFileP('sh', ['-c', `echo | openssl s_client -connect 127.0.0.1:${port} -tls1_3 ${extra}`], {
+        timeout: 10_000,
+      });
+      return /Cipher is (\S+)/.exec(r.stdout)?.[1];
+    };
+    t.equal(await suite(''), 'TLS_AES_128_GCM_SHA256', 'the client offering its default list gets AES-128-GCM');
+    t.equal(await suite('-ciphersuites TLS_AES_256_GCM_SHA384'), 'TLS_AES_256_GCM_SHA384', 'an AES-256-only client');
+  },
+);
+
 t.test('--redirect-http sends plain HTTP to HTTPS with a JSON body', async (t) => {
   const dir = await tempDir();
   t.teardown(() => removeDir(dir));
