@@ -22,6 +22,7 @@ import {
   checkHeadWorks,
 } from './lib/workloads.js';
 import { machineDetails, backgroundLoad, renderReport, gitCommit } from './lib/report.js';
+import { cryptoFloors, transferFloors } from './lib/floors.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..');
@@ -41,6 +42,7 @@ const cfg = {
   note: env.BENCH_NOTE ?? '',
   outDir: env.BENCH_OUT ?? join(HERE, 'results'),
   headTool: env.BENCH_HEAD_TOOL === 'wrk' ? 'wrk' : 'ab',
+  floors: env.BENCH_FLOORS !== '0',
 };
 // Generous upper bound for the whole run: transfers at >= 10 MB/s, wrk runs, startup.
 const perTargetRep = (3 * cfg.sizeMB) / 10 + 2 * (cfg.wrkSeconds + cfg.wrkWarmup + 5) + 20;
@@ -171,6 +173,7 @@ async function main() {
   const transferTimeout = Math.max(120_000, cfg.sizeMB * 1000); // >= 1 MB/s
   const runId = randomBytes(3).toString('hex');
   const results = {}; // results[workload][target] = [{ value, gwCpu, regCpu, rss }]
+  const floors = {}; // floors[key] = [{ what, sPerGB, user, sys }] over repetitions
   for (const w of WORKLOADS) {
     results[w.key] = {};
     for (const t of targets) results[w.key][t.key] = [];
@@ -251,6 +254,14 @@ async function main() {
         );
       }
     }
+    if (cfg.floors) {
+      log('floors: bare Node https and TLS servers, nginx static file');
+      const blob = join(work, 'image', 'blobs', 'sha256', bigBlob.digest.slice(7));
+      const rows = await transferFloors(work, { blob, size: bigBlob.size, tls });
+      if (rep === 0) rows.push(...(await cryptoFloors()));
+      for (const r of rows) floors[r.key] = [...(floors[r.key] ?? []), r];
+      log(`  ${rows.map((r) => `${r.key} ${r.sPerGB.toFixed(2)}`).join(', ')} s/GB`);
+    }
   }
 
   const bgAfter = await backgroundLoad(3000);
@@ -264,6 +275,7 @@ async function main() {
     cfg,
     machine,
     results,
+    floors,
     workloads: WORKLOADS,
     targets,
     image,
@@ -281,7 +293,7 @@ async function main() {
     for (let i = 2; existsSync(file); i++) file = join(cfg.outDir, `${stamp}-${i}.md`);
     await writeFile(file, md);
     await writeFile(join(cfg.outDir, 'latest.md'), md);
-    await writeFile(file.replace(/\.md$/, '.json'), JSON.stringify({ cfg, machine, results }, null, 1));
+    await writeFile(file.replace(/\.md$/, '.json'), JSON.stringify({ cfg, machine, results, floors }, null, 1));
     log(`wrote ${file} and ${join(cfg.outDir, 'latest.md')}`);
   }
 }

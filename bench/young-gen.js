@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // Peak RSS and CPU per GB of portcullis for each V8 young-generation size (--max-semi-space-size),
 // on a blob upload (curl, one monolithic POST) and a blob GET (curl), embedded core and proxied to
-// registry:2, over TLS with basic auth. Also the Node.js TLS floor: a bare https server that sends
-// one reused in-memory buffer to curl and one that takes an upload from curl and drops it, with
-// nothing of portcullis in the way, next to nginx serving the same file as a static file.
+// registry:2, over TLS with basic auth. Also the floors of bench/lib/floors.js: a bare Node https
+// server sending and receiving the same bytes with nothing of portcullis in the way, next to nginx
+// serving the same file as a static file.
 //   node bench/young-gen.js                      (after npm run build)
 //   BENCH_SIZE_MB=256 BENCH_SEMI='default,2,4,8' node bench/young-gen.js
 //   BENCH_PORTCULLIS_ROOT=/other/checkout (built) measures that build of portcullis instead
@@ -17,18 +17,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  log,
-  stopAll,
-  runBench,
-  currentRss,
-  processMeter,
-  processTree,
-  mustRun,
-  startProcess,
-  freePort,
-  waitForHttp,
-} from './lib/sys.js';
+import { log, stopAll, runBench, currentRss, processMeter, mustRun } from './lib/sys.js';
 import {
   ensureTools,
   makeHtpasswd,
@@ -41,6 +30,7 @@ import {
 } from './lib/targets.js';
 import { wrk, abHead } from './lib/workloads.js';
 import { backgroundLoad } from './lib/report.js';
+import { curl, measureCpu, transferFloors } from './lib/floors.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..');
@@ -54,25 +44,7 @@ const LAUNCHER = launcherNodeArgs(join(TARGET_ROOT, 'dist', 'bin', 'portcullis.j
 
 const mib = (b) => `${(b / 1048576).toFixed(0)} MiB`;
 
-/** curl with the write-out the runs check; `upload` is sent as the body from stdin (curl -T would append its name to a URL ending in /). */
-async function curl(args, upload) {
-  const w = ['-sS', '-k', '-w', '%{http_code} %{size_download} %{size_upload}'];
-  const quoted = [...w, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
-  const r = upload
-    ? await mustRun('sh', ['-c', `exec curl ${quoted} -T - < '${upload}'`], { timeoutMs: 600_000 })
-    : await mustRun('curl', [...w, ...args], { timeoutMs: 600_000 });
-  const [code, down, up] = r.stdout.trim().split(' ').map(Number);
-  return { code, down, up };
-}
-
-/** Run `work` against `pid`, returning CPU s/GB (and its user/system split) and peak RSS over it. */
-async function measure(pid, bytes, work) {
-  const meter = processMeter([pid]);
-  await work();
-  const m = meter.stop();
-  const gb = bytes / 1e9;
-  return { sPerGB: m.cpu / gb, user: m.user / gb, sys: m.sys / gb, peak: m.peak };
-}
+const measure = (pid, bytes, work) => measureCpu([pid], bytes, work);
 const split = (m) => `${m.sPerGB.toFixed(2)} s/GB (user ${m.user.toFixed(2)}, sys ${m.sys.toFixed(2)})`;
 
 async function semiRuns(work, blob, digest, htpasswd, tls) {
@@ -171,99 +143,6 @@ async function smallRequests(pc, pid, repo, auth) {
   return { v2, head, after: currentRss([pid]) };
 }
 
-/** A bare Node https server: GET sends SIZE from one reused buffer in 256 KiB writes; PUT reads and drops. */
-const BARE_SERVER = `
-const https = require('node:https');
-const fs = require('node:fs');
-const [cert, key, port, size, hash] = process.argv.slice(1);
-const block = Buffer.alloc(256 * 1024, 7);
-https.createServer({ cert: fs.readFileSync(cert), key: fs.readFileSync(key) }, (req, res) => {
-  if (req.url === '/ready') return void res.writeHead(204).end();
-  if (req.method === 'GET') {
-    let left = Number(size);
-    res.writeHead(200, { 'content-length': left });
-    const pump = () => {
-      while (left > 0) {
-        const n = Math.min(left, block.length);
-        left -= n;
-        if (!res.write(n === block.length ? block : block.subarray(0, n))) return void res.once('drain', pump);
-      }
-      res.end();
-    };
-    return pump();
-  }
-  const h = hash === '1' ? require('node:crypto').createHash('sha256') : null;
-  req.on('data', (c) => h && h.update(c));
-  req.on('end', () => { h && h.digest(); res.writeHead(201).end(); });
-}).listen(Number(port), '127.0.0.1');
-`;
-
-async function floorRuns(work, blob, tls) {
-  const size = SIZE_MB << 20;
-  const rows = [];
-  for (const hash of ['0', '1']) {
-    const port = await freePort();
-    const h = startProcess('bare node https', process.execPath, [
-      '-e',
-      BARE_SERVER,
-      tls.cert,
-      tls.key,
-      String(port),
-      String(size),
-      hash,
-    ]);
-    const url = `https://127.0.0.1:${port}/`;
-    await waitForHttp(`${url}ready`, 10_000, h);
-    if (hash === '0') {
-      const send = await measure(h.pid, size, async () => {
-        const r = await curl(['-o', '/dev/null', url]);
-        if (r.down !== size) throw new Error(`bare node GET: ${r.down} B`);
-      });
-      rows.push({ what: 'bare Node https, GET from one reused buffer (TLS send floor)', ...send });
-    }
-    const recv = await measure(h.pid, size, async () => {
-      const r = await curl(['-o', '/dev/null', '-X', 'PUT', url], blob);
-      if (r.code !== 201) throw new Error(`bare node PUT: ${r.code}`);
-    });
-    rows.push({
-      what:
-        hash === '1'
-          ? 'bare Node https, upload read and SHA-256 hashed per piece'
-          : 'bare Node https, upload read and dropped (TLS + HTTP receive floor)',
-      ...recv,
-    });
-    await h.stop();
-  }
-  // nginx serving the same file over TLS as a static file (sendfile does not apply to TLS in user space)
-  const dir = join(work, 'nginx');
-  const port = await freePort();
-  await mustRun('mkdir', ['-p', join(dir, 'logs'), join(dir, 'www')]);
-  await mustRun('ln', ['-sf', blob, join(dir, 'www', 'blob')]);
-  const conf = join(dir, 'nginx.conf');
-  await writeFile(
-    conf,
-    `${process.getuid?.() === 0 ? 'user root;\n' : ''}worker_processes auto; pid ${dir}/nginx.pid; error_log ${dir}/logs/error.log warn;
-events { worker_connections 1024; }
-http { access_log off; sendfile on; client_body_temp_path ${dir}/cb; proxy_temp_path ${dir}/pt; fastcgi_temp_path ${dir}/ft; uwsgi_temp_path ${dir}/ut; scgi_temp_path ${dir}/st;
-  server { listen 127.0.0.1:${port} ssl; ssl_certificate ${tls.cert}; ssl_certificate_key ${tls.key}; root ${dir}/www; } }
-`,
-  );
-  const ng = startProcess('nginx static', 'nginx', ['-p', dir, '-c', conf, '-g', 'daemon off;']);
-  const url = `https://127.0.0.1:${port}/blob`;
-  await waitForHttp(`https://127.0.0.1:${port}/`, 10_000, ng);
-  const meter = processMeter(processTree(ng.pid));
-  const r = await curl(['-o', '/dev/null', url]);
-  if (r.down !== size) throw new Error(`nginx static GET: ${r.down} B`);
-  const m = meter.stop();
-  rows.push({
-    what: 'nginx static file over TLS (same certificate, worker_processes auto)',
-    sPerGB: m.cpu / (size / 1e9),
-    peak: m.peak,
-  });
-  await ng.stop();
-  return rows;
-}
-
 async function main() {
   const watchdog = setTimeout(() => {
     log('young-gen: time limit reached');
@@ -305,7 +184,7 @@ async function main() {
       L.push('');
     }
     if (ONLY.includes('floor')) {
-      const rows = await floorRuns(work, blob, tls);
+      const rows = await transferFloors(work, { blob, size, tls });
       L.push('| floor | CPU | peak RSS |', '|---|---|---|');
       for (const r of rows)
         L.push(`| ${r.what} | ${r.user === undefined ? `${r.sPerGB.toFixed(2)} s/GB` : split(r)} | ${mib(r.peak)} |`);

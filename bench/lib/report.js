@@ -1,4 +1,5 @@
 // Machine details, background load and the markdown report.
+import { renderFloors, renderTargets } from './target-table.js';
 import { readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { run, median } from './sys.js';
@@ -70,6 +71,7 @@ export function renderReport({
   cfg,
   machine,
   results,
+  floors = {},
   workloads,
   targets,
   image,
@@ -149,6 +151,9 @@ export function renderReport({
     }
   }
   L.push('');
+
+  L.push(...renderTargets({ results, floors }));
+  if (Object.keys(floors).length) L.push(...renderFloors(floors));
 
   // Small-request latency from wrk.
   const small = workloads.filter((w) => w.kind === 'requests');

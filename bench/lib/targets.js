@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hasCommand, run, mustRun, log, freePort, startProcess, waitForHttp, httpDo, IS_ROOT } from './sys.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export const USER = 'bench';
 export const PASSWORD = 'bench-password-1';
@@ -85,6 +85,16 @@ export async function startRegistry2(dir) {
 
 const UA_RULE = 'if ($http_user_agent ~ "^(docker\\/1\\.(3|4|5(?!\\.[0-9]-dev))|Go ).*$" ) { return 404; }';
 
+/** nginx directives for portcullis's TLS settings: TLS 1.2 and 1.3, its suites in its order (from dist/). */
+export async function portcullisTlsDirectives() {
+  const { CIPHERS } = await import(join(ROOT, 'dist', 'src', 'server', 'tls.js'));
+  const suites = CIPHERS.split(':');
+  return `    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_prefer_server_ciphers on;
+    ssl_ciphers ${suites.filter((c) => !c.startsWith('TLS_')).join(':')};
+    ssl_conf_command Ciphersuites ${suites.filter((c) => c.startsWith('TLS_')).join(':')};`;
+}
+
 /**
  * nginx as a non-daemon with its own prefix, pid, temp dirs and error log in `dir`.
  * worker_processes auto (= nproc). Access log off, like portcullis --access-log off.
@@ -101,7 +111,6 @@ export async function startNginx(dir, { kind, upstreamPort, htpasswd, tls }) {
     await mkdir(join(dir, t), { recursive: true });
   const port = await freePort();
   const tuned = kind === 'tuned';
-  const { CIPHERS } = await import(join(ROOT, 'dist', 'src', 'server', 'tls.js'));
   const conf = `
 ${IS_ROOT ? 'user root root;' : ''}
 worker_processes auto;
@@ -121,18 +130,7 @@ http {
     server_name localhost;
     ssl_certificate ${tls.cert};
     ssl_certificate_key ${tls.key};
-${
-  tuned
-    ? `    ssl_protocols TLSv1.2 TLSv1.3;
-    ssl_prefer_server_ciphers on;
-    ssl_ciphers ${CIPHERS.split(':')
-      .filter((c) => !c.startsWith('TLS_'))
-      .join(':')};
-    ssl_conf_command Ciphersuites ${CIPHERS.split(':')
-      .filter((c) => c.startsWith('TLS_'))
-      .join(':')};`
-    : ''
-}
+${tuned ? await portcullisTlsDirectives() : ''}
     client_max_body_size 0;
     chunked_transfer_encoding on;
     location / {

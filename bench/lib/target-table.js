@@ -1,0 +1,106 @@
+// The byte-path targets read off one run: each with what it asks, what this run measured, and
+// what bounds it in the same run (a floor from bench/lib/floors.js, or what nginx tuned reaches
+// against the same registry:2), so a missed target says at once whether anything could meet it.
+import { median } from './sys.js';
+
+const x = (v) => `${v.toFixed(2)}x`;
+const s = (v) => `${v.toFixed(2)} s/GB`;
+
+/** floors: { key: [{ what, sPerGB }, ...] } over repetitions. */
+export function renderFloors(floors) {
+  const L = ['## Floors in this run', ''];
+  L.push(
+    'What the same bytes cost with nothing of portcullis in the way, measured after each repetition ' +
+      '(bench/lib/floors.js; curl as the client, portcullis’s TLS settings, CPU of the server process from /proc): ' +
+      'median (min–max) over repetitions.',
+    '',
+  );
+  L.push('| floor | CPU per GB | user / sys |', '|---|---|---|');
+  for (const rows of Object.values(floors)) {
+    const cpu = rows.map((r) => r.sPerGB);
+    const split =
+      rows[0].user === undefined
+        ? '–'
+        : `${median(rows.map((r) => r.user)).toFixed(2)} / ${median(rows.map((r) => r.sys)).toFixed(2)}`;
+    L.push(
+      `| ${rows[0].what} | ${s(median(cpu))} (${Math.min(...cpu).toFixed(2)}–${Math.max(...cpu).toFixed(2)}) | ${split} |`,
+    );
+  }
+  L.push('');
+  return L;
+}
+
+export function renderTargets({ results, floors }) {
+  const vals = (w, t) => results[w]?.[t] ?? [];
+  const v = (w, t) => median(vals(w, t).map((r) => r.value));
+  const cpu = (w, t) => median(vals(w, t).map((r) => r.gwCpu));
+  const floor = (k) => (floors[k] ? median(floors[k].map((r) => r.sPerGB)) : NaN);
+  const ok = (met) => (Number.isNaN(met) ? '–' : met ? 'met' : 'not met');
+  const rows = [];
+  const add = (what, asks, measured, met, bound) => {
+    if (measured.includes('NaN')) return;
+    rows.push(`| ${what} | ${asks} | ${measured} | ${ok(met)} | ${bound} |`);
+  };
+  const tunedDirect = (w) => v(w, 'nginx-tuned') / v(w, 'direct');
+
+  const pg = v('blob', 'pc-proxy') / v('blob', 'nginx-tuned');
+  add(
+    'proxied blob GET',
+    '≥ 1.0x nginx tuned, ≤ 1.0 s/GB',
+    `${x(pg)}, ${s(cpu('blob', 'pc-proxy'))}`,
+    pg >= 1 && cpu('blob', 'pc-proxy') <= 1,
+    `Node TLS send floor ${s(floor('node-send'))}; nginx tuned ${s(cpu('blob', 'nginx-tuned'))}`,
+  );
+  const eg = v('blob', 'pc-embedded') / v('blob', 'nginx-tuned');
+  add(
+    'embedded blob GET',
+    '≥ 1.2x nginx tuned, ≤ 0.8 s/GB',
+    `${x(eg)}, ${s(cpu('blob', 'pc-embedded'))}`,
+    eg >= 1.2 && cpu('blob', 'pc-embedded') <= 0.8,
+    `bare Node GET of the file ${s(floor('node-send-file'))}; nginx static file ${s(floor('nginx-static'))}`,
+  );
+  for (const [t, name] of [
+    ['pc-proxy', 'proxied'],
+    ['pc-embedded', 'embedded'],
+  ]) {
+    const tuned = v('pull', t) / v('pull', 'nginx-tuned');
+    const direct = v('pull', t) / v('pull', 'direct');
+    add(
+      `${name} pull`,
+      '≥ 1.0x nginx tuned, ≥ 0.95x direct',
+      `${x(tuned)} tuned, ${x(direct)} direct`,
+      tuned >= 1 && direct >= 0.95,
+      `nginx tuned reaches ${x(tunedDirect('pull'))} direct`,
+    );
+  }
+  const pp = v('push', 'pc-proxy') / v('push', 'direct');
+  add('proxied push', '≥ 0.95x direct', x(pp), pp >= 0.95, `nginx tuned reaches ${x(tunedDirect('push'))} direct`);
+  const ep = cpu('push', 'pc-embedded');
+  add(
+    'embedded push',
+    '≤ 3.0 s/GB',
+    s(ep),
+    ep <= 3,
+    `Node push floor ${s(floor('node-tls-store'))}; plain Node https push ${s(floor('node-store'))}; registry:2 ${s(cpu('push', 'direct'))} (plain HTTP)`,
+  );
+  const hd = v('head', 'pc-proxy') / v('head', 'direct');
+  add('proxied HEAD by tag', '≥ 0.9x direct', x(hd), hd >= 0.9, `nginx tuned reaches ${x(tunedDirect('head'))} direct`);
+  const peaks = ['push', 'pull', 'blob'].flatMap((w) =>
+    ['pc-proxy', 'pc-embedded'].flatMap((t) => vals(w, t).map((r) => r.rss / 1048576)),
+  );
+  if (peaks.length) {
+    const peak = Math.max(...peaks);
+    add('peak RSS in transfers', '≤ 90 MiB', `${peak.toFixed(0)} MiB`, peak <= 90, 'bench/idle.js measures idle');
+  }
+  if (!rows.length) return [];
+  return [
+    '## Against the byte-path targets',
+    '',
+    'Each target with what bounds it in this same run: a floor (below), or what nginx tuned reaches against the same registry:2.',
+    '',
+    '| target | asks | this run | status | bound in this run |',
+    '|---|---|---|---|---|',
+    ...rows,
+    '',
+  ];
+}
