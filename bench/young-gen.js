@@ -31,6 +31,7 @@ import {
 import { wrk, abHead } from './lib/workloads.js';
 import { backgroundLoad } from './lib/report.js';
 import { curl, measureCpu, transferFloors } from './lib/floors.js';
+import { renderFloors } from './lib/target-table.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..');
@@ -185,10 +186,7 @@ async function main() {
     }
     if (ONLY.includes('floor')) {
       const rows = await transferFloors(work, { blob, size, tls });
-      L.push('| floor | CPU | peak RSS |', '|---|---|---|');
-      for (const r of rows)
-        L.push(`| ${r.what} | ${r.user === undefined ? `${r.sPerGB.toFixed(2)} s/GB` : split(r)} | ${mib(r.peak)} |`);
-      L.push('');
+      L.push(...renderFloors(Object.fromEntries(rows.map((r) => [r.key, [r]]))));
     }
     L.push(`Background CPU busy after: ${((await backgroundLoad(2000)) * 100).toFixed(0)}%.`);
     console.log(L.join('\n'));

@@ -6,6 +6,7 @@
 //   GET  /file    BLOB_FILE read into two reused buffers      (TLS send + file read)
 //   PUT  /drop    the body read with Node's parser, dropped   (TLS + HTTP receive)
 //   PUT  /store   the same, SHA-256 hashed and written to UPLOAD_FILE, fsync'd (a plain Node push)
+//   HEAD (any)    a manifest's headers from constants        (Node's cost of one small request)
 // RAW_PORT is a TLS server without Node's HTTP server: it reads the request off the TLS socket
 // as it comes (one buffer per TLS record, as any Node TLS socket reads) and answers 201 when the
 // chunked body ends (curl sends a body from stdin chunked), so no per-piece HTTP work is paid:
@@ -21,6 +22,12 @@ const [cert, key, port, rawPort, size, blobFile, uploadFile, tlsModule] = proces
 const { CIPHERS } = await import(tlsModule);
 const BLOCK = 256 * 1024;
 const memory = Buffer.alloc(BLOCK, 7);
+const MANIFEST_HEADERS = {
+  'content-type': 'application/vnd.oci.image.manifest.v1+json',
+  'content-length': '528',
+  'docker-content-digest': `sha256:${'0'.repeat(64)}`,
+  'docker-distribution-api-version': 'registry/2.0',
+};
 
 /** Write `next()`'s blocks in turn, waiting for 'drain' when the socket is full. */
 async function sendBlocks(res, next) {
@@ -66,6 +73,7 @@ https
   .createServer(tlsOptions, (req, res) => {
     const fail = (e) => res.writeHead(500).end(String(e));
     if (req.url === '/ready') return void res.writeHead(204).end();
+    if (req.method === 'HEAD') return void res.writeHead(200, MANIFEST_HEADERS).end();
     if (req.url === '/memory') {
       let left = Number(size);
       res.writeHead(200, { 'content-length': left });

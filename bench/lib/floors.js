@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import { mustRun, startProcess, freePort, waitForHttp, processMeter, processTree } from './sys.js';
 import { ROOT, portcullisTlsDirectives } from './targets.js';
+import { abHead } from './workloads.js';
 
 /** curl with a write-out of status and sizes; `upload` is sent as the body from that file (stdin). */
 export async function curl(args, upload) {
@@ -103,6 +104,13 @@ export async function transferFloors(work, { blob, size, tls }) {
     'bare Node https: upload SHA-256 hashed, written to a file, fsync (a push, nothing else)',
     '/store',
   );
+  const head = processMeter([bare.pid]);
+  const heads = await abHead({ url, auth: false }, { path: '/v2/floor/manifests/v1', seconds: 5 });
+  rows.push({
+    key: 'node-https-head',
+    what: 'bare Node https: HEAD answered from constants, ab -k -c64 (ms per request)',
+    msPerRequest: (head.stop().cpu / heads.requests) * 1000,
+  });
   const raw = `https://127.0.0.1:${rawPort}`;
   await put(
     'node-tls-receive',
