@@ -260,7 +260,9 @@ async function main() {
       const rows = await transferFloors(work, { blob, size: bigBlob.size, tls });
       if (rep === 0) rows.push(...(await cryptoFloors()));
       for (const r of rows) floors[r.key] = [...(floors[r.key] ?? []), r];
-      log(`  ${rows.map((r) => `${r.key} ${r.sPerGB.toFixed(2)}`).join(', ')} s/GB`);
+      log(
+        `  ${rows.map((r) => `${r.key} ${(r.sPerGB ?? r.msPerRequest).toFixed(2)}`).join(', ')} (s/GB; ms/req for the HEAD)`,
+      );
     }
   }
 
