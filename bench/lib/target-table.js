@@ -43,8 +43,9 @@ export function renderTargets({ results, floors }) {
   const cpu = (w, t) => median(vals(w, t).map((r) => r.gwCpu));
   const floor = (k) => (floors[k] ? median(floors[k].map((r) => r.sPerGB ?? r.msPerRequest)) : NaN);
   const regCpu = (w, t) => median(vals(w, t).map((r) => r.regCpu));
-  // If the two cores are what limits both runs, a proxied run reaches `ratio` of direct only when
-  // the gateway (and the client's extra TLS work) fits in what registry:2 leaves of direct's CPU.
+  // If the two cores are what limits both runs (HEADs under ab -c64: registry:2 alone keeps ~1.9 of
+  // them busy), a proxied run reaches `ratio` of direct only when the gateway (and the client's
+  // extra TLS work, not counted) fits in what registry:2 leaves of direct's CPU.
   const budget = (w, ratio) => cpu(w, 'direct') / ratio - regCpu(w, 'pc-proxy');
   const ok = (met) => (Number.isNaN(met) ? '–' : met ? 'met' : 'not met');
   const rows = [];
@@ -90,7 +91,9 @@ export function renderTargets({ results, floors }) {
     '≥ 0.95x direct',
     `${x(pp)}, gateway ${s(cpu('push', 'pc-proxy'))}`,
     pp >= 0.95,
-    `nginx tuned reaches ${x(tunedDirect('push'))} direct; 0.95x leaves the gateway ≤ ${s(budget('push', 0.95))} if CPU-bound; Node TLS receive floor ${s(floor('node-tls-receive'))}`,
+    // No CPU budget here: a push is not CPU-bound on two cores (skopeo and registry:2 wait on each
+    // other), so the ratio met while the gateway spent more than such a budget (results/2026-12-01-7).
+    `nginx tuned reaches ${x(tunedDirect('push'))} direct; Node TLS receive floor ${s(floor('node-tls-receive'))}`,
   );
   const ep = cpu('push', 'pc-embedded');
   add(
