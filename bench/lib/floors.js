@@ -2,7 +2,7 @@
 // figures they bound, so a target can be read against what Node.js (or OpenSSL, or nginx) pays for
 // the same bytes on this machine at this moment. bench/README.md, "Floors", says how each is read.
 import { join } from 'node:path';
-import { writeFile } from 'node:fs/promises';
+import { rm, stat, writeFile } from 'node:fs/promises';
 import { mustRun, startProcess, freePort, waitForHttp, processMeter, processTree } from './sys.js';
 import { ROOT, portcullisTlsDirectives } from './targets.js';
 import { abHead } from './workloads.js';
@@ -104,6 +104,7 @@ export async function transferFloors(work, { blob, size, tls }) {
     'bare Node https: upload SHA-256 hashed, written to a file, fsync (a push, nothing else)',
     '/store',
   );
+  await mustHaveStored(join(work, 'floor-upload'), size, size);
   const head = processMeter([bare.pid]);
   const heads = await abHead({ url, auth: false }, { path: '/v2/floor/manifests/v1', seconds: 5 });
   rows.push({
@@ -124,6 +125,8 @@ export async function transferFloors(work, { blob, size, tls }) {
     '/store',
     raw,
   );
+  // The raw server stores the body with its chunked framing: a few bytes per curl chunk more.
+  await mustHaveStored(join(work, 'floor-upload'), size, size * 1.01);
   await bare.stop();
   rows.push({
     key: 'nginx-static',
@@ -131,6 +134,13 @@ export async function transferFloors(work, { blob, size, tls }) {
     ...(await nginxStatic(work, { blob, size, tls })),
   });
   return rows;
+}
+
+/** A floor that stored less than the upload would be measuring less work than a push does. */
+async function mustHaveStored(file, atLeast, atMost) {
+  const { size } = await stat(file);
+  if (size < atLeast || size > atMost) throw new Error(`floor upload stored ${size} B of ${atLeast}`);
+  await rm(file);
 }
 
 async function nginxStatic(work, { blob, size, tls }) {
