@@ -22,7 +22,7 @@ import {
   checkHeadWorks,
 } from './lib/workloads.js';
 import { machineDetails, backgroundLoad, renderReport, gitCommit } from './lib/report.js';
-import { cryptoFloors, transferFloors } from './lib/floors.js';
+import { cryptoFloors, floorCost, transferFloors } from './lib/floors.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..');
@@ -260,9 +260,7 @@ async function main() {
       const rows = await transferFloors(work, { blob, size: bigBlob.size, tls });
       if (rep === 0) rows.push(...(await cryptoFloors()));
       for (const r of rows) floors[r.key] = [...(floors[r.key] ?? []), r];
-      log(
-        `  ${rows.map((r) => `${r.key} ${(r.sPerGB ?? r.msPerRequest).toFixed(2)}`).join(', ')} (s/GB; ms/req for the HEAD)`,
-      );
+      log(`  ${rows.map((r) => `${r.key} ${floorCost(r).toFixed(2)}`).join(', ')} (s/GB; ms/req for the HEAD)`);
     }
   }
 

@@ -7,6 +7,9 @@ import { mustRun, startProcess, freePort, waitForHttp, processMeter, processTree
 import { ROOT, portcullisTlsDirectives } from './targets.js';
 import { abHead } from './workloads.js';
 
+/** A floor's figure: CPU s/GB for a transfer, CPU ms per request for the HEAD floor. */
+export const floorCost = (row) => row.sPerGB ?? row.msPerRequest;
+
 /** curl with a write-out of status and sizes; `upload` is sent as the body from that file (stdin). */
 export async function curl(args, upload) {
   const w = ['-sS', '-k', '-w', '%{http_code} %{size_download} %{size_upload}'];

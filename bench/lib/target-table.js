@@ -2,11 +2,12 @@
 // what bounds it in the same run (a floor from bench/lib/floors.js, or what nginx tuned reaches
 // against the same registry:2), so a missed target says at once whether anything could meet it.
 import { median } from './sys.js';
+import { floorCost } from './floors.js';
 
 const x = (v) => `${v.toFixed(2)}x`;
 const s = (v) => `${v.toFixed(2)} s/GB`;
 
-/** floors: { key: [{ what, sPerGB }, ...] } over repetitions. */
+/** floors: { key: [{ what, sPerGB or msPerRequest, user?, sys? }, ...] } over repetitions. */
 export function renderFloors(floors) {
   const L = ['## Floors in this run', ''];
   L.push(
@@ -17,20 +18,16 @@ export function renderFloors(floors) {
   );
   L.push('| floor | CPU per GB | user / sys |', '|---|---|---|');
   for (const rows of Object.values(floors)) {
-    if (rows[0].msPerRequest !== undefined) {
-      const ms = rows.map((r) => r.msPerRequest);
-      L.push(
-        `| ${rows[0].what} | ${median(ms).toFixed(3)} ms/req (${Math.min(...ms).toFixed(3)}–${Math.max(...ms).toFixed(3)}) | – |`,
-      );
-      continue;
-    }
-    const cpu = rows.map((r) => r.sPerGB);
+    const costs = rows.map(floorCost);
+    // Transfers in s/GB with two decimals; the HEAD floor in ms per request with three.
+    const perRequest = rows[0].msPerRequest !== undefined;
+    const f = (v) => v.toFixed(perRequest ? 3 : 2);
     const split =
       rows[0].user === undefined
         ? '–'
         : `${median(rows.map((r) => r.user)).toFixed(2)} / ${median(rows.map((r) => r.sys)).toFixed(2)}`;
     L.push(
-      `| ${rows[0].what} | ${s(median(cpu))} (${Math.min(...cpu).toFixed(2)}–${Math.max(...cpu).toFixed(2)}) | ${split} |`,
+      `| ${rows[0].what} | ${f(median(costs))} ${perRequest ? 'ms/req' : 's/GB'} (${f(Math.min(...costs))}–${f(Math.max(...costs))}) | ${split} |`,
     );
   }
   L.push('');
@@ -41,7 +38,7 @@ export function renderTargets({ results, floors }) {
   const vals = (w, t) => results[w]?.[t] ?? [];
   const v = (w, t) => median(vals(w, t).map((r) => r.value));
   const cpu = (w, t) => median(vals(w, t).map((r) => r.gwCpu));
-  const floor = (k) => (floors[k] ? median(floors[k].map((r) => r.sPerGB ?? r.msPerRequest)) : NaN);
+  const floor = (k) => (floors[k] ? median(floors[k].map(floorCost)) : NaN);
   const regCpu = (w, t) => median(vals(w, t).map((r) => r.regCpu));
   // If the two cores are what limits both runs (HEADs under ab -c64: registry:2 alone keeps ~1.9 of
   // them busy), a proxied run reaches `ratio` of direct only when the gateway (and the client's
